@@ -1,0 +1,31 @@
+// Lint rules, including the one-way layer rule of ARCHITECTURE.md §2:
+// http → registry → {metadata, storage}; auth and config beside; nothing below http/ imports node:http.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const layer = (files, forbidden, message) => ({
+  files,
+  rules: {
+    'no-restricted-imports': ['error', { patterns: forbidden.map((group) => ({ group: [group], message })) }],
+  },
+});
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'data/**', 'eslint.config.js', 'scripts/**', '.ci/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true }],
+    },
+  },
+  layer(['src/storage/**'], ['**/http/**', '**/registry/**', '**/metadata/**', '**/auth/**', 'node:http', 'node:https'], 'storage/ knows only bytes by key'),
+  layer(['src/metadata/**'], ['**/http/**', '**/registry/**', '**/storage/**', '**/auth/**', 'node:http', 'node:https'], 'metadata/ knows only rows'),
+  layer(['src/registry/**'], ['**/http/**', '**/auth/**', '**/cli/**', 'node:http', 'node:https'], 'registry/ has OCI meaning and no HTTP types'),
+  layer(['src/config/**'], ['**/http/**', '**/registry/**', '**/metadata/**', '**/storage/**', '**/cli/**'], 'config/ stands beside the layers'),
+  layer(['src/auth/**'], ['**/http/**', '**/cli/**', 'node:http', 'node:https'], 'auth/ stands beside http'),
+  layer(['src/http/**'], ['**/cli/**'], 'only cli/ and app.ts construct things'),
+);

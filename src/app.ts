@@ -1,0 +1,99 @@
+// The composition root: createApp(config) builds the storage driver, the metadata store, the
+// registry services, access control and the HTTP(S) server; close() drains and releases them.
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { OpenAccess, type AccessController } from './auth/access.js';
+import type { Config } from './config/config.js';
+import { purgeUploads, schedulePurging } from './gc/upload-purger.js';
+import { createDispatcher } from './http/dispatch.js';
+import type { MetadataStore } from './metadata/store.js';
+import { SqliteStore } from './metadata/sqlite/sqlite-store.js';
+import { Registry } from './registry/registry.js';
+import type { StorageDriver } from './storage/driver.js';
+import { FilesystemDriver } from './storage/filesystem/filesystem-driver.js';
+import { MemoryDriver } from './storage/memory/memory-driver.js';
+
+export interface App {
+  readonly server: Server;
+  readonly registry: Registry;
+  /** Starts listening; resolves with the bound address. */
+  listen(): Promise<AddressInfo>;
+  /** Stops accepting, lets in-flight requests finish (up to http.draintimeout), releases resources. */
+  close(): Promise<void>;
+}
+
+export function createApp(config: Config, log: Logger): App {
+  const storage = createStorage(config);
+  const metadata: MetadataStore = new SqliteStore({ path: config.metadata.sqlitePath, synchronous: config.metadata.synchronous });
+  const registry = new Registry(metadata, storage, {
+    deleteEnabled: config.storage.deleteEnabled,
+    readOnly: config.storage.readOnly,
+    manifestMaxBytes: config.limits.manifestMaxBytes,
+    listing: { defaultTags: undefined, defaultCatalog: config.limits.catalogDefault, maxPage: config.limits.maxPage },
+  });
+  const access: AccessController = new OpenAccess();
+  const listener = createDispatcher({
+    registry,
+    access,
+    log,
+    settings: { baseUrl: config.http.baseUrl, headers: config.http.headers },
+    accessLog: config.log.accessLog,
+  });
+  const serverOptions = {
+    requestTimeout: 0,
+    headersTimeout: 60_000,
+    keepAliveTimeout: 65_000,
+  };
+  const tls = config.http.tls;
+  const server: Server =
+    tls === undefined
+      ? createHttpServer(serverOptions, listener)
+      : (createHttpsServer(
+          {
+            ...serverOptions,
+            cert: readFileSync(tls.certificate),
+            key: readFileSync(tls.key),
+            minVersion: tls.minVersion,
+            ...(tls.clientCas.length > 0 ? { ca: tls.clientCas.map((file) => readFileSync(file)), requestCert: true, rejectUnauthorized: false } : {}),
+          },
+          listener,
+        ));
+
+  const purging = config.storage.uploadPurging;
+  let stopPurging = (): void => undefined;
+
+  return {
+    server,
+    registry,
+    listen: () =>
+      new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.http.port, config.http.host, () => {
+          server.off('error', reject);
+          if (purging.enabled && !config.storage.readOnly) {
+            stopPurging = schedulePurging(() => purgeUploads(metadata, storage, purging, log), purging.intervalMs, log);
+          }
+          resolve(server.address() as AddressInfo);
+        });
+      }),
+    close: async () => {
+      stopPurging();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const timer = setTimeout(() => server.closeAllConnections(), config.http.drainTimeoutMs);
+      await closed;
+      clearTimeout(timer);
+      await metadata.close();
+    },
+  };
+}
+
+function createStorage(config: Config): StorageDriver {
+  const driver = config.storage.driver;
+  if (driver.kind === 'inmemory') return new MemoryDriver();
+  mkdirSync(driver.rootDirectory, { recursive: true });
+  return new FilesystemDriver(driver.rootDirectory);
+}

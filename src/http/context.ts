@@ -1,0 +1,89 @@
+// The per-request context: the request and response, the route's typed parameters, the App's
+// services, and a request id that every log line and error response of the request carries.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { Digest } from '../registry/digest.js';
+import type { RepositoryName } from '../registry/names.js';
+import type { Registry } from '../registry/registry.js';
+
+export interface RouteParams {
+  name?: RepositoryName;
+  reference?: string;
+  digest?: Digest;
+  uploadId?: string;
+}
+
+export interface HttpSettings {
+  /** External base URL for Location and Link headers; relative when undefined. */
+  readonly baseUrl: string | undefined;
+  /** Headers added to every response. */
+  readonly headers: Readonly<Record<string, string[]>>;
+}
+
+export class RequestContext {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly id: string;
+  readonly registry: Registry;
+  readonly log: Logger;
+  readonly settings: HttpSettings;
+  readonly path: string;
+  readonly query: URLSearchParams;
+  readonly params: RouteParams = {};
+  routeId = 'unmatched';
+
+  constructor(req: IncomingMessage, res: ServerResponse, id: string, registry: Registry, log: Logger, settings: HttpSettings, path: string, query: URLSearchParams) {
+    this.req = req;
+    this.res = res;
+    this.id = id;
+    this.registry = registry;
+    this.log = log;
+    this.settings = settings;
+    this.path = path;
+    this.query = query;
+  }
+
+  get isHead(): boolean {
+    return this.req.method === 'HEAD';
+  }
+
+  get name(): RepositoryName {
+    return this.params.name as RepositoryName;
+  }
+
+  get digest(): Digest {
+    return this.params.digest as Digest;
+  }
+
+  get uploadId(): string {
+    return this.params.uploadId as string;
+  }
+
+  get reference(): string {
+    return this.params.reference as string;
+  }
+
+  header(name: string): string | undefined {
+    const value = this.req.headers[name];
+    return Array.isArray(value) ? value.join(', ') : value;
+  }
+
+  /** An absolute URL when http.host is set, else the path itself. */
+  url(path: string): string {
+    return this.settings.baseUrl === undefined ? path : this.settings.baseUrl + path;
+  }
+
+  /** Ends the response with an optional body; HEAD sends the headers only. */
+  send(status: number, headers: Record<string, string | number>, body?: string | Buffer): void {
+    if (body !== undefined && headers['Content-Length'] === undefined) headers['Content-Length'] = Buffer.byteLength(body);
+    if (headers['Content-Length'] === undefined) headers['Content-Length'] = 0;
+    this.res.writeHead(status, headers);
+    if (body === undefined || this.isHead) this.res.end();
+    else this.res.end(body);
+  }
+
+  sendJson(status: number, value: unknown, headers: Record<string, string | number> = {}): void {
+    const body = JSON.stringify(value);
+    this.send(status, { 'Content-Type': 'application/json', ...headers }, body);
+  }
+}

@@ -1,0 +1,46 @@
+// Blob endpoints: GET/HEAD (end-2) with single ranges, DELETE (end-10).
+import { pipeline } from 'node:stream';
+import { unsupported } from '../../registry/errors.js';
+import type { RequestContext } from '../context.js';
+import { parseRange } from '../range.js';
+
+export async function getBlob(ctx: RequestContext): Promise<void> {
+  const blob = await ctx.registry.blobs.stat(ctx.name, ctx.digest);
+  const etag = `"${blob.digest}"`;
+  const headers: Record<string, string | number> = {
+    'Content-Type': 'application/octet-stream',
+    'Docker-Content-Digest': blob.digest,
+    ETag: etag,
+    'Accept-Ranges': 'bytes',
+    'Cache-Control': 'max-age=31536000, immutable',
+  };
+  if (ctx.header('if-none-match') === etag) {
+    ctx.send(304, headers);
+    return;
+  }
+  const range = parseRange(ctx.header('range'), blob.size);
+  const status = range === undefined ? 200 : 206;
+  headers['Content-Length'] = range === undefined ? blob.size : range.end - range.start + 1;
+  if (range !== undefined) headers['Content-Range'] = `bytes ${range.start}-${range.end}/${blob.size}`;
+  if (ctx.isHead) {
+    ctx.send(status, headers);
+    return;
+  }
+  if (blob.manifestPayload !== undefined) {
+    ctx.send(status, headers, range === undefined ? blob.manifestPayload : blob.manifestPayload.subarray(range.start, range.end + 1));
+    return;
+  }
+  const source = await ctx.registry.blobs.read(blob.digest, range);
+  ctx.res.writeHead(status, headers);
+  pipeline(source, ctx.res, (error) => {
+    if (error !== undefined && error !== null && ctx.res.writableFinished === false) {
+      ctx.log.debug({ reqId: ctx.id, err: error }, 'blob stream ended early');
+    }
+  });
+}
+
+export async function deleteBlob(ctx: RequestContext): Promise<void> {
+  if (!ctx.registry.options.deleteEnabled) throw unsupported('deletes are disabled (storage.delete.enabled)');
+  await ctx.registry.blobs.delete(ctx.name, ctx.digest);
+  ctx.send(202, {});
+}

@@ -1,0 +1,75 @@
+// Upload endpoints: POST (end-4a/4b, mount end-11), PATCH (end-5), PUT (end-6), GET status (end-13), DELETE.
+import { parseDigest } from '../../registry/digest.js';
+import { blobUploadInvalid, digestInvalid } from '../../registry/errors.js';
+import { parseRepositoryName } from '../../registry/names.js';
+import { blobPath, uploadPath } from '../../registry/paths.js';
+import type { RequestContext } from '../context.js';
+import { parseContentRange } from '../range.js';
+
+function hasBody(ctx: RequestContext): boolean {
+  const length = ctx.req.headers['content-length'];
+  return (length !== undefined && length !== '0') || ctx.req.headers['transfer-encoding'] !== undefined;
+}
+
+function contentLength(ctx: RequestContext): number | undefined {
+  const length = ctx.req.headers['content-length'];
+  return length === undefined ? undefined : Number(length);
+}
+
+function uploadHeaders(ctx: RequestContext, id: string, offset: number): Record<string, string | number> {
+  return {
+    Location: ctx.url(uploadPath(ctx.name, id)),
+    Range: `0-${Math.max(offset - 1, 0)}`,
+    'Docker-Upload-UUID': id,
+  };
+}
+
+function sendCreated(ctx: RequestContext, digest: string): void {
+  ctx.send(201, { Location: ctx.url(blobPath(ctx.name, parseDigest(digest))), 'Docker-Content-Digest': digest });
+}
+
+export async function startUpload(ctx: RequestContext): Promise<void> {
+  const mount = ctx.query.get('mount');
+  if (mount !== null) {
+    const digest = parseDigest(mount);
+    const from = ctx.query.get('from');
+    if (await ctx.registry.uploads.mount(ctx.name, digest, from === null || from === '' ? undefined : parseRepositoryName(from))) {
+      sendCreated(ctx, digest);
+      return;
+    }
+  }
+  const single = ctx.query.get('digest');
+  if (single !== null) {
+    const digest = parseDigest(single);
+    await ctx.registry.uploads.putMonolithic(ctx.name, digest, ctx.req);
+    sendCreated(ctx, digest);
+    return;
+  }
+  const id = await ctx.registry.uploads.start(ctx.name);
+  ctx.send(202, uploadHeaders(ctx, id, 0));
+}
+
+export async function patchUpload(ctx: RequestContext): Promise<void> {
+  const range = parseContentRange(ctx.header('content-range'));
+  if (range === 'invalid') throw blobUploadInvalid('Content-Range must be <start>-<end>');
+  const offset = await ctx.registry.uploads.append(ctx.name, ctx.uploadId, ctx.req, range, contentLength(ctx));
+  ctx.send(202, uploadHeaders(ctx, ctx.uploadId, offset));
+}
+
+export async function completeUpload(ctx: RequestContext): Promise<void> {
+  const value = ctx.query.get('digest');
+  if (value === null || value === '') throw digestInvalid('the digest query parameter is required');
+  const digest = parseDigest(value);
+  await ctx.registry.uploads.complete(ctx.name, ctx.uploadId, digest, hasBody(ctx) ? ctx.req : undefined);
+  sendCreated(ctx, digest);
+}
+
+export async function getUploadStatus(ctx: RequestContext): Promise<void> {
+  const offset = await ctx.registry.uploads.offset(ctx.name, ctx.uploadId);
+  ctx.send(204, uploadHeaders(ctx, ctx.uploadId, offset));
+}
+
+export async function cancelUpload(ctx: RequestContext): Promise<void> {
+  await ctx.registry.uploads.cancel(ctx.name, ctx.uploadId);
+  ctx.send(204, {});
+}

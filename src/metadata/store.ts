@@ -1,0 +1,93 @@
+// The metadata store: repositories, blobs known to each repository, manifests (their exact bytes)
+// and every reference they make, tags, subjects, upload sessions. Knows rows, not OCI: the
+// registry layer has already parsed and validated what it hands over. Values are plain strings.
+
+export interface BlobRow {
+  readonly digest: string;
+  readonly size: number;
+}
+
+export interface ManifestRow {
+  readonly digest: string;
+  readonly mediaType: string;
+  readonly payload: Buffer;
+}
+
+export interface ReferrerRow {
+  readonly digest: string;
+  readonly mediaType: string;
+  readonly size: number;
+  readonly artifactType: string | null;
+  /** JSON text of the manifest's annotations, or null. */
+  readonly annotations: string | null;
+}
+
+export interface NewManifest {
+  readonly repository: string;
+  readonly digest: string;
+  readonly mediaType: string;
+  readonly payload: Buffer;
+  readonly artifactType: string | null;
+  readonly annotations: string | null;
+  readonly subject: string | null;
+  /** Blobs (config, layers) that must already be in the repository. */
+  readonly blobs: readonly string[];
+  /** Manifests (index children) that must already be in the repository. */
+  readonly manifests: readonly string[];
+  readonly tag: string | null;
+}
+
+export type PutManifestResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly missing: 'blob' | 'manifest'; readonly digest: string };
+
+export interface UploadRow {
+  readonly id: string;
+  readonly repository: string;
+  readonly startedAt: number;
+}
+
+export interface Page {
+  readonly limit: number;
+  /** Return entries strictly after this one (lexically), as `last` in the spec. */
+  readonly after?: string | undefined;
+}
+
+export interface MetadataStore {
+  /** Whether the repository exists (has had anything pushed to it). */
+  hasRepository(repository: string): Promise<boolean>;
+
+  /** A blob's row when the repository may see it. */
+  getRepositoryBlob(repository: string, digest: string): Promise<BlobRow | undefined>;
+  /** A blob's row when any repository holds it (bytes are in storage). */
+  getBlob(digest: string): Promise<BlobRow | undefined>;
+  /** Records a verified, durably stored blob and makes it visible in the repository. */
+  linkBlob(repository: string, blob: BlobRow): Promise<void>;
+  /** Hides the blob from the repository; true when it was visible. */
+  unlinkBlob(repository: string, digest: string): Promise<boolean>;
+
+  getManifestByDigest(repository: string, digest: string): Promise<ManifestRow | undefined>;
+  getManifestByTag(repository: string, tag: string): Promise<ManifestRow | undefined>;
+  /** One transaction: checks references, stores the manifest and its references, moves the tag. */
+  putManifest(manifest: NewManifest): Promise<PutManifestResult>;
+  /** Removes the manifest from the repository with every tag on it; true when it was there. */
+  deleteManifest(repository: string, digest: string): Promise<boolean>;
+  /** Removes one tag; true when it existed. */
+  deleteTag(repository: string, tag: string): Promise<boolean>;
+
+  /** Tags in lexical order; undefined when the repository is unknown. */
+  listTags(repository: string, page: Page): Promise<string[] | undefined>;
+  /** Repository names in lexical order. */
+  listRepositories(page: Page): Promise<string[]>;
+  /** Manifests in the repository whose subject is the digest, in digest order. */
+  listReferrers(repository: string, subject: string, artifactType?: string): Promise<ReferrerRow[]>;
+
+  createUpload(upload: UploadRow): Promise<void>;
+  getUpload(repository: string, id: string): Promise<UploadRow | undefined>;
+  deleteUpload(id: string): Promise<void>;
+  hasUpload(id: string): Promise<boolean>;
+  /** Upload sessions started before the time (ms since the epoch), oldest first. */
+  listUploadsStartedBefore(time: number, limit: number): Promise<UploadRow[]>;
+
+  close(): Promise<void>;
+}

@@ -1,0 +1,45 @@
+// Blobs as a repository sees them: stat, read (whole or a range), delete (unlink from the repository).
+import type { Readable } from 'node:stream';
+import type { MetadataStore } from '../metadata/store.js';
+import type { ByteRange, StorageDriver } from '../storage/driver.js';
+import { blobKey } from './blob-keys.js';
+import type { Digest } from './digest.js';
+import { blobUnknown, nameUnknown } from './errors.js';
+import type { RepositoryName } from './names.js';
+
+export interface BlobInfo {
+  readonly digest: Digest;
+  readonly size: number;
+  /** A manifest fetched through the blobs endpoint is served from its stored bytes. */
+  readonly manifestPayload?: Buffer;
+}
+
+export class BlobService {
+  readonly #metadata: MetadataStore;
+  readonly #storage: StorageDriver;
+
+  constructor(metadata: MetadataStore, storage: StorageDriver) {
+    this.#metadata = metadata;
+    this.#storage = storage;
+  }
+
+  async stat(repository: RepositoryName, digest: Digest): Promise<BlobInfo> {
+    const row = await this.#metadata.getRepositoryBlob(repository, digest);
+    if (row !== undefined) return { digest, size: row.size };
+    const manifest = await this.#metadata.getManifestByDigest(repository, digest);
+    if (manifest !== undefined) return { digest, size: manifest.payload.length, manifestPayload: manifest.payload };
+    if (!(await this.#metadata.hasRepository(repository))) throw nameUnknown(repository);
+    throw blobUnknown(digest);
+  }
+
+  read(digest: Digest, range?: ByteRange): Promise<Readable> {
+    return this.#storage.read(blobKey(digest), range);
+  }
+
+  async delete(repository: RepositoryName, digest: Digest): Promise<void> {
+    if (!(await this.#metadata.unlinkBlob(repository, digest))) {
+      if (!(await this.#metadata.hasRepository(repository))) throw nameUnknown(repository);
+      throw blobUnknown(digest);
+    }
+  }
+}

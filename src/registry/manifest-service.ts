@@ -1,0 +1,80 @@
+// Manifests: get by tag or digest, put (validate, verify digest, store with references and tag in
+// one metadata transaction), delete by digest (with its tags) or by tag (untag only).
+import type { ManifestRow, MetadataStore } from '../metadata/store.js';
+import { digestAlgorithm, digestOf, isDigest, parseDigest, type Digest } from './digest.js';
+import { digestInvalid, manifestBlobUnknown, manifestChildUnknown, manifestUnknown, nameUnknown } from './errors.js';
+import { parseManifest } from './manifest-kinds.js';
+import { parseTag, type RepositoryName, type Tag } from './names.js';
+
+export type Reference = { readonly tag: Tag } | { readonly digest: Digest };
+
+/** A reference path segment is a digest when it has the digest grammar, otherwise a tag. */
+export function parseReference(value: string): Reference {
+  return isDigest(value) ? { digest: parseDigest(value) } : { tag: parseTag(value) };
+}
+
+export interface StoredManifest {
+  readonly digest: Digest;
+  readonly mediaType: string;
+  readonly payload: Buffer;
+}
+
+export interface PutManifestOutcome {
+  readonly digest: Digest;
+  readonly subject: Digest | undefined;
+}
+
+export class ManifestService {
+  readonly #metadata: MetadataStore;
+
+  constructor(metadata: MetadataStore) {
+    this.#metadata = metadata;
+  }
+
+  async get(repository: RepositoryName, reference: Reference): Promise<StoredManifest> {
+    const row: ManifestRow | undefined =
+      'tag' in reference
+        ? await this.#metadata.getManifestByTag(repository, reference.tag)
+        : await this.#metadata.getManifestByDigest(repository, reference.digest);
+    if (row === undefined) {
+      if (!(await this.#metadata.hasRepository(repository))) throw nameUnknown(repository);
+      throw manifestUnknown('tag' in reference ? reference.tag : reference.digest);
+    }
+    return { digest: row.digest as Digest, mediaType: row.mediaType, payload: row.payload };
+  }
+
+  async put(repository: RepositoryName, reference: Reference, contentType: string | undefined, payload: Buffer): Promise<PutManifestOutcome> {
+    const parsed = parseManifest(payload, contentType);
+    const digest = digestOf(payload, 'digest' in reference ? digestAlgorithm(reference.digest) : 'sha256');
+    if ('digest' in reference && reference.digest !== digest) throw digestInvalid(`manifest hashes to ${digest}`, reference.digest);
+    const result = await this.#metadata.putManifest({
+      repository,
+      digest,
+      mediaType: parsed.mediaType,
+      payload,
+      artifactType: parsed.artifactType ?? null,
+      annotations: parsed.annotations === undefined ? null : JSON.stringify(parsed.annotations),
+      subject: parsed.subject?.digest ?? null,
+      blobs: unique(parsed.blobs.map((blob) => blob.digest)),
+      manifests: unique(parsed.manifests.map((child) => child.digest)),
+      tag: 'tag' in reference ? reference.tag : null,
+    });
+    if (!result.ok) throw result.missing === 'blob' ? manifestBlobUnknown(result.digest) : manifestChildUnknown(result.digest);
+    return { digest, subject: parsed.subject?.digest };
+  }
+
+  async delete(repository: RepositoryName, reference: Reference): Promise<void> {
+    const deleted =
+      'tag' in reference
+        ? await this.#metadata.deleteTag(repository, reference.tag)
+        : await this.#metadata.deleteManifest(repository, reference.digest);
+    if (!deleted) {
+      if (!(await this.#metadata.hasRepository(repository))) throw nameUnknown(repository);
+      throw manifestUnknown('tag' in reference ? reference.tag : reference.digest);
+    }
+  }
+}
+
+function unique(values: readonly string[]): string[] {
+  return [...new Set(values)];
+}

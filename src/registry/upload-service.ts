@@ -1,0 +1,189 @@
+// Blob uploads: sessions, streamed and chunked appends, completion with verification, mounts.
+// Bytes go to a private upload key, are hashed while written, verified, made durable and moved to
+// their content-addressed key; only then does the metadata store learn of the blob.
+import { randomUUID, type Hash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { MetadataStore } from '../metadata/store.js';
+import type { StorageDriver } from '../storage/driver.js';
+import { blobKey, uploadKey, uploadPrefix } from './blob-keys.js';
+import { createDigester, digestAlgorithm, digestHex, type Digest } from './digest.js';
+import { blobUploadInvalid, blobUploadUnknown, digestInvalid, sizeInvalid, uploadRangeInvalid } from './errors.js';
+import type { RepositoryName } from './names.js';
+import { uploadPath } from './paths.js';
+
+/** A running sha256 over the bytes stored so far; lost on restart, then rebuilt from storage. */
+interface RunningHash {
+  readonly hash: Hash;
+  bytes: number;
+}
+
+export interface ChunkRange {
+  readonly start: number;
+  readonly end: number;
+}
+
+const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export class UploadService {
+  readonly #metadata: MetadataStore;
+  readonly #storage: StorageDriver;
+  readonly #hashes = new Map<string, RunningHash>();
+  readonly #busy = new Set<string>();
+
+  constructor(metadata: MetadataStore, storage: StorageDriver) {
+    this.#metadata = metadata;
+    this.#storage = storage;
+  }
+
+  async start(repository: RepositoryName): Promise<string> {
+    const id = randomUUID();
+    await this.#metadata.createUpload({ id, repository, startedAt: Date.now() });
+    this.#hashes.set(id, { hash: createDigester('sha256'), bytes: 0 });
+    return id;
+  }
+
+  /** The number of bytes stored for the upload. */
+  async offset(repository: RepositoryName, id: string): Promise<number> {
+    await this.#session(repository, id);
+    return this.#storedSize(id);
+  }
+
+  /** Appends a chunk (or a stream, without a range); returns the new offset. */
+  async append(repository: RepositoryName, id: string, body: Readable, range: ChunkRange | undefined, contentLength: number | undefined): Promise<number> {
+    await this.#session(repository, id);
+    return this.#exclusive(id, async () => {
+      const offset = await this.#storedSize(id);
+      if (range !== undefined) {
+        if (range.start !== offset) throw uploadRangeInvalid(offset, uploadPath(repository, id));
+        if (contentLength !== undefined && contentLength !== range.end - range.start + 1) {
+          throw blobUploadInvalid('Content-Length does not match Content-Range');
+        }
+      }
+      return offset + (await this.#write(id, body, offset));
+    });
+  }
+
+  /** Finishes an upload: appends an optional last chunk, verifies the digest, stores the blob. */
+  async complete(repository: RepositoryName, id: string, digest: Digest, body: Readable | undefined): Promise<void> {
+    await this.#session(repository, id);
+    await this.#exclusive(id, async () => {
+      let size = await this.#storedSize(id);
+      if (body !== undefined) size += await this.#write(id, body, size);
+      await this.#verifyAndStore(repository, id, digest, size);
+      await this.#metadata.deleteUpload(id);
+      this.#hashes.delete(id);
+      await this.#storage.delete(uploadPrefix(id));
+    });
+  }
+
+  /** One request that carries the whole blob (POST ?digest=). */
+  async putMonolithic(repository: RepositoryName, digest: Digest, body: Readable): Promise<void> {
+    const id = randomUUID();
+    this.#hashes.set(id, { hash: createDigester('sha256'), bytes: 0 });
+    try {
+      const size = await this.#write(id, body, 0);
+      await this.#verifyAndStore(repository, id, digest, size);
+    } finally {
+      this.#hashes.delete(id);
+      await this.#storage.delete(uploadPrefix(id));
+    }
+  }
+
+  async cancel(repository: RepositoryName, id: string): Promise<void> {
+    await this.#session(repository, id);
+    await this.#exclusive(id, async () => {
+      await this.#metadata.deleteUpload(id);
+      this.#hashes.delete(id);
+      await this.#storage.delete(uploadPrefix(id));
+    });
+  }
+
+  /** Links a blob the registry already holds into the repository; false when it cannot. */
+  async mount(repository: RepositoryName, digest: Digest, from: RepositoryName | undefined): Promise<boolean> {
+    const row = from === undefined ? await this.#metadata.getBlob(digest) : await this.#metadata.getRepositoryBlob(from, digest);
+    if (row === undefined) return false;
+    if ((await this.#storage.stat(blobKey(digest))) === undefined) return false;
+    await this.#metadata.linkBlob(repository, row);
+    return true;
+  }
+
+  async #session(repository: RepositoryName, id: string): Promise<void> {
+    if (!UPLOAD_ID.test(id) || (await this.#metadata.getUpload(repository, id)) === undefined) throw blobUploadUnknown(id);
+  }
+
+  async #storedSize(id: string): Promise<number> {
+    return (await this.#storage.stat(uploadKey(id)))?.size ?? 0;
+  }
+
+  async #exclusive<T>(id: string, work: () => Promise<T>): Promise<T> {
+    if (this.#busy.has(id)) throw blobUploadInvalid('another request is writing to this upload');
+    this.#busy.add(id);
+    try {
+      return await work();
+    } finally {
+      this.#busy.delete(id);
+    }
+  }
+
+  /** Streams body onto the upload at `offset`, hashing on the way; returns the bytes written. */
+  async #write(id: string, body: Readable, offset: number): Promise<number> {
+    let running = this.#hashes.get(id);
+    if (running !== undefined && running.bytes !== offset) {
+      this.#hashes.delete(id);
+      running = undefined;
+    }
+    const writer = await this.#storage.append(uploadKey(id));
+    let written = 0;
+    try {
+      await pipeline(
+        body,
+        async function* (source: AsyncIterable<Buffer>) {
+          for await (const chunk of source) {
+            running?.hash.update(chunk);
+            written += chunk.length;
+            yield chunk;
+          }
+        },
+        writer.stream,
+      );
+    } catch (error) {
+      this.#hashes.delete(id);
+      throw error;
+    }
+    if (running !== undefined) running.bytes += written;
+    return written;
+  }
+
+  async #verifyAndStore(repository: RepositoryName, id: string, digest: Digest, size: number): Promise<void> {
+    if (size === 0 && (await this.#storage.stat(uploadKey(id))) === undefined) {
+      await this.#storage.put(uploadKey(id), new Uint8Array(0));
+    }
+    const actual = await this.#digestOf(id, digestAlgorithm(digest), size);
+    if (actual !== digestHex(digest)) throw digestInvalid(`upload hashes to ${digestAlgorithm(digest)}:${actual}`, digest);
+    const target = blobKey(digest);
+    const stored = await this.#storage.stat(target);
+    if (stored !== undefined && stored.size === size) {
+      await this.#storage.delete(uploadKey(id));
+    } else {
+      await this.#storage.commit(uploadKey(id), target);
+    }
+    await this.#metadata.linkBlob(repository, { digest, size });
+  }
+
+  async #digestOf(id: string, algorithm: 'sha256' | 'sha512', size: number): Promise<string> {
+    const running = this.#hashes.get(id);
+    if (algorithm === 'sha256' && running !== undefined && running.bytes === size) {
+      this.#hashes.delete(id);
+      return running.hash.digest('hex');
+    }
+    const hash = createDigester(algorithm);
+    let hashed = 0;
+    for await (const chunk of await this.#storage.read(uploadKey(id))) {
+      hash.update(chunk as Buffer);
+      hashed += (chunk as Buffer).length;
+    }
+    if (hashed !== size) throw sizeInvalid(`stored ${hashed} bytes, expected ${size}`);
+    return hash.digest('hex');
+  }
+}

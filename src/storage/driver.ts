@@ -1,0 +1,61 @@
+// The storage driver: bytes by key, nothing of OCI. Keys are relative slash-separated paths made of
+// [A-Za-z0-9._-] segments (the registry computes them, see registry/blob-keys.ts). Every method is
+// safe to call concurrently for different keys; callers serialise writes to one upload key.
+import type { Readable, Writable } from 'node:stream';
+
+export interface ObjectInfo {
+  readonly size: number;
+  readonly modifiedAt: Date;
+}
+
+/** An inclusive byte range, as HTTP Range uses. */
+export interface ByteRange {
+  readonly start: number;
+  readonly end: number;
+}
+
+/** An open append handle. Write through `stream`; the bytes are at the key once `stream` finished. */
+export interface AppendWriter {
+  readonly stream: Writable;
+}
+
+export interface StorageDriver {
+  readonly name: string;
+  stat(key: string): Promise<ObjectInfo | undefined>;
+  /** A stream of the object's bytes (or of a range of them). Rejects with `NotFoundError` when absent. */
+  read(key: string, range?: ByteRange): Promise<Readable>;
+  /** Whole small object (e.g. a manifest). Rejects with `NotFoundError` when absent. */
+  get(key: string): Promise<Buffer>;
+  /** Creates or replaces an object durably in one step. */
+  put(key: string, bytes: Uint8Array): Promise<void>;
+  /** Opens the object for appending, creating it empty when absent. */
+  append(key: string): Promise<AppendWriter>;
+  /**
+   * Makes `from` durable and moves it to `to` atomically (replacing `to`, whose bytes the caller has
+   * verified are the same). After it resolves, `to` survives a crash and `from` is gone.
+   */
+  commit(from: string, to: string): Promise<void>;
+  /** Removes an object, or every object below a prefix ending in "/". Absent keys are not an error. */
+  delete(keyOrPrefix: string): Promise<void>;
+  /** Every object below a prefix, in no particular order. */
+  list(prefix: string): AsyncIterable<{ readonly key: string } & ObjectInfo>;
+}
+
+export class NotFoundError extends Error {
+  readonly key: string;
+  constructor(key: string) {
+    super(`storage: no object at ${key}`);
+    this.name = 'NotFoundError';
+    this.key = key;
+  }
+}
+
+const KEY = /^(?:[A-Za-z0-9._-]+\/)*[A-Za-z0-9._-]+\/?$/;
+
+/** Rejects keys that could escape the driver's root ("..", absolute paths, empty segments). */
+export function checkKey(key: string): string {
+  if (!KEY.test(key) || key.split('/').some((segment) => segment === '.' || segment === '..')) {
+    throw new Error(`storage: illegal key ${JSON.stringify(key)}`);
+  }
+  return key;
+}

@@ -1,0 +1,44 @@
+// Starts a Berth app in-process on a free loopback port for HTTP tests.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { createApp, type App } from '../../src/app.js';
+import { loadConfig } from '../../src/config/load.js';
+
+export interface TestRegistry {
+  readonly url: string;
+  readonly app: App;
+  readonly dataDir: string | undefined;
+  stop(): Promise<void>;
+}
+
+export interface TestRegistryOptions {
+  /** 'filesystem' stores under a fresh temporary directory; 'inmemory' keeps nothing. */
+  readonly storage?: 'filesystem' | 'inmemory';
+  /** Extra REGISTRY_* variables, e.g. { REGISTRY_STORAGE_DELETE_ENABLED: 'false' }. */
+  readonly env?: Record<string, string>;
+}
+
+export async function startTestRegistry(options: TestRegistryOptions = {}): Promise<TestRegistry> {
+  const storage = options.storage ?? 'filesystem';
+  const dataDir = storage === 'filesystem' ? mkdtempSync(join(tmpdir(), 'berth-test-')) : undefined;
+  const env: Record<string, string> = {
+    REGISTRY_HTTP_ADDR: '127.0.0.1:0',
+    REGISTRY_STORAGE_DELETE_ENABLED: 'true',
+    REGISTRY_LOG_ACCESSLOG_DISABLED: 'true',
+    ...(dataDir === undefined ? { REGISTRY_STORAGE_INMEMORY: '{}' } : { REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: dataDir }),
+    ...options.env,
+  };
+  const app = createApp(loadConfig(undefined, env), pino({ level: 'silent' }));
+  const address = await app.listen();
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    app,
+    dataDir,
+    stop: async () => {
+      await app.close();
+      if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
