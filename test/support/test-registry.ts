@@ -18,11 +18,19 @@ export interface TestRegistryOptions {
   readonly storage?: 'filesystem' | 'inmemory';
   /** Extra REGISTRY_* variables, e.g. { REGISTRY_STORAGE_DELETE_ENABLED: 'false' }. */
   readonly env?: Record<string, string>;
+  /**
+   * Filesystem storage only: use this existing data directory (e.g. the one of a stopped registry,
+   * to test a restart). A directory passed in is not removed by stop(); remove it yourself.
+   */
+  readonly dataDir?: string;
+  /** When true, stop() leaves a fresh temporary data directory in place (for a restart test). */
+  readonly keepData?: boolean;
 }
 
 export async function startTestRegistry(options: TestRegistryOptions = {}): Promise<TestRegistry> {
   const storage = options.storage ?? 'filesystem';
-  const dataDir = storage === 'filesystem' ? mkdtempSync(join(tmpdir(), 'berth-test-')) : undefined;
+  const owned = storage === 'filesystem' && options.dataDir === undefined && options.keepData !== true;
+  const dataDir = storage === 'filesystem' ? (options.dataDir ?? mkdtempSync(join(tmpdir(), 'berth-test-'))) : undefined;
   const env: Record<string, string> = {
     REGISTRY_HTTP_ADDR: '127.0.0.1:0',
     REGISTRY_STORAGE_DELETE_ENABLED: 'true',
@@ -38,7 +46,7 @@ export async function startTestRegistry(options: TestRegistryOptions = {}): Prom
     dataDir,
     stop: async () => {
       await app.close();
-      if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
+      if (owned && dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
