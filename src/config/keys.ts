@@ -42,7 +42,7 @@ export const KEYS: readonly KeySpec[] = [
   { path: 'storage.cache.blobdescriptor', type: 'string', description: 'Accepted for distribution files and ignored: blob descriptors come from the metadata store.' },
   { path: 'storage.redirect.disable', type: 'boolean', default: true, description: 'Accepted for distribution files; the filesystem driver never redirects.' },
   { path: 'metadata.sqlite.path', type: 'string', description: 'SQLite metadata file; default `<rootdirectory>/metadata.sqlite` (or in memory with `storage.inmemory`).' },
-  { path: 'metadata.sqlite.synchronous', type: { oneOf: ['FULL', 'NORMAL'] }, default: 'FULL', description: 'SQLite `synchronous` pragma: FULL survives power loss, NORMAL a killed process.' },
+  { path: 'metadata.sqlite.synchronous', type: { oneOf: ['FULL', 'NORMAL'] }, default: 'NORMAL', description: 'SQLite `synchronous` pragma (WAL mode). NORMAL: a killed process loses nothing committed, a power loss may lose the newest commits but never leaves a row without its bytes (blob bytes are fsynced first). FULL: commits also survive power loss, at one fsync per commit on the event loop.' },
   { path: 'validation.manifests.maxsize', type: 'integer', default: 4 * 1024 * 1024, description: 'Largest manifest body accepted, in bytes (413 beyond).' },
   { path: 'catalog.maxentries', type: 'integer', default: 1000, description: 'Catalog page size when the client sends no `n`.' },
   { path: 'pagination.maxentries', type: 'integer', default: 10000, description: 'Largest page of tags, catalog or referrers served whatever `n` asks.' },

@@ -16,7 +16,7 @@ import { MIGRATIONS } from './schema.js';
 
 export interface SqliteOptions {
   readonly path: string;
-  /** PRAGMA synchronous: FULL survives power loss; NORMAL survives a killed process. */
+  /** PRAGMA synchronous: FULL survives power loss; NORMAL (the default) survives a killed process. */
   readonly synchronous?: 'FULL' | 'NORMAL';
 }
 
@@ -29,7 +29,7 @@ export class SqliteStore implements MetadataStore {
   constructor(options: SqliteOptions) {
     this.#db = new Database(options.path);
     this.#db.pragma('journal_mode = WAL');
-    this.#db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
+    this.#db.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
     this.#db.pragma('busy_timeout = 10000');
     this.#db.pragma('foreign_keys = ON');
     this.#migrate();
