@@ -1,9 +1,9 @@
 // Purges abandoned uploads (distribution's storage.maintenance.uploadpurging): upload sessions older
-// than the age lose their row and their bytes; upload directories with no session (a crash during a
+// than the age lose their row and their bytes; upload files with no session (a crash during a
 // single-request upload) are removed once their bytes are older than the age too.
 import type { Logger } from 'pino';
 import type { MetadataStore } from '../metadata/store.js';
-import { uploadPrefix } from '../registry/blob-keys.js';
+import { UPLOADS_PREFIX, uploadKey } from '../registry/blob-keys.js';
 import type { StorageDriver } from '../storage/driver.js';
 
 export interface PurgeOptions {
@@ -13,7 +13,7 @@ export interface PurgeOptions {
 
 export interface PurgeReport {
   readonly sessions: number;
-  readonly orphanDirectories: number;
+  readonly orphanFiles: number;
 }
 
 const BATCH = 500;
@@ -30,21 +30,21 @@ export async function purgeUploads(metadata: MetadataStore, storage: StorageDriv
     }
     for (const upload of batch) {
       await metadata.deleteUpload(upload.id);
-      await storage.delete(uploadPrefix(upload.id));
+      await storage.delete(uploadKey(upload.id));
       sessions++;
     }
     if (batch.length < BATCH) break;
   }
-  let orphanDirectories = 0;
-  for await (const object of storage.list('uploads/')) {
-    const id = object.key.split('/')[1];
-    if (id === undefined || object.modifiedAt.getTime() >= cutoff) continue;
+  let orphanFiles = 0;
+  for await (const object of storage.list(UPLOADS_PREFIX)) {
+    const id = object.key.slice(UPLOADS_PREFIX.length);
+    if (object.modifiedAt.getTime() >= cutoff) continue;
     if (await metadata.hasUpload(id)) continue;
-    orphanDirectories++;
-    if (!options.dryRun) await storage.delete(uploadPrefix(id));
+    orphanFiles++;
+    if (!options.dryRun) await storage.delete(object.key);
   }
-  if (sessions + orphanDirectories > 0) log.info({ sessions, orphanDirectories, dryRun: options.dryRun }, 'purged abandoned uploads');
-  return { sessions, orphanDirectories };
+  if (sessions + orphanFiles > 0) log.info({ sessions, orphanFiles, dryRun: options.dryRun }, 'purged abandoned uploads');
+  return { sessions, orphanFiles };
 }
 
 /** Runs purging now and then every interval until the returned stop function is called. */

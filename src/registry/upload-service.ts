@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { MetadataStore } from '../metadata/store.js';
 import type { StorageDriver } from '../storage/driver.js';
-import { blobKey, uploadKey, uploadPrefix } from './blob-keys.js';
+import { blobKey, uploadKey } from './blob-keys.js';
 import { createDigester, digestAlgorithm, digestHex, type Digest } from './digest.js';
 import { blobUploadInvalid, blobUploadUnknown, digestInvalid, sizeInvalid, uploadRangeInvalid } from './errors.js';
 import type { RepositoryName } from './names.js';
@@ -60,7 +60,7 @@ export class UploadService {
           throw blobUploadInvalid('Content-Length does not match Content-Range');
         }
       }
-      return offset + (await this.#write(id, body, offset));
+      return offset + (await this.#write(id, body, offset, range === undefined ? undefined : range.end - range.start + 1));
     });
   }
 
@@ -73,7 +73,7 @@ export class UploadService {
       await this.#verifyAndStore(repository, id, digest, size);
       await this.#metadata.deleteUpload(id);
       this.#hashes.delete(id);
-      await this.#storage.delete(uploadPrefix(id));
+      await this.#storage.delete(uploadKey(id));
     });
   }
 
@@ -86,7 +86,7 @@ export class UploadService {
       await this.#verifyAndStore(repository, id, digest, size);
     } finally {
       this.#hashes.delete(id);
-      await this.#storage.delete(uploadPrefix(id));
+      await this.#storage.delete(uploadKey(id));
     }
   }
 
@@ -95,7 +95,7 @@ export class UploadService {
     await this.#exclusive(id, async () => {
       await this.#metadata.deleteUpload(id);
       this.#hashes.delete(id);
-      await this.#storage.delete(uploadPrefix(id));
+      await this.#storage.delete(uploadKey(id));
     });
   }
 
@@ -126,8 +126,11 @@ export class UploadService {
     }
   }
 
-  /** Streams body onto the upload at `offset`, hashing on the way; returns the bytes written. */
-  async #write(id: string, body: Readable, offset: number): Promise<number> {
+  /**
+   * Streams body onto the upload at `offset`, hashing on the way; returns the bytes written. With a
+   * limit (a Content-Range length), a chunk that would go past it is refused before it is stored.
+   */
+  async #write(id: string, body: Readable, offset: number, limit?: number): Promise<number> {
     let running = this.#hashes.get(id);
     if (running !== undefined && running.bytes !== offset) {
       this.#hashes.delete(id);
@@ -140,6 +143,7 @@ export class UploadService {
         body,
         async function* (source: AsyncIterable<Buffer>) {
           for await (const chunk of source) {
+            if (limit !== undefined && written + chunk.length > limit) throw blobUploadInvalid('body is longer than its Content-Range');
             running?.hash.update(chunk);
             written += chunk.length;
             yield chunk;
@@ -161,13 +165,9 @@ export class UploadService {
     }
     const actual = await this.#digestOf(id, digestAlgorithm(digest), size);
     if (actual !== digestHex(digest)) throw digestInvalid(`upload hashes to ${digestAlgorithm(digest)}:${actual}`, digest);
-    const target = blobKey(digest);
-    const stored = await this.#storage.stat(target);
-    if (stored !== undefined && stored.size === size) {
-      await this.#storage.delete(uploadKey(id));
-    } else {
-      await this.#storage.commit(uploadKey(id), target);
-    }
+    // A blob already stored has the same verified bytes: replacing it atomically is harmless and
+    // spares a stat on every push.
+    await this.#storage.commit(uploadKey(id), blobKey(digest));
     await this.#metadata.linkBlob(repository, { digest, size });
   }
 

@@ -12,9 +12,17 @@ const READ_HIGH_WATER_MARK = 512 * 1024;
 export class FilesystemDriver implements StorageDriver {
   readonly name = 'filesystem';
   readonly #root: string;
+  /** Directories known to exist: a push then creates none (fan-out directories are never removed). */
+  readonly #directories = new Set<string>();
 
   constructor(rootDirectory: string) {
     this.#root = rootDirectory;
+  }
+
+  async #ensureDirectory(path: string): Promise<void> {
+    if (this.#directories.has(path)) return;
+    await mkdir(path, { recursive: true });
+    this.#directories.add(path);
   }
 
   #path(key: string): string {
@@ -60,7 +68,7 @@ export class FilesystemDriver implements StorageDriver {
   async put(key: string, bytes: Uint8Array): Promise<void> {
     const path = this.#path(key);
     const temporary = `${path}.${process.pid}.${Date.now()}.tmp`;
-    await mkdir(dirname(path), { recursive: true });
+    await this.#ensureDirectory(dirname(path));
     await writeFile(temporary, bytes, { flush: true });
     await rename(temporary, path);
     await syncDirectory(dirname(path));
@@ -68,7 +76,7 @@ export class FilesystemDriver implements StorageDriver {
 
   async append(key: string): Promise<AppendWriter> {
     const path = this.#path(key);
-    await mkdir(dirname(path), { recursive: true });
+    await this.#ensureDirectory(dirname(path));
     const handle = await open(path, 'a');
     return { stream: new FileAppendStream(handle) };
   }
@@ -82,7 +90,7 @@ export class FilesystemDriver implements StorageDriver {
     } finally {
       await handle.close();
     }
-    await mkdir(dirname(target), { recursive: true });
+    await this.#ensureDirectory(dirname(target));
     await rename(source, target);
     await syncDirectory(dirname(target));
   }

@@ -13,31 +13,41 @@ export class MemoryDriver implements StorageDriver {
   readonly #objects = new Map<string, Entry>();
 
   stat(key: string): Promise<ObjectInfo | undefined> {
-    const entry = this.#objects.get(checkKey(key));
-    return Promise.resolve(entry === undefined ? undefined : { size: entry.size, modifiedAt: entry.modifiedAt });
+    return settle(() => {
+      const entry = this.#objects.get(checkKey(key));
+      return entry === undefined ? undefined : { size: entry.size, modifiedAt: entry.modifiedAt };
+    });
   }
 
   read(key: string, range?: ByteRange): Promise<Readable> {
-    const entry = this.#objects.get(checkKey(key));
-    if (entry === undefined) return Promise.reject(new NotFoundError(key));
-    const whole = Buffer.concat(entry.chunks);
-    const bytes = range === undefined ? whole : whole.subarray(range.start, range.end + 1);
-    return Promise.resolve(Readable.from([bytes], { objectMode: false }));
+    return settle(() => {
+      const entry = this.#objects.get(checkKey(key));
+      if (entry === undefined) throw new NotFoundError(key);
+      const whole = Buffer.concat(entry.chunks);
+      const bytes = range === undefined ? whole : whole.subarray(range.start, range.end + 1);
+      return Readable.from([bytes], { objectMode: false });
+    });
   }
 
   get(key: string): Promise<Buffer> {
-    const entry = this.#objects.get(checkKey(key));
-    if (entry === undefined) return Promise.reject(new NotFoundError(key));
-    return Promise.resolve(Buffer.concat(entry.chunks));
+    return settle(() => {
+      const entry = this.#objects.get(checkKey(key));
+      if (entry === undefined) throw new NotFoundError(key);
+      return Buffer.concat(entry.chunks);
+    });
   }
 
   put(key: string, bytes: Uint8Array): Promise<void> {
-    this.#objects.set(checkKey(key), { chunks: [Buffer.from(bytes)], size: bytes.byteLength, modifiedAt: new Date() });
-    return Promise.resolve();
+    return settle(() => {
+      this.#objects.set(checkKey(key), { chunks: [Buffer.from(bytes)], size: bytes.byteLength, modifiedAt: new Date() });
+    });
   }
 
   append(key: string): Promise<AppendWriter> {
-    checkKey(key);
+    return settle(() => this.#append(checkKey(key)));
+  }
+
+  #append(key: string): AppendWriter {
     let entry = this.#objects.get(key);
     if (entry === undefined) {
       entry = { chunks: [], size: 0, modifiedAt: new Date() };
@@ -52,32 +62,45 @@ export class MemoryDriver implements StorageDriver {
         callback();
       },
     });
-    return Promise.resolve({ stream });
+    return { stream };
   }
 
   commit(from: string, to: string): Promise<void> {
-    const entry = this.#objects.get(checkKey(from));
-    if (entry === undefined) return Promise.reject(new NotFoundError(from));
-    this.#objects.delete(from);
-    this.#objects.set(checkKey(to), entry);
-    return Promise.resolve();
+    return settle(() => {
+      const entry = this.#objects.get(checkKey(from));
+      checkKey(to);
+      if (entry === undefined) throw new NotFoundError(from);
+      this.#objects.delete(from);
+      this.#objects.set(to, entry);
+    });
   }
 
   delete(keyOrPrefix: string): Promise<void> {
-    checkKey(keyOrPrefix);
-    if (keyOrPrefix.endsWith('/')) {
-      for (const key of [...this.#objects.keys()]) if (key.startsWith(keyOrPrefix)) this.#objects.delete(key);
-    } else {
-      this.#objects.delete(keyOrPrefix);
-    }
-    return Promise.resolve();
+    return settle(() => {
+      checkKey(keyOrPrefix);
+      if (keyOrPrefix.endsWith('/')) {
+        for (const key of [...this.#objects.keys()]) if (key.startsWith(keyOrPrefix)) this.#objects.delete(key);
+      } else {
+        this.#objects.delete(keyOrPrefix);
+      }
+    });
   }
 
   async *list(prefix: string): AsyncIterable<{ readonly key: string } & ObjectInfo> {
+    checkKey(prefix);
     const base = prefix.endsWith('/') ? prefix : `${prefix}/`;
     for (const [key, entry] of [...this.#objects]) {
       if (key.startsWith(base)) yield { key, size: entry.size, modifiedAt: entry.modifiedAt };
     }
     await Promise.resolve();
+  }
+}
+
+/** Runs synchronous driver work as a promise, so that every failure (an illegal key too) is a rejection, as with the filesystem driver. */
+function settle<T>(work: () => T): Promise<T> {
+  try {
+    return Promise.resolve(work());
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
   }
 }

@@ -1,0 +1,197 @@
+// One behaviour suite for the StorageDriver interface, run against every implementation.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { after, before, describe, it } from 'node:test';
+import { NotFoundError, type StorageDriver } from '../../src/storage/driver.js';
+import { FilesystemDriver } from '../../src/storage/filesystem/filesystem-driver.js';
+import { MemoryDriver } from '../../src/storage/memory/memory-driver.js';
+
+interface DriverFactory {
+  readonly name: string;
+  create(): StorageDriver;
+  dispose(): void;
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+async function appendAll(driver: StorageDriver, key: string, chunks: readonly Buffer[]): Promise<void> {
+  const writer = await driver.append(key);
+  await pipeline(Readable.from(chunks, { objectMode: false }), writer.stream);
+}
+
+async function listKeys(driver: StorageDriver, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const object of driver.list(prefix)) keys.push(object.key);
+  return keys.sort();
+}
+
+export function storageDriverSuite(factory: DriverFactory): void {
+  describe(`StorageDriver behaviour: ${factory.name}`, () => {
+    let driver: StorageDriver;
+    before(() => {
+      driver = factory.create();
+    });
+    after(() => {
+      factory.dispose();
+    });
+
+    it('stat of an absent key → undefined', async () => {
+      assert.equal(await driver.stat('absent/key'), undefined);
+    });
+
+    it('put then stat → size and a modification time; get → the exact bytes', async () => {
+      const bytes = Buffer.from('hello, driver');
+      await driver.put('put/one', bytes);
+      const info = await driver.stat('put/one');
+      assert.equal(info?.size, bytes.length);
+      assert.ok(info?.modifiedAt instanceof Date);
+      assert.ok((await driver.get('put/one')).equals(bytes));
+    });
+
+    it('put replaces an existing object', async () => {
+      await driver.put('put/replace', Buffer.from('first version, longer'));
+      await driver.put('put/replace', Buffer.from('second'));
+      assert.equal((await driver.get('put/replace')).toString(), 'second');
+      assert.equal((await driver.stat('put/replace'))?.size, 6);
+    });
+
+    it('put of zero bytes → an empty object that exists', async () => {
+      await driver.put('put/empty', new Uint8Array(0));
+      assert.equal((await driver.stat('put/empty'))?.size, 0);
+      assert.equal((await driver.get('put/empty')).length, 0);
+      assert.equal((await readAll(await driver.read('put/empty'))).length, 0);
+    });
+
+    it('read → a stream of the whole object', async () => {
+      const bytes = Buffer.alloc(1_500_000);
+      for (let i = 0; i < bytes.length; i++) bytes[i] = i % 251;
+      await driver.put('read/big', bytes);
+      assert.ok((await readAll(await driver.read('read/big'))).equals(bytes));
+    });
+
+    it('read with a range → exactly the inclusive range', async () => {
+      await driver.put('read/range', Buffer.from('0123456789'));
+      assert.equal((await readAll(await driver.read('read/range', { start: 2, end: 5 }))).toString(), '2345');
+      assert.equal((await readAll(await driver.read('read/range', { start: 9, end: 9 }))).toString(), '9');
+      assert.equal((await readAll(await driver.read('read/range', { start: 0, end: 9 }))).toString(), '0123456789');
+    });
+
+    it('read / get of an absent key → NotFoundError naming the key', async () => {
+      await assert.rejects(driver.read('absent/read'), (error: unknown) => error instanceof NotFoundError && error.key === 'absent/read');
+      await assert.rejects(driver.get('absent/get'), (error: unknown) => error instanceof NotFoundError && error.key === 'absent/get');
+    });
+
+    it('append creates the object and a later append adds to its end', async () => {
+      await appendAll(driver, 'append/one', [Buffer.from('abc'), Buffer.from('def')]);
+      assert.equal((await driver.get('append/one')).toString(), 'abcdef');
+      await appendAll(driver, 'append/one', [Buffer.from('ghi')]);
+      assert.equal((await driver.get('append/one')).toString(), 'abcdefghi');
+      assert.equal((await driver.stat('append/one'))?.size, 9);
+    });
+
+    it('append that writes nothing leaves an empty object', async () => {
+      await appendAll(driver, 'append/empty', []);
+      assert.equal((await driver.stat('append/empty'))?.size, 0);
+    });
+
+    it('append of many small chunks keeps them in order', async () => {
+      const chunks = Array.from({ length: 2000 }, (_, i) => Buffer.from(`${i},`));
+      await appendAll(driver, 'append/many', chunks);
+      assert.ok((await driver.get('append/many')).equals(Buffer.concat(chunks)));
+    });
+
+    it('commit moves the object to the new key: from is gone, to has the bytes', async () => {
+      await appendAll(driver, 'uploads/u1/data', [Buffer.from('committed bytes')]);
+      await driver.commit('uploads/u1/data', 'blobs/sha256/ab/abc/data');
+      assert.equal(await driver.stat('uploads/u1/data'), undefined);
+      assert.equal((await driver.get('blobs/sha256/ab/abc/data')).toString(), 'committed bytes');
+    });
+
+    it('commit replaces an existing target', async () => {
+      await driver.put('commit/target', Buffer.from('old'));
+      await driver.put('commit/source', Buffer.from('new'));
+      await driver.commit('commit/source', 'commit/target');
+      assert.equal((await driver.get('commit/target')).toString(), 'new');
+      assert.equal(await driver.stat('commit/source'), undefined);
+    });
+
+    it('commit of an absent key rejects', async () => {
+      await assert.rejects(driver.commit('commit/absent', 'commit/elsewhere'));
+      assert.equal(await driver.stat('commit/elsewhere'), undefined);
+    });
+
+    it('delete of a key removes it; deleting an absent key is not an error', async () => {
+      await driver.put('delete/one', Buffer.from('x'));
+      await driver.delete('delete/one');
+      assert.equal(await driver.stat('delete/one'), undefined);
+      await driver.delete('delete/one');
+      await driver.delete('delete/never/existed');
+    });
+
+    it('delete of a prefix ending in / removes everything below it and nothing beside it', async () => {
+      await driver.put('prefix/a/one', Buffer.from('1'));
+      await driver.put('prefix/a/deep/two', Buffer.from('2'));
+      await driver.put('prefix/ab/three', Buffer.from('3'));
+      await driver.delete('prefix/a/');
+      assert.equal(await driver.stat('prefix/a/one'), undefined);
+      assert.equal(await driver.stat('prefix/a/deep/two'), undefined);
+      assert.equal((await driver.get('prefix/ab/three')).toString(), '3');
+      await driver.delete('prefix/absent/');
+    });
+
+    it('list yields every object below a prefix with its size, and nothing beside it', async () => {
+      await driver.put('list/x/one', Buffer.from('1'));
+      await driver.put('list/x/sub/two', Buffer.from('22'));
+      await driver.put('list/xy/three', Buffer.from('333'));
+      assert.deepEqual(await listKeys(driver, 'list/x/'), ['list/x/one', 'list/x/sub/two']);
+      assert.deepEqual(await listKeys(driver, 'list/x'), ['list/x/one', 'list/x/sub/two']);
+      const sizes = new Map<string, number>();
+      for await (const object of driver.list('list/')) sizes.set(object.key, object.size);
+      assert.deepEqual(Object.fromEntries(sizes), { 'list/x/one': 1, 'list/x/sub/two': 2, 'list/xy/three': 3 });
+    });
+
+    it('list of an absent prefix yields nothing', async () => {
+      assert.deepEqual(await listKeys(driver, 'list/absent/'), []);
+    });
+
+    for (const key of ['', '/absolute', '../escape', 'a/../../escape', 'a/./b', 'a//b', 'a\\b', 'a/b c', 'nul\u0000byte', '..']) {
+      it(`illegal key ${JSON.stringify(key)} is rejected by every method`, async () => {
+        await assert.rejects(driver.stat(key));
+        await assert.rejects(driver.read(key));
+        await assert.rejects(driver.get(key));
+        await assert.rejects(driver.put(key, Buffer.from('x')));
+        await assert.rejects(driver.append(key));
+        await assert.rejects(driver.commit(key, 'legal/key'));
+        await assert.rejects(driver.delete(key));
+        await assert.rejects(listKeys(driver, key));
+        await driver.put('legal/source', Buffer.from('stays'));
+        await assert.rejects(driver.commit('legal/source', key));
+        assert.equal((await driver.get('legal/source')).toString(), 'stays');
+      });
+    }
+  });
+}
+
+let root = '';
+storageDriverSuite({
+  name: 'FilesystemDriver',
+  create: () => {
+    root = mkdtempSync(join(tmpdir(), 'berth-driver-'));
+    return new FilesystemDriver(root);
+  },
+  dispose: () => rmSync(root, { recursive: true, force: true }),
+});
+
+storageDriverSuite({
+  name: 'MemoryDriver',
+  create: () => new MemoryDriver(),
+  dispose: () => undefined,
+});

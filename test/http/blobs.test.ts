@@ -1,0 +1,152 @@
+// end-2 (GET/HEAD blob) with ranges, ETag and errors, on both storage drivers.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { content, freshRepository, randomContent, type Content } from '../support/content.js';
+import { assertError } from '../support/error-envelope.js';
+import { pushBlob, pushImage } from '../support/push.js';
+import { startTestRegistry, type TestRegistry } from '../support/test-registry.js';
+
+const UNKNOWN_DIGEST = `sha256:${'0'.repeat(64)}`;
+
+for (const storage of ['filesystem', 'inmemory'] as const) {
+  describe(`blobs: GET/HEAD /v2/<name>/blobs/<digest> (${storage})`, () => {
+    let registry: TestRegistry;
+    let repository: string;
+    let blob: Content;
+    const blobUrl = (digest: string = blob.digest): string => `${registry.url}/v2/${repository}/blobs/${digest}`;
+
+    before(async () => {
+      registry = await startTestRegistry({ storage });
+      repository = freshRepository('blobs');
+      blob = randomContent(300_000);
+      await pushBlob(registry.url, repository, blob);
+    });
+    after(async () => {
+      await registry.stop();
+    });
+
+    it('GET blob → 200 with the bytes, Content-Length, Docker-Content-Digest and ETag', async () => {
+      const response = await fetch(blobUrl());
+      const body = Buffer.from(await response.arrayBuffer());
+      assert.equal(response.status, 200);
+      assert.equal(response.headers.get('content-length'), String(blob.size));
+      assert.equal(response.headers.get('docker-content-digest'), blob.digest);
+      assert.equal(response.headers.get('etag'), `"${blob.digest}"`);
+      assert.ok(body.equals(blob.bytes), 'served bytes equal the pushed bytes');
+    });
+
+    it('HEAD blob → 200 with Content-Length and Docker-Content-Digest, no body', async () => {
+      const response = await fetch(blobUrl(), { method: 'HEAD' });
+      assert.equal(response.status, 200);
+      assert.equal(response.headers.get('content-length'), String(blob.size));
+      assert.equal(response.headers.get('docker-content-digest'), blob.digest);
+      assert.equal((await response.arrayBuffer()).byteLength, 0);
+    });
+
+    it('GET blob with If-None-Match of its ETag → 304', async () => {
+      const response = await fetch(blobUrl(), { headers: { 'If-None-Match': `"${blob.digest}"` } });
+      await response.arrayBuffer();
+      assert.equal(response.status, 304);
+    });
+
+    it('GET blob with Range bytes=a-b → 206 with Content-Range and those bytes', async () => {
+      const response = await fetch(blobUrl(), { headers: { Range: 'bytes=10-1009' } });
+      const body = Buffer.from(await response.arrayBuffer());
+      assert.equal(response.status, 206);
+      assert.equal(response.headers.get('content-range'), `bytes 10-1009/${blob.size}`);
+      assert.equal(response.headers.get('content-length'), '1000');
+      assert.ok(body.equals(blob.bytes.subarray(10, 1010)));
+    });
+
+    it('GET blob with Range bytes=a- → 206 to the end', async () => {
+      const start = blob.size - 123;
+      const response = await fetch(blobUrl(), { headers: { Range: `bytes=${start}-` } });
+      const body = Buffer.from(await response.arrayBuffer());
+      assert.equal(response.status, 206);
+      assert.equal(response.headers.get('content-range'), `bytes ${start}-${blob.size - 1}/${blob.size}`);
+      assert.ok(body.equals(blob.bytes.subarray(start)));
+    });
+
+    it('GET blob with Range bytes=-n → 206 with the last n bytes', async () => {
+      const response = await fetch(blobUrl(), { headers: { Range: 'bytes=-500' } });
+      const body = Buffer.from(await response.arrayBuffer());
+      assert.equal(response.status, 206);
+      assert.equal(response.headers.get('content-range'), `bytes ${blob.size - 500}-${blob.size - 1}/${blob.size}`);
+      assert.ok(body.equals(blob.bytes.subarray(blob.size - 500)));
+    });
+
+    it('GET blob with Range whose end is past the size → 206 clamped to the last byte', async () => {
+      const response = await fetch(blobUrl(), { headers: { Range: `bytes=${blob.size - 10}-${blob.size + 1000}` } });
+      const body = Buffer.from(await response.arrayBuffer());
+      assert.equal(response.status, 206);
+      assert.equal(response.headers.get('content-range'), `bytes ${blob.size - 10}-${blob.size - 1}/${blob.size}`);
+      assert.equal(body.length, 10);
+    });
+
+    it('HEAD blob with Range → 206 with Content-Range and no body', async () => {
+      const response = await fetch(blobUrl(), { method: 'HEAD', headers: { Range: 'bytes=0-99' } });
+      assert.equal(response.status, 206);
+      assert.equal(response.headers.get('content-range'), `bytes 0-99/${blob.size}`);
+      assert.equal(response.headers.get('content-length'), '100');
+      assert.equal((await response.arrayBuffer()).byteLength, 0);
+    });
+
+    for (const [label, range] of [
+      ['starting beyond the size', `bytes=${1_000_000}-`],
+      ['malformed', 'bytes=abc-def'],
+      ['in another unit', 'items=0-5'],
+      ['with several ranges', 'bytes=0-1,5-9'],
+      ['reversed', 'bytes=50-10'],
+      ['empty suffix', 'bytes=-0'],
+    ] as const) {
+      it(`GET blob with Range ${label} → 416 with Content-Range bytes */size`, async () => {
+        const response = await fetch(blobUrl(), { headers: { Range: range } });
+        await response.arrayBuffer();
+        assert.equal(response.status, 416);
+        assert.equal(response.headers.get('content-range'), `bytes */${blob.size}`);
+      });
+    }
+
+    it('GET unknown blob in a known repository → 404 BLOB_UNKNOWN', async () => {
+      await assertError(await fetch(blobUrl(UNKNOWN_DIGEST)), 404, 'BLOB_UNKNOWN');
+    });
+
+    it('HEAD unknown blob → 404 with no body', async () => {
+      const response = await fetch(blobUrl(UNKNOWN_DIGEST), { method: 'HEAD' });
+      assert.equal(response.status, 404);
+      assert.equal((await response.arrayBuffer()).byteLength, 0);
+    });
+
+    it('GET blob in an unknown repository → 404 NAME_UNKNOWN', async () => {
+      await assertError(await fetch(`${registry.url}/v2/no/such-repo/blobs/${blob.digest}`), 404, 'NAME_UNKNOWN');
+    });
+
+    it('GET blob pushed to another repository → 404 BLOB_UNKNOWN (blobs are per repository)', async () => {
+      const other = freshRepository('other');
+      await pushBlob(registry.url, other, content('something else'));
+      await assertError(await fetch(`${registry.url}/v2/${other}/blobs/${blob.digest}`), 404, 'BLOB_UNKNOWN');
+    });
+
+    it('GET blob with a malformed digest → 400 DIGEST_INVALID', async () => {
+      await assertError(await fetch(blobUrl('sha256:xyz')), 400, 'DIGEST_INVALID');
+      await assertError(await fetch(blobUrl(`sha256:${'A'.repeat(64)}`)), 400, 'DIGEST_INVALID');
+    });
+
+    it('GET a zero-length blob → 200 with Content-Length 0', async () => {
+      const empty = content('');
+      await pushBlob(registry.url, repository, empty);
+      const response = await fetch(blobUrl(empty.digest));
+      assert.equal(response.status, 200);
+      assert.equal(response.headers.get('content-length'), '0');
+      assert.equal(response.headers.get('docker-content-digest'), empty.digest);
+      assert.equal((await response.arrayBuffer()).byteLength, 0);
+    });
+
+    it('GET a config blob of a pushed image → its exact bytes', async () => {
+      const image = await pushImage(registry.url, repository, 'cfg');
+      const response = await fetch(blobUrl(image.config.digest));
+      assert.equal(response.status, 200);
+      assert.ok(Buffer.from(await response.arrayBuffer()).equals(image.config.bytes));
+    });
+  });
+}
