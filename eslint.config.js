@@ -1,6 +1,7 @@
 // Lint rules, including the one-way layer rule of ARCHITECTURE.md §2:
 // http → registry → {metadata, storage}; auth and config beside; nothing below http/ imports node:http.
 import js from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 const layer = (files, forbidden, message) => ({
@@ -11,7 +12,7 @@ const layer = (files, forbidden, message) => ({
 });
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'data/**', 'eslint.config.js', 'scripts/**', '.ci/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'data/**', '.tmp/**', 'eslint.config.js', '.ci/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -25,6 +26,12 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true }],
     },
+  },
+  // Plain ESM scripts (bench/, scripts/) are not part of the TypeScript project.
+  {
+    files: ['**/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: { ...tseslint.configs.disableTypeChecked.languageOptions, globals: globals.node },
   },
   layer(['src/storage/**'], ['**/http/**', '**/registry/**', '**/metadata/**', '**/auth/**', 'node:http', 'node:https'], 'storage/ knows only bytes by key'),
   layer(['src/metadata/**'], ['**/http/**', '**/registry/**', '**/storage/**', '**/auth/**', 'node:http', 'node:https'], 'metadata/ knows only rows'),

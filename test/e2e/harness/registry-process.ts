@@ -1,0 +1,123 @@
+// The registry under test: Berth (default) or the reference docker-registry 2.8.2
+// (E2E_REGISTRY=reference), on a free loopback port with a fresh data dir.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { spawnDaemon, type Daemon } from './daemon.js';
+import { waitFor } from './exec.js';
+import { repoRoot } from './paths.js';
+
+export type RegistryKind = 'berth' | 'reference';
+
+export interface Registry {
+  kind: RegistryKind;
+  /** `127.0.0.1:PORT`, the form clients take in image references. */
+  host: string;
+  /** `http://127.0.0.1:PORT` */
+  url: string;
+  dataDir: string;
+  daemon: Daemon;
+  stop(): Promise<void>;
+}
+
+export function registryKind(): RegistryKind {
+  const v = process.env.E2E_REGISTRY ?? 'berth';
+  if (v !== 'berth' && v !== 'reference') throw new Error(`E2E_REGISTRY must be berth or reference, not ${v}`);
+  return v;
+}
+
+/** A port that was free a moment ago on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => {
+        if (addr && typeof addr === 'object') resolve(addr.port);
+        else reject(new Error('no port'));
+      });
+    });
+  });
+}
+
+async function isReady(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(2000) });
+    await res.arrayBuffer();
+    return res.status === 200 && res.headers.get('docker-distribution-api-version') === 'registry/2.0';
+  } catch {
+    return false;
+  }
+}
+
+/** Starts a registry in `workDir/registry` and waits until `GET /v2/` answers 200. */
+export async function startRegistry(workDir: string, kind: RegistryKind = registryKind()): Promise<Registry> {
+  const dir = path.join(workDir, 'registry');
+  const dataDir = path.join(dir, 'data');
+  mkdirSync(dataDir, { recursive: true });
+  const port = await freePort();
+  const host = `127.0.0.1:${port}`;
+  const url = `http://${host}`;
+  const config = path.join(dir, 'config.yml');
+  writeFileSync(
+    config,
+    [
+      'version: 0.1',
+      'log: { level: warn }',
+      `http: { addr: ${host} }`,
+      `storage: { filesystem: { rootdirectory: ${dataDir} }, delete: { enabled: true } }`,
+      '',
+    ].join('\n'),
+  );
+  // The config file is the whole configuration: no REGISTRY_* override from the caller's env.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('REGISTRY_')));
+  let daemon: Daemon;
+  if (kind === 'berth') {
+    const main = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+    if (!existsSync(main)) throw new Error(`Berth is not built (${main} missing): run npm run build, or set E2E_REGISTRY=reference`);
+    daemon = spawnDaemon('berth', process.execPath, [main, 'serve', config], path.join(dir, 'registry.log'), env);
+  } else {
+    daemon = spawnDaemon('docker-registry', 'docker-registry', ['serve', config], path.join(dir, 'registry.log'), env);
+  }
+  try {
+    await waitFor(
+      `${kind} registry on ${url}`,
+      async () => {
+        if (daemon.exited()) throw new Error(`${kind} registry exited early:\n${daemon.logTail()}`);
+        return isReady(url);
+      },
+      30_000,
+    );
+  } catch (e) {
+    await daemon.stop(2000);
+    throw e;
+  }
+  return { kind, host, url, dataDir, daemon, stop: () => stopAndCheck(kind, daemon) };
+}
+
+const STOP_GRACE_MS = 10_000;
+
+/**
+ * Stops the registry and holds it to its contract: it exits on SIGTERM, and (Berth) it logged
+ * no error-level line, since every error it logs at that level is a 500 it sent.
+ */
+async function stopAndCheck(kind: RegistryKind, daemon: Daemon): Promise<void> {
+  const graceful = await daemon.stop(STOP_GRACE_MS);
+  const problems: string[] = [];
+  if (!graceful) problems.push(`${kind} registry did not exit within ${STOP_GRACE_MS} ms of SIGTERM (killed)`);
+  if (kind === 'berth') {
+    const errors = readFileSync(daemon.logFile, 'utf8')
+      .split('\n')
+      .filter((line) => {
+        try {
+          const level = (JSON.parse(line) as { level?: unknown }).level;
+          return typeof level === 'number' && level >= 50;
+        } catch {
+          return false;
+        }
+      });
+    if (errors.length > 0) problems.push(`berth logged ${errors.length} error line(s):\n${errors.slice(0, 5).join('\n')}`);
+  }
+  if (problems.length > 0) throw new Error(`${problems.join('\n')}\nlog: ${daemon.logFile}`);
+}
