@@ -61,8 +61,11 @@ export interface MetadataStore {
   getRepositoryBlob(repository: string, digest: string): Promise<BlobRow | undefined>;
   /** A blob's row when any repository holds it (bytes are in storage). */
   getBlob(digest: string): Promise<BlobRow | undefined>;
-  /** Records a verified, durably stored blob and makes it visible in the repository. */
-  linkBlob(repository: string, blob: BlobRow): Promise<void>;
+  /**
+   * Records a verified, durably stored blob and makes it visible in the repository; when the blob
+   * completes an upload session, the session ends in the same transaction.
+   */
+  linkBlob(repository: string, blob: BlobRow, completedUpload?: string): Promise<void>;
   /** Hides the blob from the repository; true when it was visible. */
   unlinkBlob(repository: string, digest: string): Promise<boolean>;
 

@@ -70,10 +70,8 @@ export class UploadService {
     await this.#exclusive(id, async () => {
       let size = await this.#storedSize(id);
       if (body !== undefined) size += await this.#write(id, body, size);
-      await this.#verifyAndStore(repository, id, digest, size);
-      await this.#metadata.deleteUpload(id);
+      await this.#verifyAndStore(repository, id, digest, size, id);
       this.#hashes.delete(id);
-      await this.#storage.delete(uploadKey(id));
     });
   }
 
@@ -83,10 +81,12 @@ export class UploadService {
     this.#hashes.set(id, { hash: createDigester('sha256'), bytes: 0 });
     try {
       const size = await this.#write(id, body, 0);
-      await this.#verifyAndStore(repository, id, digest, size);
+      await this.#verifyAndStore(repository, id, digest, size, undefined);
+    } catch (error) {
+      await this.#storage.delete(uploadKey(id));
+      throw error;
     } finally {
       this.#hashes.delete(id);
-      await this.#storage.delete(uploadKey(id));
     }
   }
 
@@ -159,7 +159,8 @@ export class UploadService {
     return written;
   }
 
-  async #verifyAndStore(repository: RepositoryName, id: string, digest: Digest, size: number): Promise<void> {
+  /** Verifies the upload's bytes, moves them to the blob's key, records the blob (and ends the session). */
+  async #verifyAndStore(repository: RepositoryName, id: string, digest: Digest, size: number, session: string | undefined): Promise<void> {
     if (size === 0 && (await this.#storage.stat(uploadKey(id))) === undefined) {
       await this.#storage.put(uploadKey(id), new Uint8Array(0));
     }
@@ -168,7 +169,7 @@ export class UploadService {
     // A blob already stored has the same verified bytes: replacing it atomically is harmless and
     // spares a stat on every push.
     await this.#storage.commit(uploadKey(id), blobKey(digest));
-    await this.#metadata.linkBlob(repository, { digest, size });
+    await this.#metadata.linkBlob(repository, { digest, size }, session);
   }
 
   async #digestOf(id: string, algorithm: 'sha256' | 'sha512', size: number): Promise<string> {

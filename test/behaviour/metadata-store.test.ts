@@ -292,6 +292,16 @@ export function metadataStoreSuite(factory: StoreFactory): void {
         await store.deleteUpload(upload.id);
       });
 
+      it('linkBlob with a completed upload ends that session in the same step', async () => {
+        const repository = freshName('completed');
+        const upload = { id: `upload-${++counter}`, repository, startedAt: 2_000 };
+        await store.createUpload(upload);
+        const blob = { digest: digest('completed upload'), size: 16 };
+        await store.linkBlob(repository, blob, upload.id);
+        assert.deepEqual(await store.getRepositoryBlob(repository, blob.digest), blob);
+        assert.equal(await store.hasUpload(upload.id), false);
+      });
+
       it('listUploadsStartedBefore: oldest first, limited, only those before the time', async () => {
         const repository = freshName('old-uploads');
         const base = 5_000_000 + ++counter * 1000;

@@ -82,9 +82,10 @@ export class SqliteStore implements MetadataStore {
     return Promise.resolve(this.#sql('SELECT digest, size FROM blobs WHERE digest = ?').get(digest) as BlobRow | undefined);
   }
 
-  linkBlob(repository: string, blob: BlobRow): Promise<void> {
+  linkBlob(repository: string, blob: BlobRow, completedUpload?: string): Promise<void> {
     const now = Date.now();
     this.#db.transaction(() => {
+      if (completedUpload !== undefined) this.#sql('DELETE FROM uploads WHERE id = ?').run(completedUpload);
       const repositoryId = this.#ensureRepository(repository, now);
       this.#sql('INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING').run(blob.digest, blob.size, now);
       this.#sql('INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(repositoryId, blob.digest, now);
