@@ -31,8 +31,8 @@ export interface StorageDriver {
   /** Opens the object for appending, creating it empty when absent. */
   append(key: string): Promise<AppendWriter>;
   /**
-   * Makes `from` durable and moves it to `to` atomically (replacing `to`, whose bytes the caller has
-   * verified are the same). After it resolves, `to` survives a crash and `from` is gone.
+   * Makes `from` durable and moves it to `to` atomically, replacing `to`, whose bytes the caller has
+   * verified are the same. After it resolves, `to` survives a crash and `from` is gone.
    */
   commit(from: string, to: string): Promise<void>;
   /** Removes an object, or every object below a prefix ending in "/". Absent keys are not an error. */
@@ -58,4 +58,13 @@ export function checkKey(key: string): string {
     throw new Error(`storage: illegal key ${JSON.stringify(key)}`);
   }
   return key;
+}
+
+/** Runs a driver's synchronous work and reports its outcome as a promise (a throw becomes a rejection). */
+export function settle<T>(work: () => T): Promise<T> {
+  try {
+    return Promise.resolve(work());
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
 }

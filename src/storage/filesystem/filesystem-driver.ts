@@ -1,13 +1,26 @@
-// Filesystem storage driver: one file per key under a root directory. Writes coalesce socket-sized
-// chunks into large writes; commit fsyncs the file, renames it and fsyncs the target directory.
-import { createReadStream, constants as fsConstants } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
+// Filesystem storage driver: one file per key under a root directory.
+//
+// Read-only metadata syscalls (stat, opening for read) are made synchronously: on a local filesystem
+// they take a few microseconds, while their async forms cost 15–35 µs of CPU each for the thread-pool
+// round trip (measured here: stat 2.5 vs 15.8 µs, open+close 3.0 vs 26.9 µs). Anything that writes
+// (create, rename, unlink, fsync) stays asynchronous: under concurrent pushes it waits on the
+// filesystem journal behind other fsyncs, which must not stall the event loop. Descriptors are plain
+// numbers (no FileHandle objects). Appends are not fsynced chunk by chunk (a chunked upload would pay
+// one fsync per PATCH); commit fsyncs the file once, renames it and fsyncs the target directory.
+import { close, createReadStream, fsync, mkdirSync, open, openSync, rename, statSync, unlink, write, writev } from 'node:fs';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
-import { checkKey, NotFoundError, type AppendWriter, type ByteRange, type ObjectInfo, type StorageDriver } from '../driver.js';
+import { promisify } from 'node:util';
+import { checkKey, NotFoundError, settle, type AppendWriter, type ByteRange, type ObjectInfo, type StorageDriver } from '../driver.js';
 
 const WRITE_HIGH_WATER_MARK = 1024 * 1024;
 const READ_HIGH_WATER_MARK = 512 * 1024;
+const fsyncAsync = promisify(fsync);
+const openAsync = promisify(open);
+const closeAsync = promisify(close);
+const renameAsync = promisify(rename);
+const unlinkAsync = promisify(unlink);
 
 export class FilesystemDriver implements StorageDriver {
   readonly name = 'filesystem';
@@ -19,40 +32,33 @@ export class FilesystemDriver implements StorageDriver {
     this.#root = rootDirectory;
   }
 
-  async #ensureDirectory(path: string): Promise<void> {
-    if (this.#directories.has(path)) return;
-    await mkdir(path, { recursive: true });
-    this.#directories.add(path);
-  }
-
   #path(key: string): string {
     return join(this.#root, checkKey(key));
   }
 
-  async stat(key: string): Promise<ObjectInfo | undefined> {
-    try {
-      const info = await stat(this.#path(key));
-      return info.isFile() ? { size: info.size, modifiedAt: info.mtime } : undefined;
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
+  #ensureDirectory(path: string): void {
+    if (this.#directories.has(path)) return;
+    mkdirSync(path, { recursive: true });
+    this.#directories.add(path);
   }
 
-  async read(key: string, range?: ByteRange): Promise<Readable> {
-    const path = this.#path(key);
-    let handle: FileHandle;
-    try {
-      handle = await open(path, fsConstants.O_RDONLY);
-    } catch (error) {
-      if (isNotFound(error)) throw new NotFoundError(key);
-      throw error;
-    }
-    return createReadStream('', {
-      fd: handle,
-      start: range?.start,
-      end: range?.end,
-      highWaterMark: READ_HIGH_WATER_MARK,
+  stat(key: string): Promise<ObjectInfo | undefined> {
+    return settle(() => {
+      const info = statSync(this.#path(key), { throwIfNoEntry: false });
+      return info?.isFile() === true ? { size: info.size, modifiedAt: info.mtime } : undefined;
+    });
+  }
+
+  read(key: string, range?: ByteRange): Promise<Readable> {
+    return settle(() => {
+      let fd: number;
+      try {
+        fd = openSync(this.#path(key), 'r');
+      } catch (error) {
+        if (isNotFound(error)) throw new NotFoundError(key);
+        throw error;
+      }
+      return createReadStream('', { fd, start: range?.start, end: range?.end, highWaterMark: READ_HIGH_WATER_MARK });
     });
   }
 
@@ -68,35 +74,38 @@ export class FilesystemDriver implements StorageDriver {
   async put(key: string, bytes: Uint8Array): Promise<void> {
     const path = this.#path(key);
     const temporary = `${path}.${process.pid}.${Date.now()}.tmp`;
-    await this.#ensureDirectory(dirname(path));
+    this.#ensureDirectory(dirname(path));
     await writeFile(temporary, bytes, { flush: true });
-    await rename(temporary, path);
+    await renameAsync(temporary, path);
     await syncDirectory(dirname(path));
   }
 
   async append(key: string): Promise<AppendWriter> {
     const path = this.#path(key);
-    await this.#ensureDirectory(dirname(path));
-    const handle = await open(path, 'a');
-    return { stream: new FileAppendStream(handle) };
+    this.#ensureDirectory(dirname(path));
+    return { stream: new FileAppendStream(await openAsync(path, 'a')) };
   }
 
   async commit(from: string, to: string): Promise<void> {
     const source = this.#path(from);
     const target = this.#path(to);
-    const handle = await open(source, 'r+');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await this.#ensureDirectory(dirname(target));
-    await rename(source, target);
+    await syncFile(source, 'r+');
+    this.#ensureDirectory(dirname(target));
+    await renameAsync(source, target);
     await syncDirectory(dirname(target));
   }
 
   async delete(keyOrPrefix: string): Promise<void> {
-    await rm(this.#path(keyOrPrefix), { recursive: keyOrPrefix.endsWith('/'), force: true });
+    const path = this.#path(keyOrPrefix);
+    if (keyOrPrefix.endsWith('/')) {
+      await rm(path, { recursive: true, force: true });
+      return;
+    }
+    try {
+      await unlinkAsync(path);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
   }
 
   async *list(prefix: string): AsyncIterable<{ readonly key: string } & ObjectInfo> {
@@ -124,38 +133,66 @@ export class FilesystemDriver implements StorageDriver {
   }
 }
 
-/** A Writable over an open file that writes batches of chunks with one writev call each. */
+/** A Writable over an open file descriptor: batches of chunks go out with one writev call. */
 class FileAppendStream extends Writable {
-  readonly #handle: FileHandle;
+  #fd: number | undefined;
 
-  constructor(handle: FileHandle) {
+  constructor(fd: number) {
     super({ highWaterMark: WRITE_HIGH_WATER_MARK });
-    this.#handle = handle;
+    this.#fd = fd;
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.#handle.write(chunk).then(() => callback(), callback);
+    writeAll(this.#fd as number, chunk, callback);
   }
 
   override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
-    this.#handle.writev(chunks.map((entry) => entry.chunk)).then(() => callback(), callback);
+    const buffers = chunks.map((entry) => entry.chunk);
+    const total = buffers.reduce((sum, buffer) => sum + buffer.length, 0);
+    writev(this.#fd as number, buffers, (error, written) => {
+      if (error !== null) callback(error);
+      else if (written === total) callback();
+      else writeAll(this.#fd as number, Buffer.concat(buffers).subarray(written), callback);
+    });
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    this.#handle.close().then(() => callback(), callback);
+    this.#close(() => callback());
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.#handle.close().then(() => callback(error), () => callback(error));
+    this.#close(() => callback(error));
+  }
+
+  #close(done: () => void): void {
+    if (this.#fd === undefined) {
+      done();
+      return;
+    }
+    const fd = this.#fd;
+    this.#fd = undefined;
+    close(fd, () => done());
   }
 }
 
-async function syncDirectory(path: string): Promise<void> {
-  const handle = await open(path, fsConstants.O_RDONLY);
+function writeAll(fd: number, buffer: Buffer, callback: (error?: Error | null) => void): void {
+  write(fd, buffer, 0, buffer.length, null, (error, written) => {
+    if (error !== null) callback(error);
+    else if (written === buffer.length) callback();
+    else writeAll(fd, buffer.subarray(written), callback);
+  });
+}
+
+function syncDirectory(path: string): Promise<void> {
+  return syncFile(path, 'r');
+}
+
+async function syncFile(path: string, flags: 'r' | 'r+'): Promise<void> {
+  const fd = await openAsync(path, flags);
   try {
-    await handle.sync();
+    await fsyncAsync(fd);
   } finally {
-    await handle.close();
+    await closeAsync(fd);
   }
 }
 

@@ -1,6 +1,6 @@
 // In-memory storage driver for tests: the same contract as the filesystem driver, no durability.
 import { Readable, Writable } from 'node:stream';
-import { checkKey, NotFoundError, type AppendWriter, type ByteRange, type ObjectInfo, type StorageDriver } from '../driver.js';
+import { checkKey, NotFoundError, settle, type AppendWriter, type ByteRange, type ObjectInfo, type StorageDriver } from '../driver.js';
 
 interface Entry {
   chunks: Buffer[];
@@ -96,11 +96,3 @@ export class MemoryDriver implements StorageDriver {
   }
 }
 
-/** Runs synchronous driver work as a promise, so that every failure (an illegal key too) is a rejection, as with the filesystem driver. */
-function settle<T>(work: () => T): Promise<T> {
-  try {
-    return Promise.resolve(work());
-  } catch (error) {
-    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
-  }
-}

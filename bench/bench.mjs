@@ -1,0 +1,533 @@
+#!/usr/bin/env node
+// `npm run bench`: Berth against the reference registry (Debian's docker-registry), one after the
+// other, same validated workload, one side-by-side table, plus the growth case. See bench/README.md.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { LoadGenerator } from './lib/loadgen.mjs';
+import { ServerMonitor, startSection, machineBusySeconds } from './lib/proc.mjs';
+import { REPO_ROOT, BERTH_MAIN, ensureReference, referenceVersion, startServer, tail } from './lib/servers.mjs';
+import {
+  MiB,
+  GiB,
+  Blob,
+  SmallBlob,
+  BenchError,
+  OCI_MANIFEST,
+  agent,
+  request,
+  pushMonolithic,
+  pushChunked,
+  pullBlob,
+  ociManifest,
+  putManifest,
+  getManifest,
+  pushSmallBlobAsClient,
+  pullSmallBlob,
+  sha256,
+  startUpload,
+} from './lib/client.mjs';
+import { seed, metadataFile, BIG_REPO, repoName, tagName } from './lib/growth.mjs';
+
+const { values: opt } = parseArgs({
+  options: {
+    only: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    out: { type: 'string' },
+    'no-growth': { type: 'boolean', default: false },
+    'growth-only': { type: 'boolean', default: false },
+    duration: { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (opt.help) {
+  console.log(`usage: npm run bench -- [--only berth|reference] [--quick] [--out FILE] [--duration SECONDS]
+                       [--no-growth] [--growth-only]
+  --only       run one registry only (ratios are then left out)
+  --quick      small sizes and short runs: a smoke check of the bench itself (about 1 minute)
+  --out        JSON results (default bench/results/bench-<date>.json)
+  --duration   seconds per small-request load (default 5, quick 1)
+  --no-growth / --growth-only   leave out / run only the growth case (Berth, 100k repos, 1M tags)`);
+  process.exit(0);
+}
+if (opt.only && !['berth', 'reference'].includes(opt.only)) throw new Error('--only must be berth or reference');
+
+const Q = opt.quick;
+const P = {
+  monoSizes: Q ? [1 * MiB, 16 * MiB, 64 * MiB] : [1 * MiB, 64 * MiB, 512 * MiB],
+  chunkedSize: Q ? 32 * MiB : 256 * MiB,
+  chunk: 8 * MiB,
+  durationMs: Math.round(1000 * Number(opt.duration ?? (Q ? 1 : 5))),
+  warmupMs: Q ? 200 : 500,
+  imgClients: Q ? 4 : 16,
+  imgPerClient: Q ? 10 : 50,
+  imgReposPerClient: 5,
+  growth: Q ? { repos: 10_000, total: 100_000, bigTags: 10_009 } : { repos: 100_000, total: 1_000_000, bigTags: 100_009 },
+  growthSmall: { repos: 400, bigTags: 1_000, tagsPerRepo: 9 },
+  growthMs: Q ? 1000 : 3000,
+  startups: 3,
+};
+const countFor = (size) => Math.min(20, Math.max(1, Math.ceil((256 * MiB) / size)));
+const sizeName = (n) => (n >= MiB ? `${n / MiB}MiB` : `${n / 1024}KiB`);
+
+const log = (...a) => console.error(...a);
+const runId = crypto.randomBytes(3).toString('hex');
+
+// ------------------------------------------------------------------------------------------ one registry
+
+async function benchRegistry(kind) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `berth-bench-${kind}-`));
+  const out = { kind, figures: {}, sections: {}, errors: [], valid: true };
+  const fig = (id, value, sec, extra = {}) => (out.figures[id] = { value, other_pct: sec?.other_pct ?? null, server_pct: sec?.server_pct ?? null, client_pct: sec?.client_pct ?? null, ...extra });
+  let srv;
+  let mon;
+  const lg = new LoadGenerator();
+  try {
+    log(`\n## ${kind}: starting (data in ${dir})`);
+    const busy0 = machineBusySeconds();
+    await new Promise((r) => setTimeout(r, 1000));
+    out.machine_busy_before_pct = Math.round((machineBusySeconds() - busy0) * 1000) / 10;
+    srv = await startServer(kind, dir);
+    mon = new ServerMonitor(srv.pid);
+    out.pid = srv.pid;
+    fig('startup', srv.startupMs, null);
+    const base = srv.base;
+    const ns = `bench-${runId}`;
+
+    // ---- 0 smoke: a registry that does not check digests cannot go on
+    {
+      const r = await request(base, 'GET', '/v2/');
+      if (r.status !== 200) throw new BenchError(`GET /v2/: ${r.status}`);
+      const bad = new SmallBlob('smoke', crypto.randomBytes(1000));
+      const claimed = sha256(Buffer.from('something else'));
+      const loc = await startUpload(base, `${ns}/smoke`);
+      const put = await request(base, 'PUT', `${loc}${loc.includes('?') ? '&' : '?'}digest=${claimed}`, {
+        headers: { 'content-type': 'application/octet-stream', 'content-length': String(bad.size) },
+        body: bad.buffer,
+      });
+      if (put.status !== 400) throw new BenchError(`PUT with a wrong digest: status ${put.status}, expected 400`);
+      for (const d of [claimed, bad.digest]) {
+        const h = await request(base, 'HEAD', `/v2/${ns}/smoke/blobs/${d}`);
+        if (h.status !== 404) throw new BenchError(`HEAD after a rejected upload: ${h.status}, expected 404`);
+      }
+    }
+
+    // ---- 1 monolithic push, 2 chunked push
+    const pushed = [];
+    let pushCpu = 0;
+    let pushBytes = 0;
+    for (const size of P.monoSizes) {
+      const n = countFor(size);
+      const blobs = Array.from({ length: n }, (_, i) => new Blob(`mono-${sizeName(size)}-${i}`, size));
+      const repo = `${ns}/mono`;
+      const s = startSection(mon);
+      for (const b of blobs) await pushMonolithic(base, repo, b);
+      const sec = s.end();
+      out.sections[`push_mono_${sizeName(size)}`] = sec;
+      fig(`push_mono_${sizeName(size)}`, (n * size) / MiB / sec.wall_s, sec);
+      pushCpu += sec.server_cpu_s;
+      pushBytes += n * size;
+      pushed.push({ id: `pull_mono_${sizeName(size)}`, repo, blobs });
+      log(`  push mono ${sizeName(size)} x${n}: ${((n * size) / MiB / sec.wall_s).toFixed(1)} MiB/s`);
+    }
+    {
+      const blob = new Blob(`chunked-${sizeName(P.chunkedSize)}`, P.chunkedSize);
+      const repo = `${ns}/chunked`;
+      const s = startSection(mon);
+      await pushChunked(base, repo, blob, P.chunk);
+      const sec = s.end();
+      out.sections.push_chunked = sec;
+      fig('push_chunked', P.chunkedSize / MiB / sec.wall_s, sec);
+      pushCpu += sec.server_cpu_s;
+      pushBytes += P.chunkedSize;
+      pushed.push({ id: 'pull_chunked', repo, blobs: [blob] });
+      log(`  push chunked: ${(P.chunkedSize / MiB / sec.wall_s).toFixed(1)} MiB/s`);
+    }
+
+    // ---- 3 pull, each body hashed by the client while it streams
+    let pullCpu = 0;
+    let pullBytes = 0;
+    for (const g of pushed) {
+      const s = startSection(mon);
+      let bytes = 0;
+      for (const b of g.blobs) {
+        await pullBlob(base, g.repo, b);
+        bytes += b.size;
+      }
+      const sec = s.end();
+      out.sections[g.id] = sec;
+      fig(g.id, bytes / MiB / sec.wall_s, sec);
+      pullCpu += sec.server_cpu_s;
+      pullBytes += bytes;
+      log(`  ${g.id}: ${(bytes / MiB / sec.wall_s).toFixed(1)} MiB/s`);
+    }
+
+    // ---- 4 small requests at c=1 and c=64
+    {
+      const repo = `${ns}/small`;
+      const config = new SmallBlob('config', Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', run: runId })));
+      const layer = new SmallBlob('layer', crypto.randomBytes(32 * 1024));
+      await pushSmallBlobAsClient(base, repo, config);
+      await pushSmallBlobAsClient(base, repo, layer);
+      const manifest = ociManifest(config, [layer]);
+      const tags = Array.from({ length: 20 }, (_, i) => `v${String(i).padStart(2, '0')}`);
+      for (const t of tags) await putManifest(base, repo, t, manifest);
+      await getManifest(base, repo, 'v07', manifest);
+      await getManifest(base, repo, manifest.digest, manifest);
+      const tl = await request(base, 'GET', `/v2/${repo}/tags/list`);
+      const parsed = JSON.parse(tl.body.toString('utf8'));
+      if (tl.status !== 200 || parsed.name !== repo || JSON.stringify([...parsed.tags].sort()) !== JSON.stringify(tags)) {
+        throw new BenchError(`GET tags/list: ${tl.status} ${tl.body.toString('utf8', 0, 300)}`);
+      }
+      const common = { host: '127.0.0.1', port: srv.port };
+      const specs = {
+        manifest_tag: { ...common, method: 'GET', path: `/v2/${repo}/manifests/v07`, accept: OCI_MANIFEST, expect: { status: 200, body: manifest.body, digest: manifest.digest } },
+        manifest_digest: { ...common, method: 'GET', path: `/v2/${repo}/manifests/${manifest.digest}`, accept: OCI_MANIFEST, expect: { status: 200, body: manifest.body, digest: manifest.digest } },
+        head_blob: { ...common, method: 'HEAD', path: `/v2/${repo}/blobs/${layer.digest}`, expect: { status: 200, contentLength: layer.size, digest: layer.digest } },
+        tags_list: { ...common, method: 'GET', path: `/v2/${repo}/tags/list`, expect: { status: 200, body: tl.body } },
+      };
+      for (const [name, spec] of Object.entries(specs)) {
+        await lg.run(spec, { concurrency: 16, durationMs: P.warmupMs });
+        for (const c of [1, 64]) {
+          const s = startSection(mon);
+          const r = await lg.run(spec, { concurrency: c, durationMs: P.durationMs });
+          const sec = s.end();
+          const id = `${name}_c${c}`;
+          out.sections[id] = { ...sec, load: r, server_cpu_us_per_req: (1e6 * sec.server_cpu_s) / r.requests };
+          if (r.bad > 0) {
+            out.valid = false;
+            out.errors.push(`${id}: ${r.bad} bad responses: ${r.errors.join('; ')}`);
+            fig(id, null, sec);
+          } else fig(id, r.rps, sec, { p50_ms: r.p50_ms, p99_ms: r.p99_ms });
+          log(`  ${id}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50_ms?.toFixed(3)} ms, p99 ${r.p99_ms?.toFixed(3)} ms${r.bad ? `, ${r.bad} BAD` : ''}`);
+        }
+      }
+    }
+
+    // ---- 5 many small images: parallel clients push, then pull back
+    {
+      const images = [];
+      for (let c = 0; c < P.imgClients; c++) {
+        const list = [];
+        for (let i = 0; i < P.imgPerClient; i++) {
+          const repo = `${ns}/many/c${c}-r${i % P.imgReposPerClient}`;
+          const layers = Array.from({ length: 3 }, (_, k) => new SmallBlob(`l${k}`, crypto.randomBytes(4096 + crypto.randomInt(60 * 1024))));
+          const config = new SmallBlob('config', Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', client: c, image: i, run: runId })));
+          list.push({ repo, tag: `i${i}`, layers, config, manifest: ociManifest(config, layers) });
+        }
+        images.push(list);
+      }
+      const total = P.imgClients * P.imgPerClient;
+      const pushLat = [];
+      let s = startSection(mon);
+      await Promise.all(
+        images.map(async (list) => {
+          for (const im of list) {
+            const t0 = performance.now();
+            for (const b of [...im.layers, im.config]) await pushSmallBlobAsClient(base, im.repo, b);
+            await putManifest(base, im.repo, im.tag, im.manifest);
+            pushLat.push(performance.now() - t0);
+          }
+        }),
+      );
+      let sec = s.end();
+      out.sections.images_push = { ...sec, server_cpu_ms_per_image: (1000 * sec.server_cpu_s) / total };
+      fig('images_push', total / sec.wall_s, sec, latency(pushLat));
+      log(`  many images push: ${(total / sec.wall_s).toFixed(1)} images/s`);
+      const pullLat = [];
+      s = startSection(mon);
+      await Promise.all(
+        images.map(async (list) => {
+          for (const im of list) {
+            const t0 = performance.now();
+            await getManifest(base, im.repo, im.tag, im.manifest);
+            for (const b of [im.config, ...im.layers]) await pullSmallBlob(base, im.repo, b);
+            pullLat.push(performance.now() - t0);
+          }
+        }),
+      );
+      sec = s.end();
+      out.sections.images_pull = { ...sec, server_cpu_ms_per_image: (1000 * sec.server_cpu_s) / total };
+      fig('images_pull', total / sec.wall_s, sec, latency(pullLat));
+      log(`  many images pull: ${(total / sec.wall_s).toFixed(1)} images/s`);
+    }
+
+    // ---- 6 resources
+    fig('peak_rss', mon.hwmMiB(), null, { sampled_peak_rss_mib: mon.peakRssKiB / 1024, pids: mon.pids });
+    fig('cpu_per_gib_pushed', pushCpu / (pushBytes / GiB), null);
+    fig('cpu_per_gib_pulled', pullCpu / (pullBytes / GiB), null);
+  } catch (e) {
+    out.valid = false;
+    out.errors.push(e instanceof BenchError ? e.message : String(e?.stack ?? e));
+    log(`  ${kind}: INVALID: ${e instanceof BenchError ? e.message : e?.stack ?? e}`);
+    if (srv) log(tail(srv.logFile, 10));
+  } finally {
+    mon?.stop();
+    await lg.close();
+    agent.destroy();
+    if (srv) {
+      if (srv.exited()) {
+        out.valid = false;
+        out.errors.push(`${kind} exited during the run: ${JSON.stringify(srv.exited())}`);
+      }
+      await srv.stop();
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  return out;
+}
+
+function latency(ms) {
+  const s = [...ms].sort((a, b) => a - b);
+  const p = (q) => s[Math.min(s.length - 1, Math.max(0, Math.ceil((q / 100) * s.length) - 1))];
+  return { p50_ms: p(50), p99_ms: p(99) };
+}
+
+// ------------------------------------------------------------------------------------------ growth case
+
+async function growthCase() {
+  const res = { small: {}, scaled: {}, valid: true, errors: [] };
+  const lg = new LoadGenerator();
+  try {
+    for (const [which, shape] of [
+      ['small', { repos: P.growthSmall.repos, bigTags: P.growthSmall.bigTags, tagsPerRepo: P.growthSmall.tagsPerRepo }],
+      ['scaled', { repos: P.growth.repos, bigTags: P.growth.bigTags, tagsPerRepo: (P.growth.total - P.growth.bigTags) / (P.growth.repos - 1) }],
+    ]) {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), `berth-bench-growth-${which}-`));
+      const r = res[which];
+      try {
+        // Berth creates and migrates the metadata file on its first start; then it is seeded directly.
+        const first = await startServer('berth', dir);
+        await first.stop();
+        const seeded = seed(metadataFile(first.dataDir), shape);
+        r.repositories = seeded.repositories;
+        r.tags = seeded.tags;
+        r.seed_s = seeded.seed_s;
+        r.db_mib = fs.statSync(metadataFile(first.dataDir)).size / MiB;
+        log(`\n## growth ${which}: seeded ${seeded.repositories} repositories, ${seeded.tags} tags in ${seeded.seed_s.toFixed(1)} s (${r.db_mib.toFixed(0)} MiB)`);
+        const startups = [];
+        let srv;
+        for (let i = 0; i < P.startups; i++) {
+          srv = await startServer('berth', dir);
+          startups.push(srv.startupMs);
+          if (i < P.startups - 1) await srv.stop();
+        }
+        r.startup_ms_all = startups;
+        r.startup_ms = [...startups].sort((a, b) => a - b)[Math.floor(startups.length / 2)];
+        try {
+          const mid = Math.floor(shape.repos / 2);
+          const last = repoName(mid);
+          const expectedRepos = Array.from({ length: Math.min(100, shape.repos - 2 - mid) }, (_, k) => repoName(mid + 1 + k));
+          const catalogPath = `/v2/_catalog?n=100&last=${encodeURIComponent(last)}`;
+          const cat = await request(srv.base, 'GET', catalogPath);
+          const catJson = cat.status === 200 ? JSON.parse(cat.body.toString('utf8')) : null;
+          if (!catJson || JSON.stringify(catJson.repositories) !== JSON.stringify(expectedRepos)) {
+            throw new BenchError(`GET ${catalogPath}: ${cat.status} ${cat.body.toString('utf8', 0, 200)}`);
+          }
+          const tagsPath = `/v2/${BIG_REPO}/tags/list?n=100`;
+          const midTag = tagName(Math.floor(shape.bigTags / 2));
+          const tagsMidPath = `/v2/${BIG_REPO}/tags/list?n=100&last=${midTag}`;
+          const tagChecks = [
+            [tagsPath, Array.from({ length: 100 }, (_, k) => tagName(k))],
+            [tagsMidPath, Array.from({ length: 100 }, (_, k) => tagName(Math.floor(shape.bigTags / 2) + 1 + k))],
+          ];
+          const tagBodies = [];
+          for (const [p, want] of tagChecks) {
+            const t = await request(srv.base, 'GET', p);
+            const j = t.status === 200 ? JSON.parse(t.body.toString('utf8')) : null;
+            if (!j || JSON.stringify(j.tags) !== JSON.stringify(want)) throw new BenchError(`GET ${p}: ${t.status} ${t.body.toString('utf8', 0, 200)}`);
+            tagBodies.push(t.body);
+          }
+          const m = seeded.manifest;
+          const manifestPath = `/v2/${repoName(mid)}/manifests/${tagName(3)}`;
+          await getManifest(srv.base, repoName(mid), tagName(3), { body: m.payload, digest: m.digest });
+          const common = { host: '127.0.0.1', port: srv.port };
+          const specs = {
+            catalog_page: { ...common, method: 'GET', path: catalogPath, expect: { status: 200, body: cat.body } },
+            tags_page: { ...common, method: 'GET', path: tagsPath, expect: { status: 200, body: tagBodies[0] } },
+            tags_page_middle: { ...common, method: 'GET', path: tagsMidPath, expect: { status: 200, body: tagBodies[1] } },
+            manifest_tag: { ...common, method: 'GET', path: manifestPath, accept: OCI_MANIFEST, expect: { status: 200, body: m.payload, digest: m.digest } },
+          };
+          r.paths = Object.fromEntries(Object.entries(specs).map(([k, v]) => [k, v.path]));
+          for (const [name, spec] of Object.entries(specs)) {
+            await lg.run(spec, { concurrency: 1, durationMs: P.warmupMs });
+            const mon = new ServerMonitor(srv.pid);
+            const s = startSection(mon);
+            const l = await lg.run(spec, { concurrency: 1, durationMs: P.growthMs });
+            const sec = s.end();
+            mon.stop();
+            if (l.bad) {
+              res.valid = false;
+              res.errors.push(`growth ${which} ${name}: ${l.errors.join('; ')}`);
+            }
+            r[name] = { rps: l.bad ? null : l.rps, p50_ms: l.p50_ms, p99_ms: l.p99_ms, requests: l.requests, other_pct: sec.other_pct, server_pct: sec.server_pct, client_pct: sec.client_pct };
+            log(`  ${name}: ${l.rps.toFixed(0)} req/s, p50 ${l.p50_ms.toFixed(3)} ms, p99 ${l.p99_ms.toFixed(3)} ms`);
+          }
+          log(`  start-up to first 200 on /v2/: ${startups.map((x) => x.toFixed(0)).join(', ')} ms`);
+        } finally {
+          await srv.stop();
+        }
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  } catch (e) {
+    res.valid = false;
+    res.errors.push(e instanceof BenchError ? e.message : String(e?.stack ?? e));
+    log(`  growth: INVALID: ${e?.message ?? e}`);
+  } finally {
+    await lg.close();
+  }
+  return res;
+}
+
+// ------------------------------------------------------------------------------------------ tables
+
+const FIGURES = [
+  // id, label, unit, higher is better
+  ['startup', 'start-up to first 200 on /v2/ (empty)', 'ms', false],
+  ...P.monoSizes.map((s) => [`push_mono_${sizeName(s)}`, `push monolithic ${sizeName(s)} x${countFor(s)}`, 'MiB/s', true]),
+  ['push_chunked', `push chunked ${sizeName(P.chunkedSize)} (${sizeName(P.chunk)} PATCHes)`, 'MiB/s', true],
+  ...P.monoSizes.map((s) => [`pull_mono_${sizeName(s)}`, `pull monolithic ${sizeName(s)} x${countFor(s)} (client sha256)`, 'MiB/s', true]),
+  ['pull_chunked', `pull chunked ${sizeName(P.chunkedSize)}`, 'MiB/s', true],
+  ...['manifest_tag', 'manifest_digest', 'head_blob', 'tags_list'].flatMap((n) =>
+    [1, 64].flatMap((c) => [
+      [`${n}_c${c}`, `${{ manifest_tag: 'GET manifest by tag', manifest_digest: 'GET manifest by digest', head_blob: 'HEAD blob', tags_list: 'GET tags/list (20 tags)' }[n]} c=${c}`, 'req/s', true],
+      [`${n}_c${c}.p50_ms`, '  ↳ p50', 'ms', false],
+      [`${n}_c${c}.p99_ms`, '  ↳ p99', 'ms', false],
+    ]),
+  ),
+  ['images_push', `many images push (${P.imgClients} clients x ${P.imgPerClient} images, 3 layers 4-64KiB)`, 'images/s', true],
+  ['images_push.p50_ms', '  ↳ per-image p50', 'ms', false],
+  ['images_push.p99_ms', '  ↳ per-image p99', 'ms', false],
+  ['images_pull', 'many images pull (same images)', 'images/s', true],
+  ['images_pull.p50_ms', '  ↳ per-image p50', 'ms', false],
+  ['images_pull.p99_ms', '  ↳ per-image p99', 'ms', false],
+  ['peak_rss', 'server peak RSS (VmHWM, process tree)', 'MiB', false],
+  ['cpu_per_gib_pushed', 'server CPU per GiB pushed (mono+chunked)', 'CPU-s/GiB', false],
+  ['cpu_per_gib_pulled', 'server CPU per GiB pulled', 'CPU-s/GiB', false],
+];
+
+function figureValue(res, id) {
+  if (!res) return { value: null };
+  const [base, sub] = id.split('.');
+  const f = res.figures[base];
+  if (!f) return { value: null };
+  return { value: sub ? (f.value === null ? null : f[sub]) : f.value, other: sub ? null : f.other_pct };
+}
+
+const fmt = (x) => {
+  if (x === null || x === undefined || !Number.isFinite(x)) return 'n/a';
+  const a = Math.abs(x);
+  if (a >= 1000) return String(Math.round(x));
+  if (a >= 100) return x.toFixed(1);
+  if (a >= 10) return x.toFixed(2);
+  return x.toFixed(3);
+};
+
+function mainTable(berth, ref) {
+  const rows = [];
+  const lines = [
+    '| figure | unit | Berth | reference | Berth advantage (×, >1 = Berth better) | other CPU % (Berth run) | other CPU % (ref run) |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const [id, label, unit, higher] of FIGURES) {
+    const b = figureValue(berth, id);
+    const r = figureValue(ref, id);
+    let adv = null;
+    if (b.value > 0 && r.value > 0) adv = higher ? b.value / r.value : r.value / b.value;
+    rows.push({ id, label, unit, higher_is_better: higher, berth: b.value, reference: r.value, berth_over_reference: b.value && r.value ? b.value / r.value : null, berth_advantage: adv, other_pct_berth: b.other ?? null, other_pct_reference: r.other ?? null });
+    const o = (x) => (x === null || x === undefined ? '' : x.toFixed(0));
+    lines.push(`| ${label} | ${unit}${higher ? ' ↑' : ' ↓'} | ${fmt(b.value)} | ${fmt(r.value)} | ${adv === null ? 'n/a' : `${adv.toFixed(2)}×`} | ${o(b.other)} | ${o(r.other)} |`);
+  }
+  return { text: lines.join('\n'), rows };
+}
+
+function growthTable(g) {
+  const lines = [
+    `| growth figure (Berth) | unit | small (${g.small.repositories ?? '?'} repos, ${g.small.tags ?? '?'} tags) | scaled (${g.scaled.repositories ?? '?'} repos, ${g.scaled.tags ?? '?'} tags) | cost ratio scaled/small | within 2×? | other CPU % (small / scaled) |`,
+    '| --- | --- | ---: | ---: | ---: | --- | ---: |',
+  ];
+  const rows = [];
+  const add = (label, unit, a, b, lowerBetter, other = '') => {
+    const ratio = a > 0 && b > 0 ? (lowerBetter ? b / a : a / b) : null;
+    rows.push({ label, unit, small: a ?? null, scaled: b ?? null, slowdown: ratio });
+    lines.push(`| ${label} | ${unit} | ${fmt(a)} | ${fmt(b)} | ${ratio === null ? 'n/a' : `${ratio.toFixed(2)}×`} | ${ratio === null ? 'n/a' : ratio <= 2 ? 'yes' : '**NO**'} | ${other} |`);
+  };
+  add('start-up to first 200 on /v2/ (median of 3)', 'ms', g.small.startup_ms, g.scaled.startup_ms, true);
+  for (const [k, label] of [
+    ['catalog_page', 'catalog page n=100, last=<middle repo> (c=1)'],
+    ['tags_page', 'tags page n=100, repo with most tags (c=1)'],
+    ['tags_page_middle', 'tags page n=100, last=<middle tag> (c=1)'],
+    ['manifest_tag', 'GET manifest by tag (c=1)'],
+  ]) {
+    const o = (x) => (x === undefined || x === null ? '?' : x.toFixed(0));
+    add(label, 'req/s', g.small[k]?.rps, g.scaled[k]?.rps, false, `${o(g.small[k]?.other_pct)} / ${o(g.scaled[k]?.other_pct)}`);
+    add('  ↳ p50', 'ms', g.small[k]?.p50_ms, g.scaled[k]?.p50_ms, true);
+  }
+  lines.push(`\nSeeding: ${g.scaled.tags ?? '?'} tags in ${fmt(g.scaled.seed_s)} s (one transaction); metadata file ${fmt(g.scaled.db_mib)} MiB. Cost ratio = scaled/small for times, small/scaled for rates: 1 = no slower with the big store; the requirement is ≤ 2.`);
+  return { text: lines.join('\n'), rows };
+}
+
+// ------------------------------------------------------------------------------------------ main
+
+if (!fs.existsSync(BERTH_MAIN)) {
+  console.error(`${BERTH_MAIN} is missing: run \`npm run build\` first (npm run bench does).`);
+  process.exit(1);
+}
+const kinds = opt['growth-only'] ? [] : opt.only ? [opt.only] : ['berth', 'reference'];
+const result = {
+  bench: 'berth bench/bench.mjs',
+  date: new Date().toISOString(),
+  quick: Q,
+  params: P,
+  host: { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model, node: process.version, kernel: os.release(), mem_gib: Math.round(os.totalmem() / GiB) },
+  git: gitDescribe(),
+  results: {},
+};
+function gitDescribe() {
+  try {
+    const head = fs.readFileSync(path.join(REPO_ROOT, '.git', 'HEAD'), 'utf8').trim();
+    if (!head.startsWith('ref:')) return head;
+    const ref = head.slice(5);
+    const f = path.join(REPO_ROOT, '.git', ref);
+    return `${ref} ${fs.existsSync(f) ? fs.readFileSync(f, 'utf8').trim() : ''}`;
+  } catch {
+    return null;
+  }
+}
+
+if (kinds.includes('reference')) {
+  ensureReference();
+  result.reference_version = referenceVersion();
+}
+for (const k of kinds) result.results[k] = await benchRegistry(k);
+if (!opt['no-growth'] && opt.only !== 'reference') result.growth = await growthCase();
+
+let text = `# Berth benchmark ${result.date}${Q ? ' (QUICK: smaller sizes, shorter runs; not comparable with full runs)' : ''}\n\n`;
+text += `Machine: ${result.host.cpus} CPUs, ${result.host.cpu_model}, node ${result.host.node}. Reference: ${result.reference_version ?? 'not run'}. Each registry runs alone, fresh, on loopback; client and server share the CPUs.\n`;
+text += `"other CPU %" is the CPU used by every other process on the machine during that section (100 = one core); a high value means the figure was disturbed.\n\n`;
+if (kinds.length) {
+  const t = mainTable(result.results.berth, result.results.reference);
+  result.table = t.rows;
+  text += `${t.text}\n\n↑ higher is better, ↓ lower is better. Advantage = Berth/reference for ↑ figures and reference/Berth for ↓ figures.\n`;
+  for (const k of kinds) {
+    const r = result.results[k];
+    text += `\n${k}: ${r.valid ? 'valid run' : `INVALID: ${r.errors.join(' | ')}`} (machine ${r.machine_busy_before_pct}% busy before start)`;
+  }
+  text += '\n';
+}
+if (result.growth) {
+  const g = growthTable(result.growth);
+  result.growth_table = g.rows;
+  text += `\n${g.text}\n${result.growth.valid ? '' : `\ngrowth case INVALID: ${result.growth.errors.join(' | ')}\n`}`;
+}
+const outFile = opt.out ?? path.join(REPO_ROOT, 'bench', 'results', `bench-${result.date.replace(/[:.]/g, '-')}.json`);
+fs.mkdirSync(path.dirname(outFile), { recursive: true });
+const valid = Object.values(result.results).every((r) => r.valid) && (result.growth?.valid ?? true);
+result.valid = valid;
+fs.writeFileSync(outFile, `${JSON.stringify(result, null, 2)}\n`);
+console.log(`\n${text}\nJSON: ${outFile}`);
+process.exit(valid ? 0 : 2);

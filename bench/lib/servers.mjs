@@ -1,0 +1,139 @@
+// Starting and stopping the two registries with equivalent settings.
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import http from 'node:http';
+import { spawn, spawnSync } from 'node:child_process';
+
+export const REPO_ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
+export const BERTH_MAIN = path.join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Same settings for both: filesystem storage in a fresh dir, deletes on, quiet logs, loopback. */
+export function configYaml(kind, dataDir, port, extra = '') {
+  const common = [
+    'version: 0.1',
+    'log:',
+    '  level: warn',
+    '  accesslog:',
+    '    disabled: true',
+    'storage:',
+    '  filesystem:',
+    `    rootdirectory: ${dataDir}`,
+    '  delete:',
+    '    enabled: true',
+    '  cache:',
+    '    blobdescriptor: inmemory',
+    'http:',
+    `  addr: 127.0.0.1:${port}`,
+  ];
+  if (kind === 'reference') common.push('health:', '  storagedriver:', '    enabled: false');
+  return `${common.join('\n')}\n${extra}`;
+}
+
+export function ensureReference() {
+  if (spawnSync('sh', ['-c', 'command -v docker-registry'], { stdio: 'ignore' }).status === 0) return;
+  if (process.getuid?.() !== 0) throw new Error('docker-registry is not installed and this is not root: apt-get install docker-registry');
+  console.error('# installing docker-registry from Debian (apt-get install -y docker-registry)');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  let r = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'docker-registry'], { stdio: 'inherit', env });
+  if (r.status !== 0) {
+    spawnSync('apt-get', ['update'], { stdio: 'inherit', env });
+    r = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'docker-registry'], { stdio: 'inherit', env });
+  }
+  if (r.status !== 0) throw new Error('apt-get install docker-registry failed');
+  // Debian's package starts a system service on :5000; it is not ours and stays as it is.
+}
+
+export function referenceVersion() {
+  const r = spawnSync('docker-registry', ['--version'], { encoding: 'utf8' });
+  return (r.stdout || r.stderr || '').trim();
+}
+
+function getStatus(port, p) {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path: p, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+    });
+    req.on('error', () => resolve(0));
+    req.setTimeout(2000, () => req.destroy());
+  });
+}
+
+/**
+ * Spawns a registry and polls GET /v2/ every 5 ms; resolves when it answers 200.
+ * startup_ms is the time from spawn to that first 200.
+ */
+export async function startServer(kind, dir, { extraConfig = '', timeoutMs = 60_000 } = {}) {
+  const port = await freePort();
+  const dataDir = path.join(dir, 'data');
+  fs.mkdirSync(dataDir, { recursive: true });
+  const configFile = path.join(dir, 'config.yml');
+  fs.writeFileSync(configFile, configYaml(kind, dataDir, port, extraConfig));
+  const logFile = path.join(dir, 'server.log');
+  const logFd = fs.openSync(logFile, 'a');
+  const [cmd, args] = kind === 'reference' ? ['docker-registry', ['serve', configFile]] : [process.execPath, [BERTH_MAIN, 'serve', configFile]];
+  const env = { ...process.env };
+  for (const k of Object.keys(env)) if (k.startsWith('REGISTRY_')) delete env[k];
+  const t0 = process.hrtime.bigint();
+  const child = spawn(cmd, args, { stdio: ['ignore', logFd, logFd], env });
+  fs.closeSync(logFd);
+  let exited = null;
+  child.on('exit', (code, signal) => (exited = { code, signal }));
+  for (;;) {
+    if (exited) throw new Error(`${kind} exited during start-up (${JSON.stringify(exited)}); log ${logFile}:\n${tail(logFile)}`);
+    const status = await getStatus(port, '/v2/');
+    if (status === 200) break;
+    if (Number(process.hrtime.bigint() - t0) / 1e6 > timeoutMs) {
+      child.kill('SIGKILL');
+      throw new Error(`${kind} did not answer 200 on /v2/ within ${timeoutMs} ms; log ${logFile}:\n${tail(logFile)}`);
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const startupMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  return {
+    kind,
+    port,
+    base: `http://127.0.0.1:${port}`,
+    pid: child.pid,
+    child,
+    dir,
+    dataDir,
+    logFile,
+    startupMs,
+    exited: () => exited,
+    stop: () => stopChild(child),
+  };
+}
+
+export function tail(file, lines = 20) {
+  try {
+    return fs.readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+/** SIGTERM, then SIGKILL after 5 s; resolves when the process has exited. */
+export function stopChild(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
