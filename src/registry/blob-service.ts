@@ -36,6 +36,11 @@ export class BlobService {
     return this.#storage.read(blobKey(digest), range);
   }
 
+  /** A small blob's bytes whole (the caller has its size from stat). */
+  readWhole(digest: Digest): Promise<Buffer> {
+    return this.#storage.get(blobKey(digest));
+  }
+
   async delete(repository: RepositoryName, digest: Digest): Promise<void> {
     if (!(await this.#metadata.unlinkBlob(repository, digest))) {
       if (!(await this.#metadata.hasRepository(repository))) throw nameUnknown(repository);

@@ -4,13 +4,22 @@ import type { ManifestRow, MetadataStore } from '../metadata/store.js';
 import { digestAlgorithm, digestOf, isDigest, parseDigest, type Digest } from './digest.js';
 import { digestInvalid, manifestBlobUnknown, manifestChildUnknown, manifestUnknown, nameUnknown } from './errors.js';
 import { parseManifest } from './manifest-kinds.js';
-import { parseTag, type RepositoryName, type Tag } from './names.js';
+import { isTag, parseTag, type RepositoryName, type Tag } from './names.js';
 
 export type Reference = { readonly tag: Tag } | { readonly digest: Digest };
 
 /** A reference path segment is a digest when it has the digest grammar, otherwise a tag. */
 export function parseReference(value: string): Reference {
   return isDigest(value) ? { digest: parseDigest(value) } : { tag: parseTag(value) };
+}
+
+/**
+ * A reference to look up (GET, HEAD, DELETE): a string that is no tag cannot name a stored manifest,
+ * so it is unknown (404 MANIFEST_UNKNOWN, as the conformance suite expects), not invalid.
+ */
+export function parseLookupReference(value: string): Reference {
+  if (!isDigest(value) && !isTag(value)) throw manifestUnknown(value);
+  return parseReference(value);
 }
 
 export interface StoredManifest {

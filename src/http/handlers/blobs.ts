@@ -4,6 +4,9 @@ import { unsupported } from '../../registry/errors.js';
 import type { RequestContext } from '../context.js';
 import { parseRange } from '../range.js';
 
+/** Blobs up to this size are read whole and sent in one write. */
+const WHOLE_READ_LIMIT = 256 * 1024;
+
 export async function getBlob(ctx: RequestContext): Promise<void> {
   const blob = await ctx.registry.blobs.stat(ctx.name, ctx.digest);
   const etag = `"${blob.digest}"`;
@@ -28,6 +31,13 @@ export async function getBlob(ctx: RequestContext): Promise<void> {
   }
   if (blob.manifestPayload !== undefined) {
     ctx.send(status, headers, range === undefined ? blob.manifestPayload : blob.manifestPayload.subarray(range.start, range.end + 1));
+    return;
+  }
+  if (range === undefined && blob.size <= WHOLE_READ_LIMIT) {
+    // Small blobs (configs, small layers) go out in one write, without a read stream.
+    const bytes = await ctx.registry.blobs.readWhole(blob.digest);
+    if (bytes.length !== blob.size) throw new Error(`stored blob ${blob.digest} has ${bytes.length} bytes, metadata says ${blob.size}`);
+    ctx.send(status, headers, bytes);
     return;
   }
   const source = await ctx.registry.blobs.read(blob.digest, range);

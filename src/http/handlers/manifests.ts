@@ -1,13 +1,13 @@
 // Manifest endpoints: GET/HEAD (end-3), PUT (end-7), DELETE (end-9).
 import { unsupported } from '../../registry/errors.js';
-import { parseReference } from '../../registry/manifest-service.js';
+import { parseLookupReference, parseReference } from '../../registry/manifest-service.js';
 import { bareMediaType } from '../../registry/media-types.js';
 import { manifestPath } from '../../registry/paths.js';
 import { readBody } from '../body.js';
 import type { RequestContext } from '../context.js';
 
 export async function getManifest(ctx: RequestContext): Promise<void> {
-  const manifest = await ctx.registry.manifests.get(ctx.name, parseReference(ctx.reference));
+  const manifest = await ctx.registry.manifests.get(ctx.name, parseLookupReference(ctx.reference));
   const etag = `"${manifest.digest}"`;
   const headers = {
     'Content-Type': manifest.mediaType,
@@ -36,6 +36,6 @@ export async function putManifest(ctx: RequestContext): Promise<void> {
 
 export async function deleteManifest(ctx: RequestContext): Promise<void> {
   if (!ctx.registry.options.deleteEnabled) throw unsupported('deletes are disabled (storage.delete.enabled)');
-  await ctx.registry.manifests.delete(ctx.name, parseReference(ctx.reference));
+  await ctx.registry.manifests.delete(ctx.name, parseLookupReference(ctx.reference));
   ctx.send(202, {});
 }

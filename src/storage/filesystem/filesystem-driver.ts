@@ -7,7 +7,7 @@
 // filesystem journal behind other fsyncs, which must not stall the event loop. Descriptors are plain
 // numbers (no FileHandle objects). Appends are not fsynced chunk by chunk (a chunked upload would pay
 // one fsync per PATCH); commit fsyncs the file once, renames it and fsyncs the target directory.
-import { close, createReadStream, fsync, mkdirSync, open, openSync, rename, statSync, unlink, write, writev } from 'node:fs';
+import { close, createReadStream, fsync, mkdirSync, open, openSync, readFileSync, rename, statSync, unlink, write, writev } from 'node:fs';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
@@ -16,6 +16,7 @@ import { checkKey, NotFoundError, settle, type AppendWriter, type ByteRange, typ
 
 const WRITE_HIGH_WATER_MARK = 1024 * 1024;
 const READ_HIGH_WATER_MARK = 512 * 1024;
+const SYNC_READ_LIMIT = 256 * 1024;
 const fsyncAsync = promisify(fsync);
 const openAsync = promisify(open);
 const closeAsync = promisify(close);
@@ -63,8 +64,11 @@ export class FilesystemDriver implements StorageDriver {
   }
 
   async get(key: string): Promise<Buffer> {
+    const path = this.#path(key);
     try {
-      return await readFile(this.#path(key));
+      // A small object in the page cache is read in microseconds: synchronously, like stat.
+      const size = statSync(path).size;
+      return size <= SYNC_READ_LIMIT ? readFileSync(path) : await readFile(path);
     } catch (error) {
       if (isNotFound(error)) throw new NotFoundError(key);
       throw error;
