@@ -14,11 +14,29 @@ export interface AccessRequest {
   readonly scopes: readonly Scope[];
   readonly authorization: string | undefined;
   readonly remoteAddress: string | undefined;
+  /** `scheme://host` the client reached (http.host when set), for challenges that name a URL. */
+  readonly origin?: string | undefined;
+  /** The subject CN of a client certificate verified against http.tls.clientcas, if any. */
+  readonly clientCertificate?: string | undefined;
 }
 
 export type AccessDecision =
-  | { readonly allowed: true; readonly subject: string | undefined }
-  | { readonly allowed: false; readonly challenge: string | undefined; readonly reason: string };
+  | {
+      readonly allowed: true;
+      readonly subject: string | undefined;
+      /** Whether the caller may do `action` on another repository (mount sources); absent: yes. */
+      readonly may?: (action: Action, repository: string) => boolean;
+      /** Which repositories the catalog shows the caller; absent: all. */
+      readonly listable?: (repository: string) => boolean;
+    }
+  | {
+      readonly allowed: false;
+      /** A WWW-Authenticate challenge (401), or undefined (403). */
+      readonly challenge: string | undefined;
+      readonly reason: string;
+      /** Set when the client is throttled (429 with Retry-After). */
+      readonly retryAfterSeconds?: number;
+    };
 
 export interface AccessController {
   authorize(request: AccessRequest): Promise<AccessDecision>;

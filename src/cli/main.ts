@@ -1,9 +1,16 @@
 #!/usr/bin/env node
 // berth: the command line. `berth serve [config.yml]` runs the registry in the foreground;
-// `berth config check FILE` validates a configuration file without serving.
+// `berth config check FILE` validates a configuration file without serving; `berth gc [--dry-run]`
+// runs the garbage collector once against the configured store.
 import { Command } from 'commander';
 import { pino } from 'pino';
-import { createApp } from '../app.js';
+import { createApp, createStorage } from '../app.js';
+import { parseDuration } from '../config/duration.js';
+import { collectGarbage } from '../gc/collector.js';
+import { purgeUploads } from '../gc/upload-purger.js';
+import { SqliteStore } from '../metadata/sqlite/sqlite-store.js';
+import type { Usage } from '../metadata/lifecycle.js';
+import { LifecyclePolicy, namespaceOf } from '../registry/lifecycle-policy.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 
 const program = new Command();
@@ -16,7 +23,7 @@ program
   .action(async (file: string | undefined) => {
     const config = loadOrExit(file);
     const log = pino({ level: config.log.level, base: { pid: process.pid, ...config.log.fields } });
-    const app = createApp(config, log);
+    const app = createOrExit(() => createApp(config, log));
     const address = await app.listen();
     log.info({ address: `${address.address}:${address.port}`, storage: config.storage.driver.kind, tls: config.http.tls !== undefined }, 'berth listening');
     let stopping = false;
@@ -39,6 +46,77 @@ program
     process.on('SIGINT', () => stop('SIGINT'));
   });
 
+program
+  .command('gc')
+  .description('collect garbage now: unreferenced manifests and blobs past gc.reviewdelay, orphaned bytes, abandoned uploads; safe while the server runs')
+  .argument('[config]', 'configuration file (the same as the server\'s)')
+  .option('--dry-run', 'report what would go, remove nothing')
+  .option('--review-delay <duration>', 'override gc.reviewdelay (e.g. 0s, 1h)')
+  .option('--json', 'print the report as JSON')
+  .action(async (file: string | undefined, options: { dryRun?: boolean; reviewDelay?: string; json?: boolean }) => {
+    const config = loadOrExit(file);
+    const log = pino({ level: options.json === true ? 'silent' : config.log.level, base: { pid: process.pid } }, process.stderr);
+    const reviewDelayMs = options.reviewDelay === undefined ? config.gc.reviewDelayMs : parseDuration(options.reviewDelay);
+    if (reviewDelayMs === undefined) {
+      process.stderr.write(`berth: --review-delay: not a duration: ${options.reviewDelay ?? ''}\n`);
+      process.exit(2);
+    }
+    const storage = createStorage(config);
+    const metadata = new SqliteStore({ path: config.metadata.sqlitePath, synchronous: config.metadata.synchronous });
+    try {
+      const dryRun = options.dryRun === true;
+      const policies = { rules: config.lifecycle, immutability: new LifecyclePolicy(config.lifecycle) };
+      const report = await collectGarbage(metadata, storage, { reviewDelayMs, dryRun, sweepOrphans: config.gc.sweepOrphans, policies }, log);
+      const uploads = await purgeUploads(metadata, storage, { ageMs: config.storage.uploadPurging.ageMs, dryRun }, log);
+      if (options.json === true) {
+        process.stdout.write(`${JSON.stringify({ ...report, uploads })}\n`);
+      } else {
+        const verb = dryRun ? 'would remove' : 'removed';
+        for (const tag of report.policy.tags) process.stdout.write(`tag ${tag} (retention)\n`);
+        for (const manifest of report.policy.manifests) process.stdout.write(`untagged ${manifest} (policy)\n`);
+        for (const digest of report.collectedManifests) process.stdout.write(`manifest ${digest}\n`);
+        for (const digest of report.collectedBlobs) process.stdout.write(`blob ${digest}\n`);
+        process.stdout.write(
+          `${verb} ${report.manifests} manifests, ${report.blobs} blobs (${report.bytesReclaimed} bytes), ` +
+            `${report.orphans} orphaned blob files (${report.orphanBytes} bytes), ${uploads.sessions + uploads.orphanFiles} abandoned uploads` +
+            `${report.resumed > 0 ? `; finished ${report.resumed} deletions of an interrupted run` : ''} in ${report.durationMs} ms\n`,
+        );
+      }
+    } finally {
+      await metadata.close();
+    }
+  });
+
+program
+  .command('usage')
+  .description('storage used per repository and per namespace (a blob counts once in each scope that references it)')
+  .argument('[config]', 'configuration file (the same as the server\'s)')
+  .option('-r, --repository <name>', 'one repository (and its namespace)')
+  .option('--json', 'print JSON')
+  .action(async (file: string | undefined, options: { repository?: string; json?: boolean }) => {
+    const config = loadOrExit(file);
+    const metadata = new SqliteStore({ path: config.metadata.sqlitePath, synchronous: config.metadata.synchronous });
+    try {
+      const repositories = options.repository === undefined ? await metadata.listRepositoryUsage() : [await metadata.usage({ repository: options.repository })];
+      const namespaces = await Promise.all([...new Set(repositories.map((row) => namespaceOf(row.scope)))].map((namespace) => metadata.usage({ namespace })));
+      const registry = await metadata.usage({ registry: true });
+      const unreferenced = await metadata.unreferencedBlobBytes();
+      if (options.json === true) {
+        process.stdout.write(`${JSON.stringify({ registry, unreferenced, namespaces, repositories })}\n`);
+        return;
+      }
+      const line = (kind: string, row: Usage): string =>
+        `${kind.padEnd(10)} ${row.scope.padEnd(40)} ${String(row.blobBytes + row.manifestBytes).padStart(14)} ${String(row.blobs).padStart(7)} ${String(row.manifests).padStart(9)} ${String(row.tags).padStart(6)}\n`;
+      process.stdout.write(`${'scope'.padEnd(10)} ${'name'.padEnd(40)} ${'bytes'.padStart(14)} ${'blobs'.padStart(7)} ${'manifests'.padStart(9)} ${'tags'.padStart(6)}\n`);
+      for (const row of repositories) process.stdout.write(line('repository', row));
+      for (const row of namespaces) process.stdout.write(line('namespace', row));
+      process.stdout.write(line('registry', registry));
+      process.stdout.write(`unreferenced blobs (collected after gc.reviewdelay): ${unreferenced.blobs} (${unreferenced.bytes} bytes)\n`);
+    } finally {
+      await metadata.close();
+    }
+  });
+
 const configCommand = program.command('config').description('configuration tools');
 configCommand
   .command('check')
@@ -48,6 +126,19 @@ configCommand
     loadOrExit(file);
     process.stdout.write(`${file}: configuration is valid\n`);
   });
+
+/** createApp, with a file named by the configuration that cannot be used (e.g. auth.htpasswd.path) as exit status 2. */
+function createOrExit<T>(create: () => T): T {
+  try {
+    return create();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`berth: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+}
 
 function loadOrExit(file: string | undefined): ReturnType<typeof loadConfig> {
   try {

@@ -13,8 +13,68 @@ export interface Config {
     readonly driver: { readonly kind: 'filesystem'; readonly rootDirectory: string } | { readonly kind: 'inmemory' };
     readonly deleteEnabled: boolean;
     readonly readOnly: boolean;
+    readonly automaticMount: boolean;
     readonly uploadPurging: { readonly enabled: boolean; readonly ageMs: number; readonly intervalMs: number; readonly dryRun: boolean };
   };
   readonly metadata: { readonly sqlitePath: string; readonly synchronous: 'FULL' | 'NORMAL' };
+  /** Lifecycle rules: immutable tags, quotas, untagged-manifest and retention policies (docs/lifecycle.md). */
+  readonly lifecycle: LifecycleConfig;
+  /** Online garbage collection (docs/gc.md). */
+  readonly gc: { readonly enabled: boolean; readonly reviewDelayMs: number; readonly intervalMs: number; readonly sweepOrphans: boolean };
   readonly limits: { readonly manifestMaxBytes: number; readonly catalogDefault: number; readonly maxPage: number };
+  /** Access control; undefined when no `auth.*` method is configured (everything is open). */
+  readonly auth: AuthConfig | undefined;
+}
+
+export type PolicyAction = 'pull' | 'push' | 'delete';
+
+/** One `auth.policies` entry: who may do which actions on the repositories matching the globs. */
+export interface PolicyRule {
+  readonly repositories: readonly string[];
+  /** User names; `*` is every authenticated user. */
+  readonly users: readonly string[];
+  readonly groups: readonly string[];
+  /** Applies to callers without credentials too. */
+  readonly anonymous: boolean;
+  readonly actions: readonly PolicyAction[];
+}
+
+export interface AuthConfig {
+  /** `basic`: htpasswd Basic auth on /v2/; `token`: Bearer tokens (own token service and/or an external one). */
+  readonly mode: 'basic' | 'token';
+  readonly htpasswd: { readonly realm: string; readonly path: string } | undefined;
+  readonly token:
+    | {
+        readonly realm: string | undefined;
+        readonly service: string;
+        readonly issuer: string;
+        readonly rootCertBundle: string | undefined;
+        readonly jwks: string | undefined;
+        readonly algorithms: readonly string[];
+        readonly leewayMs: number;
+      }
+    | undefined;
+  readonly tokenService: { readonly keyFile: string | undefined; readonly expirationMs: number; readonly refreshExpirationMs: number } | undefined;
+  readonly admins: readonly string[];
+  readonly groups: Readonly<Record<string, readonly string[]>>;
+  /** undefined: the default policy (every authenticated user may do everything). */
+  readonly policies: readonly PolicyRule[] | undefined;
+  readonly rateLimit: { readonly attempts: number; readonly windowMs: number; readonly delayMs: number };
+}
+
+export interface RetentionRule {
+  readonly repositories: readonly string[];
+  /** Tags matching one of these regular expressions are kept. */
+  readonly keepTags: readonly string[];
+  /** The N most recently pushed tags are kept. */
+  readonly keepNewest: number | undefined;
+  /** Tags pushed more recently than this are kept. */
+  readonly keepYoungerThanMs: number | undefined;
+}
+
+export interface LifecycleConfig {
+  readonly immutable: readonly { readonly repositories: readonly string[]; readonly tags: readonly string[] }[];
+  readonly quotas: readonly { readonly repositories: readonly string[]; readonly limitBytes: number; readonly per: 'repository' | 'namespace' }[];
+  readonly untagged: readonly { readonly repositories: readonly string[]; readonly olderThanMs: number }[];
+  readonly retention: readonly RetentionRule[];
 }

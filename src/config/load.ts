@@ -3,8 +3,9 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { Config } from './config.js';
+import type { AuthConfig, Config, PolicyAction, PolicyRule } from './config.js';
 import { parseDuration } from './duration.js';
+import { parseLifecycle } from './lifecycle.js';
 import { envName, KEYS, type KeySpec, type KeyType } from './keys.js';
 
 export class ConfigError extends Error {
@@ -168,6 +169,7 @@ function assemble(values: Map<string, unknown>): Config {
       driver: inMemory ? { kind: 'inmemory' } : { kind: 'filesystem', rootDirectory },
       deleteEnabled: get('storage.delete.enabled'),
       readOnly: get('storage.maintenance.readonly.enabled'),
+      automaticMount: get('storage.mount.automatic'),
       uploadPurging: {
         enabled: get('storage.maintenance.uploadpurging.enabled'),
         ageMs: get('storage.maintenance.uploadpurging.age'),
@@ -179,12 +181,103 @@ function assemble(values: Map<string, unknown>): Config {
       sqlitePath: get<string | undefined>('metadata.sqlite.path') ?? (inMemory ? ':memory:' : join(rootDirectory, 'metadata.sqlite')),
       synchronous: get('metadata.sqlite.synchronous'),
     },
+    lifecycle: parseLifecycle(get, (message, key) => {
+      throw new ConfigError(message, key);
+    }),
+    gc: {
+      enabled: get('gc.enabled'),
+      reviewDelayMs: get('gc.reviewdelay'),
+      intervalMs: get('gc.interval'),
+      sweepOrphans: get('gc.orphans'),
+    },
     limits: {
       manifestMaxBytes: get('validation.manifests.maxsize'),
       catalogDefault: get('catalog.maxentries'),
       maxPage: get('pagination.maxentries'),
     },
+    auth: assembleAuth(get, has, inMemory, rootDirectory),
   };
+}
+
+const ACTIONS: readonly PolicyAction[] = ['pull', 'push', 'delete'];
+const GLOB = /^[a-z0-9._\-*/]+$/;
+const SAFE_ALGORITHMS = new Set(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']);
+
+function assembleAuth(get: <T>(path: string) => T, has: (path: string) => boolean, inMemory: boolean, rootDirectory: string): AuthConfig | undefined {
+  const htpasswdPath = get<string | undefined>('auth.htpasswd.path');
+  const serviceEnabled = get<boolean>('auth.tokenservice.enabled');
+  const realm = get<string | undefined>('auth.token.realm');
+  if (htpasswdPath === undefined && !serviceEnabled && realm === undefined) {
+    for (const path of ['auth.policies', 'auth.admins', 'auth.groups']) {
+      if (has(path)) throw new ConfigError('needs an authentication method (auth.htpasswd.path, auth.token.realm or auth.tokenservice.enabled)', path);
+    }
+    return undefined;
+  }
+  if (serviceEnabled && htpasswdPath === undefined) throw new ConfigError('the built-in token service takes its users from auth.htpasswd.path', 'auth.tokenservice.enabled');
+  const rootCertBundle = get<string | undefined>('auth.token.rootcertbundle');
+  const jwks = get<string | undefined>('auth.token.jwks');
+  const tokenMode = serviceEnabled || realm !== undefined;
+  if (realm !== undefined && !serviceEnabled && rootCertBundle === undefined && jwks === undefined) {
+    throw new ConfigError('an external token server needs auth.token.rootcertbundle or auth.token.jwks', 'auth.token.realm');
+  }
+  if (realm !== undefined && !/^https?:\/\//.test(realm)) throw new ConfigError('must be an absolute http(s) URL', 'auth.token.realm');
+  const service = get<string | undefined>('auth.token.service') ?? (serviceEnabled ? 'berth' : undefined);
+  const issuer = get<string | undefined>('auth.token.issuer') ?? (serviceEnabled ? 'berth' : undefined);
+  if (tokenMode && service === undefined) throw new ConfigError('required with auth.token.realm', 'auth.token.service');
+  if (tokenMode && issuer === undefined) throw new ConfigError('required with auth.token.realm', 'auth.token.issuer');
+  const algorithms = get<string[]>('auth.token.signingalgorithms');
+  for (const alg of algorithms) {
+    if (!SAFE_ALGORITHMS.has(alg)) throw new ConfigError(`${alg} is not accepted (one of ${[...SAFE_ALGORITHMS].join(', ')})`, 'auth.token.signingalgorithms');
+  }
+  const groups: Record<string, string[]> = {};
+  for (const [name, members] of Object.entries(get<Record<string, unknown>>('auth.groups'))) {
+    if (!Array.isArray(members) || !members.every((m) => typeof m === 'string')) throw new ConfigError(`group ${name} must be a list of user names`, 'auth.groups');
+    groups[name] = members;
+  }
+  return {
+    mode: tokenMode ? 'token' : 'basic',
+    htpasswd: htpasswdPath === undefined ? undefined : { realm: get('auth.htpasswd.realm'), path: resolve(htpasswdPath) },
+    token: tokenMode
+      ? { realm, service: service as string, issuer: issuer as string, rootCertBundle, jwks, algorithms, leewayMs: get('auth.token.leeway') }
+      : undefined,
+    tokenService: serviceEnabled
+      ? {
+          keyFile: get<string | undefined>('auth.tokenservice.keyfile') ?? (inMemory ? undefined : join(rootDirectory, 'auth', 'token-key.pem')),
+          expirationMs: get('auth.tokenservice.expiration'),
+          refreshExpirationMs: get('auth.tokenservice.refreshexpiration'),
+        }
+      : undefined,
+    admins: get('auth.admins'),
+    groups,
+    policies: has('auth.policies') ? parsePolicies(get('auth.policies'), groups) : undefined,
+    rateLimit: { attempts: get('auth.ratelimit.attempts'), windowMs: get('auth.ratelimit.window'), delayMs: get('auth.ratelimit.delay') },
+  };
+}
+
+function parsePolicies(value: unknown, groups: Record<string, string[]>): PolicyRule[] {
+  if (!Array.isArray(value)) throw new ConfigError('expected a list of policies', 'auth.policies');
+  return value.map((entry: unknown, index) => {
+    const key = `auth.policies[${index}]`;
+    if (!isPlainObject(entry)) throw new ConfigError('must be a mapping', key);
+    for (const field of Object.keys(entry)) {
+      if (!['repositories', 'users', 'groups', 'anonymous', 'actions'].includes(field)) throw new ConfigError(`unknown field ${field}`, key);
+    }
+    const list = (field: string): string[] => {
+      const v = entry[field] ?? [];
+      if (!Array.isArray(v) || !v.every((s) => typeof s === 'string')) throw new ConfigError(`${field} must be a list of strings`, key);
+      return v;
+    };
+    const repositories = list('repositories');
+    if (repositories.length === 0) throw new ConfigError('repositories must name at least one glob', key);
+    for (const glob of repositories) if (!GLOB.test(glob)) throw new ConfigError(`repository glob ${JSON.stringify(glob)} may hold only a-z 0-9 . _ - / and *`, key);
+    const actions = list('actions');
+    for (const action of actions) if (!ACTIONS.includes(action as PolicyAction)) throw new ConfigError(`action ${action} is not one of pull, push, delete`, key);
+    const groupNames = list('groups');
+    for (const group of groupNames) if (groups[group] === undefined) throw new ConfigError(`group ${group} is not defined in auth.groups`, key);
+    const anonymous = entry.anonymous ?? false;
+    if (typeof anonymous !== 'boolean') throw new ConfigError('anonymous must be true or false', key);
+    return { repositories, users: list('users'), groups: groupNames, anonymous, actions: actions as PolicyAction[] };
+  });
 }
 
 function parseAddress(addr: string): { host: string; port: number } {

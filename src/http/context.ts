@@ -2,6 +2,7 @@
 // services, and a request id that every log line and error response of the request carries.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import type { AccessDecision } from '../auth/access.js';
 import type { Digest } from '../registry/digest.js';
 import type { RepositoryName } from '../registry/names.js';
 import type { Registry } from '../registry/registry.js';
@@ -31,6 +32,8 @@ export class RequestContext {
   readonly query: URLSearchParams;
   readonly params: RouteParams = {};
   routeId = 'unmatched';
+  /** What access control allowed for this request (set by dispatch before the handler runs). */
+  access: Extract<AccessDecision, { allowed: true }> | undefined;
 
   constructor(req: IncomingMessage, res: ServerResponse, id: string, registry: Registry, log: Logger, settings: HttpSettings, path: string, query: URLSearchParams) {
     this.req = req;
@@ -41,6 +44,11 @@ export class RequestContext {
     this.settings = settings;
     this.path = path;
     this.query = query;
+  }
+
+  /** Whether the caller may also do `action` on `repository` (e.g. pull a mount source). */
+  may(action: 'pull' | 'push' | 'delete', repository: string): boolean {
+    return this.access?.may === undefined || this.access.may(action, repository);
   }
 
   get isHead(): boolean {

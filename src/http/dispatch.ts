@@ -4,10 +4,14 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { AccessController, Scope } from '../auth/access.js';
-import { denied, readOnly, unauthorized } from '../registry/errors.js';
+import type { TokenService } from '../auth/token-service.js';
+import { readOnly } from '../registry/errors.js';
 import type { Registry } from '../registry/registry.js';
+import { authorizeRequest } from './authorize.js';
 import { RequestContext, type HttpSettings } from './context.js';
+import { serveTokenEndpoint } from './handlers/token.js';
 import { checkHealth } from './health.js';
+import { isUsagePath, serveUsage } from './usage.js';
 import { match, splitTarget, type Match } from './router.js';
 import { WRITE_METHODS } from './routes.js';
 import { sendError } from './send-error.js';
@@ -18,6 +22,8 @@ export interface DispatchDependencies {
   readonly log: Logger;
   readonly settings: HttpSettings;
   readonly accessLog: boolean;
+  /** The built-in token service (`/auth/token`, `/auth/jwks.json`), when enabled. */
+  readonly tokenService?: TokenService | undefined;
 }
 
 export function createDispatcher(deps: DispatchDependencies): (req: IncomingMessage, res: ServerResponse) => void {
@@ -51,6 +57,14 @@ export function createDispatcher(deps: DispatchDependencies): (req: IncomingMess
       checkHealth(ctx).catch((error: unknown) => sendError(ctx, error));
       return;
     }
+    if (deps.tokenService !== undefined && ctx.path.startsWith('/auth/')) {
+      serveTokenEndpoint(ctx, deps.tokenService).catch((error: unknown) => sendError(ctx, error));
+      return;
+    }
+    if (isUsagePath(ctx.path)) {
+      serveUsage(ctx, deps.access).catch((error: unknown) => sendError(ctx, error));
+      return;
+    }
     handle(ctx, deps.access).catch((error: unknown) => sendError(ctx, error));
   };
 
@@ -65,8 +79,7 @@ export function createDispatcher(deps: DispatchDependencies): (req: IncomingMess
     } else if (found.route.scope === 'catalog') {
       scopes.push({ type: 'registry', name: 'catalog', actions: ['*'] });
     }
-    const decision = await controller.authorize({ scopes, authorization: ctx.header('authorization'), remoteAddress: ctx.req.socket.remoteAddress });
-    if (!decision.allowed) throw decision.challenge === undefined ? denied(decision.reason) : unauthorized(decision.challenge);
+    await authorizeRequest(ctx, controller, scopes);
     await found.operation.handler(ctx);
   }
 }

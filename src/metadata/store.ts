@@ -35,11 +35,14 @@ export interface NewManifest {
   /** Manifests (index children) that must already be in the repository. */
   readonly manifests: readonly string[];
   readonly tag: string | null;
+  /** The tag may not move: when it names another manifest, nothing is stored ({ ok: false, immutable }). */
+  readonly immutableTag?: boolean;
 }
 
 export type PutManifestResult =
   | { readonly ok: true }
-  | { readonly ok: false; readonly missing: 'blob' | 'manifest'; readonly digest: string };
+  | { readonly ok: false; readonly missing: 'blob' | 'manifest'; readonly digest: string }
+  | { readonly ok: false; readonly missing?: undefined; readonly immutable: true; readonly current: string };
 
 export interface UploadRow {
   readonly id: string;
@@ -63,9 +66,12 @@ export interface MetadataStore {
   getBlob(digest: string): Promise<BlobRow | undefined>;
   /**
    * Records a verified, durably stored blob and makes it visible in the repository; when the blob
-   * completes an upload session, the session ends in the same transaction.
+   * completes an upload session, the session ends in the same transaction. `bytesPresentSince` is a
+   * time (ms since the epoch) at or after which the caller knows the bytes were at their key (taken
+   * before committing or checking them); when the garbage collector may have deleted those bytes
+   * after that time, the store refuses with BlobCollectedError and records nothing (docs/gc.md).
    */
-  linkBlob(repository: string, blob: BlobRow, completedUpload?: string): Promise<void>;
+  linkBlob(repository: string, blob: BlobRow, completedUpload?: string, bytesPresentSince?: number): Promise<void>;
   /** Hides the blob from the repository; true when it was visible. */
   unlinkBlob(repository: string, digest: string): Promise<boolean>;
 
@@ -77,6 +83,8 @@ export interface MetadataStore {
   deleteManifest(repository: string, digest: string): Promise<boolean>;
   /** Removes one tag; true when it existed. */
   deleteTag(repository: string, tag: string): Promise<boolean>;
+  /** The tags naming the manifest in the repository. */
+  listTagsOfManifest(repository: string, digest: string): Promise<string[]>;
 
   /** Tags in lexical order; undefined when the repository is unknown. */
   listTags(repository: string, page: Page): Promise<string[] | undefined>;
@@ -93,4 +101,14 @@ export interface MetadataStore {
   listUploadsStartedBefore(time: number, limit: number): Promise<UploadRow[]>;
 
   close(): Promise<void>;
+}
+
+/** linkBlob refused: the collector may have deleted the blob's bytes after they were committed. */
+export class BlobCollectedError extends Error {
+  readonly digest: string;
+  constructor(digest: string) {
+    super(`metadata: the bytes of ${digest} may have been collected; check them and link again`);
+    this.name = 'BlobCollectedError';
+    this.digest = digest;
+  }
 }

@@ -103,6 +103,28 @@ export const unauthorized = (challenge: string): RegistryError =>
 export const denied = (reason: string): RegistryError =>
   new RegistryError('DENIED', 403, `requested access to the resource is denied: ${reason}`);
 
+/**
+ * An immutable tag (lifecycle.immutable) would move or go. The caller may well hold push and delete
+ * rights: it is the resource that refuses, which is what DENIED (403) says among the spec's codes.
+ */
+export const tagImmutable = (repository: string, tag: string, current?: string): RegistryError =>
+  new RegistryError('DENIED', 403, `requested access to the resource is denied: tag ${tag} of ${repository} is immutable`, {
+    repository,
+    tag,
+    ...(current === undefined ? {} : { current }),
+    reason: 'TAG_IMMUTABLE',
+  });
+
+/** A push would take a repository or namespace over its storage quota (lifecycle.quotas). */
+export const quotaExceeded = (scope: string, limitBytes: number, usedBytes: number, addedBytes: number): RegistryError =>
+  new RegistryError('DENIED', 403, `requested access to the resource is denied: storage quota of ${scope} exceeded`, {
+    scope,
+    limitBytes,
+    usedBytes,
+    addedBytes,
+    reason: 'QUOTA_EXCEEDED',
+  });
+
 export const notFound = (): RegistryError =>
   new RegistryError('NAME_UNKNOWN', 404, 'no such endpoint');
 

@@ -56,10 +56,23 @@ export class ListingService {
     return pageOf(rows, size);
   }
 
-  async catalog(page: PageRequest): Promise<PageResult<string>> {
+  /** One page of repository names; with `visible`, only the names it accepts (pages stay full). */
+  async catalog(page: PageRequest, visible?: (name: string) => boolean): Promise<PageResult<string>> {
     const size = Math.min(page.n ?? this.#limits.defaultCatalog, this.#limits.maxPage);
     if (size === 0) return { items: [], next: undefined };
-    return pageOf(await this.#metadata.listRepositories({ limit: size + 1, after: page.last }), size);
+    if (visible === undefined) return pageOf(await this.#metadata.listRepositories({ limit: size + 1, after: page.last }), size);
+    const shown: string[] = [];
+    let after = page.last;
+    const batch = Math.max(size + 1, 100);
+    for (;;) {
+      const rows = await this.#metadata.listRepositories({ limit: batch, after });
+      for (const name of rows) {
+        if (visible(name)) shown.push(name);
+        if (shown.length > size) return pageOf(shown, size);
+      }
+      if (rows.length < batch) return pageOf(shown, size);
+      after = rows[rows.length - 1];
+    }
   }
 
   /** One page of the referrers index; `last` is the last digest of the previous page. */

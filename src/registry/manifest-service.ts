@@ -2,9 +2,11 @@
 // one metadata transaction), delete by digest (with its tags) or by tag (untag only).
 import type { ManifestRow, MetadataStore } from '../metadata/store.js';
 import { digestAlgorithm, digestOf, isDigest, parseDigest, type Digest } from './digest.js';
-import { digestInvalid, manifestBlobUnknown, manifestChildUnknown, manifestUnknown, nameUnknown } from './errors.js';
+import { digestInvalid, manifestBlobUnknown, manifestChildUnknown, manifestUnknown, nameUnknown, tagImmutable } from './errors.js';
+import { LifecyclePolicy, NO_LIFECYCLE_RULES } from './lifecycle-policy.js';
 import { parseManifest } from './manifest-kinds.js';
 import { isTag, parseTag, type RepositoryName, type Tag } from './names.js';
+import type { QuotaChecker } from './quota.js';
 
 export type Reference = { readonly tag: Tag } | { readonly digest: Digest };
 
@@ -35,9 +37,13 @@ export interface PutManifestOutcome {
 
 export class ManifestService {
   readonly #metadata: MetadataStore;
+  readonly #policy: LifecyclePolicy;
+  readonly #quotas: QuotaChecker | undefined;
 
-  constructor(metadata: MetadataStore) {
+  constructor(metadata: MetadataStore, policy: LifecyclePolicy = new LifecyclePolicy(NO_LIFECYCLE_RULES), quotas?: QuotaChecker) {
     this.#metadata = metadata;
+    this.#policy = policy;
+    this.#quotas = quotas;
   }
 
   async get(repository: RepositoryName, reference: Reference): Promise<StoredManifest> {
@@ -56,6 +62,9 @@ export class ManifestService {
     const parsed = parseManifest(payload, contentType);
     const digest = digestOf(payload, 'digest' in reference ? digestAlgorithm(reference.digest) : 'sha256');
     if ('digest' in reference && reference.digest !== digest) throw digestInvalid(`manifest hashes to ${digest}`, reference.digest);
+    const blobs = unique(parsed.blobs.map((blob) => blob.digest));
+    const tag = 'tag' in reference ? reference.tag : null;
+    await this.#quotas?.checkManifest(repository, digest, payload.length, blobs);
     const result = await this.#metadata.putManifest({
       repository,
       digest,
@@ -64,15 +73,26 @@ export class ManifestService {
       artifactType: parsed.artifactType ?? null,
       annotations: parsed.annotations === undefined ? null : JSON.stringify(parsed.annotations),
       subject: parsed.subject?.digest ?? null,
-      blobs: unique(parsed.blobs.map((blob) => blob.digest)),
+      blobs,
       manifests: unique(parsed.manifests.map((child) => child.digest)),
-      tag: 'tag' in reference ? reference.tag : null,
+      tag,
+      immutableTag: tag !== null && this.#policy.isImmutable(repository, tag),
     });
-    if (!result.ok) throw result.missing === 'blob' ? manifestBlobUnknown(result.digest) : manifestChildUnknown(result.digest);
+    if (!result.ok) {
+      if (result.missing === undefined) throw tagImmutable(repository, tag ?? '', result.current);
+      throw result.missing === 'blob' ? manifestBlobUnknown(result.digest) : manifestChildUnknown(result.digest);
+    }
     return { digest, subject: parsed.subject?.digest };
   }
 
   async delete(repository: RepositoryName, reference: Reference): Promise<void> {
+    if ('tag' in reference) {
+      if (this.#policy.isImmutable(repository, reference.tag)) throw tagImmutable(repository, reference.tag);
+    } else if (this.#policy.hasImmutableTags) {
+      for (const tag of await this.#metadata.listTagsOfManifest(repository, reference.digest)) {
+        if (this.#policy.isImmutable(repository, tag)) throw tagImmutable(repository, tag);
+      }
+    }
     const deleted =
       'tag' in reference
         ? await this.#metadata.deleteTag(repository, reference.tag)

@@ -1,16 +1,23 @@
 // The registry's services, composed over one metadata store and one storage driver.
+import type { UsageStore } from '../metadata/lifecycle.js';
 import type { MetadataStore } from '../metadata/store.js';
 import type { StorageDriver } from '../storage/driver.js';
 import { BlobService } from './blob-service.js';
+import { LifecyclePolicy, NO_LIFECYCLE_RULES, type LifecycleRules } from './lifecycle-policy.js';
 import { ListingService, type ListingLimits } from './listing-service.js';
 import { ManifestService } from './manifest-service.js';
+import { QuotaChecker } from './quota.js';
 import { UploadService } from './upload-service.js';
 
 export interface RegistryOptions {
   readonly deleteEnabled: boolean;
   readonly readOnly: boolean;
   readonly manifestMaxBytes: number;
+  /** Whether a mount without `from` links a blob the registry already holds (spec: MAY). */
+  readonly automaticMount: boolean;
   readonly listing: ListingLimits;
+  /** Immutable tags and quotas (docs/lifecycle.md); none when absent. */
+  readonly lifecycle?: LifecycleRules;
 }
 
 export class Registry {
@@ -21,14 +28,21 @@ export class Registry {
   readonly options: RegistryOptions;
   readonly metadata: MetadataStore;
   readonly storage: StorageDriver;
+  readonly policy: LifecyclePolicy;
+  /** Storage accounting, when the metadata store can count (GET /usage, berth usage, quotas). */
+  readonly usage: UsageStore | undefined;
 
-  constructor(metadata: MetadataStore, storage: StorageDriver, options: RegistryOptions) {
+  /** `usage` (the metadata store, when it can count) enables quotas. */
+  constructor(metadata: MetadataStore, storage: StorageDriver, options: RegistryOptions, usage?: UsageStore) {
     this.metadata = metadata;
     this.storage = storage;
     this.options = options;
     this.blobs = new BlobService(metadata, storage);
-    this.uploads = new UploadService(metadata, storage);
-    this.manifests = new ManifestService(metadata);
+    this.usage = usage;
+    this.policy = new LifecyclePolicy(options.lifecycle ?? NO_LIFECYCLE_RULES);
+    const quotas = usage !== undefined && this.policy.hasQuotas ? new QuotaChecker(usage, this.policy) : undefined;
+    this.uploads = new UploadService(metadata, storage, quotas);
+    this.manifests = new ManifestService(metadata, this.policy, quotas);
     this.listings = new ListingService(metadata, options.listing);
   }
 }

@@ -7,9 +7,11 @@ import { pipeline } from 'node:stream/promises';
 import type { MetadataStore } from '../metadata/store.js';
 import type { StorageDriver } from '../storage/driver.js';
 import { blobKey, uploadKey } from './blob-keys.js';
+import { linkStoredBlob } from './blob-link.js';
 import { createDigester, digestAlgorithm, digestHex, type Digest } from './digest.js';
 import { blobUploadInvalid, blobUploadUnknown, digestInvalid, sizeInvalid, uploadRangeInvalid } from './errors.js';
 import type { RepositoryName } from './names.js';
+import type { QuotaChecker } from './quota.js';
 import { uploadPath } from './paths.js';
 
 /** A running sha256 over the bytes stored so far; lost on restart, then rebuilt from storage. */
@@ -31,12 +33,16 @@ export class UploadService {
   readonly #hashes = new Map<string, RunningHash>();
   readonly #busy = new Set<string>();
 
-  constructor(metadata: MetadataStore, storage: StorageDriver) {
+  readonly #quotas: QuotaChecker | undefined;
+
+  constructor(metadata: MetadataStore, storage: StorageDriver, quotas?: QuotaChecker) {
     this.#metadata = metadata;
     this.#storage = storage;
+    this.#quotas = quotas;
   }
 
   async start(repository: RepositoryName): Promise<string> {
+    await this.#quotas?.checkUpload(repository);
     const id = randomUUID();
     await this.#metadata.createUpload({ id, repository, startedAt: Date.now() });
     this.#hashes.set(id, { hash: createDigester('sha256'), bytes: 0 });
@@ -77,6 +83,7 @@ export class UploadService {
 
   /** One request that carries the whole blob (POST ?digest=). */
   async putMonolithic(repository: RepositoryName, digest: Digest, body: Readable): Promise<void> {
+    await this.#quotas?.checkUpload(repository);
     const id = randomUUID();
     this.#hashes.set(id, { hash: createDigester('sha256'), bytes: 0 });
     try {
@@ -101,11 +108,11 @@ export class UploadService {
 
   /** Links a blob the registry already holds into the repository; false when it cannot. */
   async mount(repository: RepositoryName, digest: Digest, from: RepositoryName | undefined): Promise<boolean> {
+    const since = Date.now(); // before the bytes are checked: see linkStoredBlob
     const row = from === undefined ? await this.#metadata.getBlob(digest) : await this.#metadata.getRepositoryBlob(from, digest);
     if (row === undefined) return false;
     if ((await this.#storage.stat(blobKey(digest))) === undefined) return false;
-    await this.#metadata.linkBlob(repository, row);
-    return true;
+    return linkStoredBlob(this.#metadata, this.#storage, repository, { digest, size: row.size }, undefined, since);
   }
 
   async #session(repository: RepositoryName, id: string): Promise<void> {
@@ -178,8 +185,13 @@ export class UploadService {
     if (actual !== digestHex(digest)) throw digestInvalid(`upload hashes to ${digestAlgorithm(digest)}:${actual}`, digest);
     // A blob already stored has the same verified bytes: replacing it atomically is harmless and
     // spares a stat on every push.
+    const since = Date.now(); // before the bytes are committed: see linkStoredBlob (docs/gc.md)
     await this.#storage.commit(uploadKey(id), blobKey(digest));
-    await this.#metadata.linkBlob(repository, { digest, size }, session);
+    if (!(await linkStoredBlob(this.#metadata, this.#storage, repository, { digest, size }, session, since))) {
+      // The collector deleted these bytes as they were committed: the upload is lost, start again.
+      if (session !== undefined) await this.#metadata.deleteUpload(session);
+      throw blobUploadUnknown(id);
+    }
   }
 
   async #digestOf(id: string, algorithm: 'sha256' | 'sha512', size: number): Promise<string> {

@@ -118,8 +118,6 @@ await describe('buildah and podman', { timeout: FILE_TIMEOUT_MS }, async () => {
   });
 
   await describe('podman', async () => {
-    await test('login', { todo: 'registry auth is a later issue: podman login/--creds checks come with it' }, () => {});
-
     await test('pull: image inspect shows the fixture digest, image mount shows its files', async () => {
       const f = s.fx.get('oci-image');
       const image = ref('seed/oci-image', 'v1');

@@ -19,7 +19,8 @@ export async function listTags(ctx: RequestContext): Promise<void> {
 
 export async function listCatalog(ctx: RequestContext): Promise<void> {
   const request = parsePageRequest(ctx.query.get('n'), ctx.query.get('last'));
-  const page = await ctx.registry.listings.catalog(request);
+  // Only what the caller may pull (an admin, or open access, sees everything).
+  const page = await ctx.registry.listings.catalog(request, ctx.access?.listable);
   ctx.sendJson(200, { repositories: page.items }, linkHeader(ctx, catalogPath(), page.items.length, page));
 }
 

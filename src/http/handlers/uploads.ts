@@ -32,8 +32,13 @@ export async function startUpload(ctx: RequestContext): Promise<void> {
   const mount = ctx.query.get('mount');
   if (mount !== null) {
     const digest = parseDigest(mount);
-    const from = ctx.query.get('from');
-    if (await ctx.registry.uploads.mount(ctx.name, digest, from === null || from === '' ? undefined : parseRepositoryName(from))) {
+    const fromValue = ctx.query.get('from');
+    const from = fromValue === null || fromValue === '' ? undefined : parseRepositoryName(fromValue);
+    // A mount needs pull on its source; without it the client gets a normal upload (202). A mount
+    // without `from` (from anywhere) is off by configuration, and off with access control, where it
+    // would disclose other repositories' blobs.
+    const allowed = from === undefined ? ctx.registry.options.automaticMount && ctx.access?.may === undefined : ctx.may('pull', from);
+    if (allowed && (await ctx.registry.uploads.mount(ctx.name, digest, from))) {
       sendCreated(ctx, digest);
       return;
     }

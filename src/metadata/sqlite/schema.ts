@@ -63,4 +63,62 @@ export const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX uploads_by_start ON uploads (started_at);
   `,
+  // 2: lifecycle (docs/gc.md). Review queues of GC candidates, fed by triggers where a reference
+  // disappears (and by linkBlob, which bumps a blob it links); byte deletions in progress, which
+  // linkBlob consults so that a blob committed while its old bytes were being deleted is never
+  // recorded over missing bytes. event_at is when the candidate last gained or lost a reference;
+  // the collector takes candidates whose event_at is older than its review delay.
+  `
+  CREATE TABLE gc_blob_review_queue (
+    digest TEXT PRIMARY KEY,
+    event_at INTEGER NOT NULL,
+    event TEXT NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX gc_blob_review_queue_by_time ON gc_blob_review_queue (event_at);
+  CREATE TABLE gc_manifest_review_queue (
+    digest TEXT PRIMARY KEY,
+    event_at INTEGER NOT NULL,
+    event TEXT NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX gc_manifest_review_queue_by_time ON gc_manifest_review_queue (event_at);
+  CREATE TABLE gc_blob_deletions (
+    digest TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    started_at INTEGER NOT NULL,
+    finished_at INTEGER
+  ) WITHOUT ROWID;
+
+  -- When a manifest in a repository lost its last tag (for the untagged-manifest policy).
+  ALTER TABLE repository_manifests ADD COLUMN untagged_at INTEGER;
+  CREATE TRIGGER lifecycle_tag_removed AFTER DELETE ON tags BEGIN
+    UPDATE repository_manifests SET untagged_at = CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
+      WHERE repository_id = OLD.repository_id AND manifest_id = OLD.manifest_id;
+  END;
+  CREATE TRIGGER lifecycle_tag_moved AFTER UPDATE OF manifest_id ON tags WHEN OLD.manifest_id <> NEW.manifest_id BEGIN
+    UPDATE repository_manifests SET untagged_at = CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
+      WHERE repository_id = OLD.repository_id AND manifest_id = OLD.manifest_id;
+  END;
+
+  -- A manifest leaves a repository (delete by digest, untagged policy, retention).
+  CREATE TRIGGER gc_repository_manifest_removed AFTER DELETE ON repository_manifests BEGIN
+    INSERT INTO gc_manifest_review_queue (digest, event_at, event)
+      SELECT digest, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER), 'manifest_removed' FROM manifests WHERE id = OLD.manifest_id
+      ON CONFLICT (digest) DO UPDATE SET event_at = max(event_at, excluded.event_at), event = excluded.event;
+  END;
+  -- A manifest row is collected: its blobs and child manifests lose a reference.
+  CREATE TRIGGER gc_manifest_reference_removed AFTER DELETE ON manifest_references BEGIN
+    INSERT INTO gc_blob_review_queue (digest, event_at, event)
+      SELECT OLD.child, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER), 'reference_removed' WHERE OLD.kind = 'blob'
+      ON CONFLICT (digest) DO UPDATE SET event_at = max(event_at, excluded.event_at), event = excluded.event;
+    INSERT INTO gc_manifest_review_queue (digest, event_at, event)
+      SELECT OLD.child, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER), 'reference_removed' WHERE OLD.kind = 'manifest'
+      ON CONFLICT (digest) DO UPDATE SET event_at = max(event_at, excluded.event_at), event = excluded.event;
+  END;
+  -- A blob is unlinked from a repository (blob DELETE).
+  CREATE TRIGGER gc_repository_blob_removed AFTER DELETE ON repository_blobs BEGIN
+    INSERT INTO gc_blob_review_queue (digest, event_at, event)
+      VALUES (OLD.digest, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER), 'blob_unlinked')
+      ON CONFLICT (digest) DO UPDATE SET event_at = max(event_at, excluded.event_at), event = excluded.event;
+  END;
+  `,
 ];

@@ -2,15 +2,17 @@
 // Every statement is prepared once; multi-step writes are IMMEDIATE transactions so that several
 // processes (cluster workers) sharing the file serialise their writes.
 import Database from 'better-sqlite3';
-import type {
-  BlobRow,
-  ManifestRow,
-  MetadataStore,
-  NewManifest,
-  Page,
-  PutManifestResult,
-  ReferrerRow,
-  UploadRow,
+import { BLOB_DELETION_LEASE_MS, type BlobDeletions, type CollectedManifests, type GcCandidate, type GcQueueStats, type LifecycleStore, type Usage, type UsageScope, type UsageStore, type PolicyStore, type TagRow } from '../lifecycle.js';
+import {
+  BlobCollectedError,
+  type BlobRow,
+  type ManifestRow,
+  type MetadataStore,
+  type NewManifest,
+  type Page,
+  type PutManifestResult,
+  type ReferrerRow,
+  type UploadRow,
 } from '../store.js';
 import { MIGRATIONS } from './schema.js';
 
@@ -22,7 +24,7 @@ export interface SqliteOptions {
 
 type Statement = Database.Statement<unknown[], unknown>;
 
-export class SqliteStore implements MetadataStore {
+export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, PolicyStore {
   readonly #db: Database.Database;
   readonly #statements = new Map<string, Statement>();
 
@@ -84,14 +86,32 @@ export class SqliteStore implements MetadataStore {
     return Promise.resolve(this.#sql('SELECT digest, size FROM blobs WHERE digest = ?').get(digest) as BlobRow | undefined);
   }
 
-  linkBlob(repository: string, blob: BlobRow, completedUpload?: string): Promise<void> {
+  linkBlob(repository: string, blob: BlobRow, completedUpload?: string, bytesPresentSince?: number): Promise<void> {
     const now = Date.now();
-    this.#db.transaction(() => {
-      if (completedUpload !== undefined) this.#sql('DELETE FROM uploads WHERE id = ?').run(completedUpload);
-      const repositoryId = this.#ensureRepository(repository, now);
-      this.#sql('INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING').run(blob.digest, blob.size, now);
-      this.#sql('INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(repositoryId, blob.digest, now);
-    }).immediate();
+    try {
+      this.#db.transaction(() => {
+        if (completedUpload !== undefined) this.#sql('DELETE FROM uploads WHERE id = ?').run(completedUpload);
+        const repositoryId = this.#ensureRepository(repository, now);
+        const created = this.#sql('INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING').run(blob.digest, blob.size, now);
+        // A new row: if the collector deleted (or may still delete) this digest's bytes after the
+        // caller knew them present, the bytes may be gone; refuse (and roll back) rather than record
+        // a row over missing bytes. A deletion's bytes go before finished_at, or before its lease ends.
+        if (created.changes > 0) {
+          const collecting = this.#sql(
+            `SELECT 1 FROM gc_blob_deletions WHERE digest = ? AND coalesce(finished_at, started_at + ${BLOB_DELETION_LEASE_MS}) >= ?`,
+          ).get(blob.digest, bytesPresentSince ?? now);
+          if (collecting !== undefined) throw new BlobCollectedError(blob.digest);
+        }
+        this.#sql('INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(repositoryId, blob.digest, now);
+        // Linked and not yet referenced: a GC candidate, reviewed no sooner than the delay from now.
+        this.#sql(
+          `INSERT INTO gc_blob_review_queue (digest, event_at, event) VALUES (?, ?, 'blob_linked')
+           ON CONFLICT (digest) DO UPDATE SET event_at = max(event_at, excluded.event_at), event = excluded.event`,
+        ).run(blob.digest, now);
+      }).immediate();
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
     return Promise.resolve();
   }
 
@@ -123,6 +143,15 @@ export class SqliteStore implements MetadataStore {
   }
 
   putManifest(manifest: NewManifest): Promise<PutManifestResult> {
+    try {
+      return Promise.resolve(this.#putManifest(manifest));
+    } catch (error) {
+      if (error instanceof ImmutableTagRefusal) return Promise.resolve({ ok: false, immutable: true, current: error.current });
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  #putManifest(manifest: NewManifest): PutManifestResult {
     const now = Date.now();
     const result = this.#db.transaction((): PutManifestResult => {
       const repositoryId = this.#ensureRepository(manifest.repository, now);
@@ -162,6 +191,12 @@ export class SqliteStore implements MetadataStore {
         manifestId,
         now,
       );
+      if (manifest.tag !== null && manifest.immutableTag === true) {
+        const current = this.#sql('SELECT m.digest FROM tags t JOIN manifests m ON m.id = t.manifest_id WHERE t.repository_id = ? AND t.name = ?').pluck().get(repositoryId, manifest.tag) as
+          | string
+          | undefined;
+        if (current !== undefined && current !== manifest.digest) throw new ImmutableTagRefusal(current);
+      }
       if (manifest.tag !== null) {
         this.#sql(
           `INSERT INTO tags (repository_id, name, manifest_id, updated_at) VALUES (?, ?, ?, ?)
@@ -170,7 +205,7 @@ export class SqliteStore implements MetadataStore {
       }
       return { ok: true };
     }).immediate();
-    return Promise.resolve(result);
+    return result;
   }
 
   deleteManifest(repository: string, digest: string): Promise<boolean> {
@@ -187,6 +222,16 @@ export class SqliteStore implements MetadataStore {
   deleteTag(repository: string, tag: string): Promise<boolean> {
     const result = this.#sql('DELETE FROM tags WHERE name = ? AND repository_id = (SELECT id FROM repositories WHERE name = ?)').run(tag, repository);
     return Promise.resolve(result.changes > 0);
+  }
+
+  listTagsOfManifest(repository: string, digest: string): Promise<string[]> {
+    const rows = this.#sql(
+      `SELECT t.name FROM repositories r
+         JOIN tags t ON t.repository_id = r.id
+         JOIN manifests m ON m.id = t.manifest_id AND m.digest = ?
+       WHERE r.name = ? ORDER BY t.name`,
+    ).pluck().all(digest, repository) as string[];
+    return Promise.resolve(rows);
   }
 
   listTags(repository: string, page: Page): Promise<string[] | undefined> {
@@ -250,8 +295,273 @@ export class SqliteStore implements MetadataStore {
     return Promise.resolve(rows);
   }
 
+  // ---- lifecycle (LifecycleStore; docs/gc.md) ----
+
+  collectManifests(cutoff: number, limit: number, dryRun: boolean): Promise<CollectedManifests> {
+    const work = (): CollectedManifests => {
+      const due = this.#sql('SELECT digest FROM gc_manifest_review_queue WHERE event_at <= ? ORDER BY event_at LIMIT ?').pluck().all(cutoff, limit) as string[];
+      const collected: GcCandidate[] = [];
+      for (const digest of due) {
+        const row = this.#sql('SELECT id, size FROM manifests WHERE digest = ?').get(digest) as { id: number; size: number } | undefined;
+        const eligible =
+          row !== undefined &&
+          this.#sql('SELECT 1 FROM repository_manifests WHERE manifest_id = ?').get(row.id) === undefined &&
+          this.#sql("SELECT 1 FROM manifest_references WHERE child = ? AND kind = 'manifest'").get(digest) === undefined;
+        if (eligible) collected.push({ digest, size: row.size });
+        if (dryRun) continue;
+        if (eligible) {
+          // Deleting the references enqueues the children (trigger gc_manifest_reference_removed).
+          this.#sql('DELETE FROM manifest_references WHERE manifest_id = ?').run(row.id);
+          this.#sql('DELETE FROM manifests WHERE id = ?').run(row.id);
+        }
+        // Referenced again (or gone): off the queue; losing that reference enqueues it again.
+        this.#sql('DELETE FROM gc_manifest_review_queue WHERE digest = ?').run(digest);
+      }
+      return { collected, examined: due.length };
+    };
+    return this.#lifecycleTransaction(work, dryRun);
+  }
+
+  beginBlobDeletions(cutoff: number, limit: number, dryRun: boolean): Promise<BlobDeletions> {
+    const work = (): BlobDeletions => {
+      const now = Date.now();
+      const due = this.#sql('SELECT digest FROM gc_blob_review_queue WHERE event_at <= ? ORDER BY event_at LIMIT ?').pluck().all(cutoff, limit) as string[];
+      const deleting: GcCandidate[] = [];
+      for (const digest of due) {
+        const row = this.#sql('SELECT size FROM blobs WHERE digest = ?').get(digest) as { size: number } | undefined;
+        const eligible = row !== undefined && this.#sql("SELECT 1 FROM manifest_references WHERE child = ? AND kind = 'blob'").get(digest) === undefined;
+        if (eligible) deleting.push({ digest, size: row.size });
+        if (dryRun) continue;
+        if (eligible) {
+          this.#sql('DELETE FROM repository_blobs WHERE digest = ?').run(digest);
+          this.#sql('DELETE FROM blobs WHERE digest = ?').run(digest);
+          this.#sql(
+            `INSERT INTO gc_blob_deletions (digest, size, started_at, finished_at) VALUES (?, ?, ?, NULL)
+             ON CONFLICT (digest) DO UPDATE SET size = excluded.size, started_at = excluded.started_at, finished_at = NULL`,
+          ).run(digest, row.size, now);
+        }
+        this.#sql('DELETE FROM gc_blob_review_queue WHERE digest = ?').run(digest);
+      }
+      return { deleting, examined: due.length };
+    };
+    return this.#lifecycleTransaction(work, dryRun);
+  }
+
+  beginOrphanDeletion(digest: string, size: number): Promise<boolean> {
+    return this.#lifecycleTransaction(() => {
+      const now = Date.now();
+      if (this.#sql('SELECT 1 FROM blobs WHERE digest = ?').get(digest) !== undefined) return false;
+      const running = this.#sql(`SELECT 1 FROM gc_blob_deletions WHERE digest = ? AND finished_at IS NULL AND started_at + ${BLOB_DELETION_LEASE_MS} > ?`).get(digest, now);
+      if (running !== undefined) return false;
+      this.#sql(
+        `INSERT INTO gc_blob_deletions (digest, size, started_at, finished_at) VALUES (?, ?, ?, NULL)
+         ON CONFLICT (digest) DO UPDATE SET size = excluded.size, started_at = excluded.started_at, finished_at = NULL`,
+      ).run(digest, size, now);
+      return true;
+    }, false);
+  }
+
+  finishBlobDeletions(digests: readonly string[]): Promise<void> {
+    return this.#lifecycleTransaction(() => {
+      const now = Date.now();
+      const finish = this.#sql('UPDATE gc_blob_deletions SET finished_at = ? WHERE digest = ? AND finished_at IS NULL');
+      for (const digest of digests) finish.run(now, digest);
+    }, false);
+  }
+
+  unfinishedBlobDeletions(limit: number): Promise<{ digest: string; size: number; startedAt: number }[]> {
+    const rows = this.#sql('SELECT digest, size, started_at AS startedAt FROM gc_blob_deletions WHERE finished_at IS NULL ORDER BY started_at LIMIT ?').all(limit) as {
+      digest: string;
+      size: number;
+      startedAt: number;
+    }[];
+    return Promise.resolve(rows);
+  }
+
+  renewBlobDeletion(digest: string): Promise<boolean> {
+    return this.#lifecycleTransaction(() => {
+      if (this.#sql('SELECT 1 FROM blobs WHERE digest = ?').get(digest) !== undefined) {
+        this.#sql('DELETE FROM gc_blob_deletions WHERE digest = ?').run(digest);
+        return false;
+      }
+      return this.#sql('UPDATE gc_blob_deletions SET started_at = ?, finished_at = NULL WHERE digest = ?').run(Date.now(), digest).changes > 0;
+    }, false);
+  }
+
+  pruneBlobDeletions(finishedBefore: number): Promise<void> {
+    this.#sql('DELETE FROM gc_blob_deletions WHERE finished_at IS NOT NULL AND finished_at < ?').run(finishedBefore);
+    return Promise.resolve();
+  }
+
+  gcQueueStats(): Promise<GcQueueStats> {
+    const count = (sql: string): number => this.#sql(sql).pluck().get() as number;
+    return Promise.resolve({
+      blobs: count('SELECT count(*) FROM gc_blob_review_queue'),
+      manifests: count('SELECT count(*) FROM gc_manifest_review_queue'),
+      blobDeletionsInProgress: count('SELECT count(*) FROM gc_blob_deletions WHERE finished_at IS NULL'),
+    });
+  }
+
+  // ---- usage (UsageStore; docs/lifecycle.md) ----
+
+  #scope(scope: UsageScope): { where: string; args: unknown[]; name: string } {
+    if ('repository' in scope) return { where: 'r.name = ?', args: [scope.repository], name: scope.repository };
+    if ('namespace' in scope) return { where: "(r.name = ? OR substr(r.name, 1, length(?) + 1) = ? || '/')", args: [scope.namespace, scope.namespace, scope.namespace], name: scope.namespace };
+    return { where: '1', args: [], name: '*' };
+  }
+
+  usage(scope: UsageScope): Promise<Usage> {
+    const { where, args, name } = this.#scope(scope);
+    const row = this.#sql(
+      `WITH repos AS (SELECT id FROM repositories r WHERE ${where}),
+            ms AS (SELECT DISTINCT manifest_id FROM repository_manifests WHERE repository_id IN (SELECT id FROM repos)),
+            bl AS (SELECT DISTINCT child FROM manifest_references WHERE kind = 'blob' AND manifest_id IN (SELECT manifest_id FROM ms))
+       SELECT (SELECT count(*) FROM bl) AS blobs,
+              (SELECT coalesce(sum(b.size), 0) FROM blobs b WHERE b.digest IN (SELECT child FROM bl)) AS blobBytes,
+              (SELECT count(*) FROM ms) AS manifests,
+              (SELECT coalesce(sum(m.size), 0) FROM manifests m WHERE m.id IN (SELECT manifest_id FROM ms)) AS manifestBytes,
+              (SELECT count(*) FROM tags WHERE repository_id IN (SELECT id FROM repos)) AS tags`,
+    ).get(...args) as Omit<Usage, 'scope'>;
+    return Promise.resolve({ scope: name, ...row });
+  }
+
+  async listRepositoryUsage(): Promise<Usage[]> {
+    const names = this.#sql('SELECT name FROM repositories ORDER BY name').pluck().all() as string[];
+    const rows: Usage[] = [];
+    for (const name of names) rows.push(await this.usage({ repository: name }));
+    return rows;
+  }
+
+  usageIncrease(scope: UsageScope, manifest: string, payloadBytes: number, blobs: readonly string[]): Promise<number> {
+    const { where, args } = this.#scope(scope);
+    const manifestIn = this.#sql(
+      `SELECT 1 FROM repository_manifests rm JOIN manifests m ON m.id = rm.manifest_id AND m.digest = ?
+       WHERE rm.repository_id IN (SELECT id FROM repositories r WHERE ${where}) LIMIT 1`,
+    );
+    const blobIn = this.#sql(
+      `SELECT 1 FROM manifest_references mr JOIN repository_manifests rm ON rm.manifest_id = mr.manifest_id
+       WHERE mr.child = ? AND mr.kind = 'blob' AND rm.repository_id IN (SELECT id FROM repositories r WHERE ${where}) LIMIT 1`,
+    );
+    const size = this.#sql('SELECT size FROM blobs WHERE digest = ?').pluck();
+    let added = manifestIn.get(manifest, ...args) === undefined ? payloadBytes : 0;
+    for (const digest of blobs) {
+      if (blobIn.get(digest, ...args) === undefined) added += (size.get(digest) as number | undefined) ?? 0;
+    }
+    return Promise.resolve(added);
+  }
+
+  unreferencedBlobBytes(): Promise<{ blobs: number; bytes: number }> {
+    const row = this.#sql(
+      `SELECT count(*) AS blobs, coalesce(sum(size), 0) AS bytes FROM blobs b
+       WHERE NOT EXISTS (SELECT 1 FROM manifest_references mr WHERE mr.child = b.digest AND mr.kind = 'blob')`,
+    ).get() as { blobs: number; bytes: number };
+    return Promise.resolve(row);
+  }
+
+  // ---- policies (PolicyStore; docs/lifecycle.md) ----
+
+  listAllRepositories(): Promise<string[]> {
+    return Promise.resolve(this.#sql('SELECT name FROM repositories ORDER BY name').pluck().all() as string[]);
+  }
+
+  listTagRows(repository: string): Promise<TagRow[]> {
+    const rows = this.#sql(
+      `SELECT t.name, m.digest, t.updated_at AS updatedAt FROM repositories r
+         JOIN tags t ON t.repository_id = r.id JOIN manifests m ON m.id = t.manifest_id
+       WHERE r.name = ? ORDER BY t.updated_at DESC, t.name`,
+    ).all(repository) as TagRow[];
+    return Promise.resolve(rows);
+  }
+
+  removeUntagged(
+    repository: string,
+    options: { readonly deleteTags?: readonly string[]; readonly untaggedBefore?: number },
+    dryRun: boolean,
+  ): Promise<{ tags: string[]; manifests: string[] }> {
+    const outcome = { tags: [] as string[], manifests: [] as string[] };
+    const work = (): void => {
+      const repositoryId = this.#repositoryId(repository);
+      if (repositoryId === undefined) return;
+      const candidates = new Set<number>();
+      for (const tag of options.deleteTags ?? []) {
+        const row = this.#sql('SELECT manifest_id FROM tags WHERE repository_id = ? AND name = ?').get(repositoryId, tag) as { manifest_id: number } | undefined;
+        if (row === undefined) continue;
+        this.#sql('DELETE FROM tags WHERE repository_id = ? AND name = ?').run(repositoryId, tag);
+        outcome.tags.push(tag);
+        candidates.add(row.manifest_id);
+      }
+      if (options.untaggedBefore !== undefined) {
+        const old = this.#sql(
+          `SELECT rm.manifest_id FROM repository_manifests rm
+           WHERE rm.repository_id = ? AND coalesce(rm.untagged_at, rm.created_at) <= ?
+             AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repository_id = rm.repository_id AND t.manifest_id = rm.manifest_id)`,
+        ).pluck().all(repositoryId, options.untaggedBefore) as number[];
+        for (const id of old) candidates.add(id);
+      }
+      const untagged = this.#sql('SELECT 1 FROM repository_manifests rm WHERE rm.repository_id = ? AND rm.manifest_id = ? AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repository_id = rm.repository_id AND t.manifest_id = rm.manifest_id)');
+      // Held: a child of an index still in the repository, or a referrer whose subject is.
+      const held = this.#sql(
+        `SELECT 1 FROM manifests m WHERE m.id = ? AND (
+           EXISTS (SELECT 1 FROM manifest_references mr JOIN repository_manifests rm ON rm.manifest_id = mr.manifest_id AND rm.repository_id = ?
+                   WHERE mr.child = m.digest AND mr.kind = 'manifest')
+           OR (m.subject IS NOT NULL AND EXISTS (SELECT 1 FROM repository_manifests rm JOIN manifests s ON s.id = rm.manifest_id
+                   WHERE rm.repository_id = ? AND s.digest = m.subject)))`,
+      );
+      const followers = this.#sql(
+        `SELECT rm.manifest_id FROM repository_manifests rm JOIN manifests m ON m.id = rm.manifest_id
+         WHERE rm.repository_id = ? AND (m.subject = ? OR m.digest IN (SELECT child FROM manifest_references WHERE manifest_id = ? AND kind = 'manifest'))`,
+      );
+      // To a fixpoint: removing an index frees its children, removing a subject its referrers.
+      for (let progress = true; progress; ) {
+        progress = false;
+        for (const id of [...candidates]) {
+          if (untagged.get(repositoryId, id) === undefined) {
+            candidates.delete(id);
+            continue;
+          }
+          if (held.get(id, repositoryId, repositoryId) !== undefined) continue;
+          const digest = this.#sql('SELECT digest FROM manifests WHERE id = ?').pluck().get(id) as string;
+          this.#sql('DELETE FROM repository_manifests WHERE repository_id = ? AND manifest_id = ?').run(repositoryId, id);
+          outcome.manifests.push(digest);
+          candidates.delete(id);
+          for (const follower of followers.pluck().all(repositoryId, digest, id) as number[]) candidates.add(follower);
+          progress = true;
+        }
+      }
+      if (dryRun) throw new DryRunRollback();
+    };
+    try {
+      this.#db.transaction(work).immediate();
+    } catch (error) {
+      if (!(error instanceof DryRunRollback)) return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    return Promise.resolve(outcome);
+  }
+
+  /** Runs work in an IMMEDIATE transaction (a deferred, read-only one for a dry run). */
+  #lifecycleTransaction<T>(work: () => T, readOnly: boolean): Promise<T> {
+    try {
+      const transaction = this.#db.transaction(work);
+      return Promise.resolve(readOnly ? transaction.deferred() : transaction.immediate());
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
   close(): Promise<void> {
     this.#db.close();
     return Promise.resolve();
   }
 }
+
+/** Thrown inside putManifest's transaction to roll it back when an immutable tag would move. */
+class ImmutableTagRefusal extends Error {
+  readonly current: string;
+  constructor(current: string) {
+    super('immutable tag');
+    this.current = current;
+  }
+}
+
+/** Thrown at the end of a dry run's transaction so that it rolls back. */
+class DryRunRollback extends Error {}

@@ -19,13 +19,13 @@ export interface Clients {
 }
 
 /** `shortDir` holds podman's runroots (at most 50 characters long). */
-export function makeClients(workDir: string, shortDir: string, registryHost: string): Clients {
+export function makeClients(workDir: string, shortDir: string, registryHost: string, insecure = true): Clients {
   const dir = path.join(workDir, 'clients');
   mkdirSync(dir, { recursive: true });
   const registriesConf = path.join(dir, 'registries.conf');
   writeFileSync(
     registriesConf,
-    ['unqualified-search-registries = []', '', '[[registry]]', `location = "${registryHost}"`, 'insecure = true', ''].join('\n'),
+    ['unqualified-search-registries = []', '', '[[registry]]', `location = "${registryHost}"`, `insecure = ${String(insecure)}`, ''].join('\n'),
   );
   const storageConf = path.join(dir, 'storage.conf');
   writeFileSync(

@@ -1,6 +1,7 @@
 // The registry under test: Berth (default) or the reference docker-registry 2.8.2
 // (E2E_REGISTRY=reference), on a free loopback port with a fresh data dir.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { get as httpsGet } from 'node:https';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { spawnDaemon, type Daemon } from './daemon.js';
@@ -41,32 +42,53 @@ export function freePort(): Promise<number> {
   });
 }
 
-async function isReady(url: string): Promise<boolean> {
+async function isReady(url: string, options: RegistryOptions): Promise<boolean> {
   try {
+    if (options.tls !== undefined) return await isReadyTls(url, options.tls.ca);
     const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(2000) });
     await res.arrayBuffer();
-    return res.status === 200 && res.headers.get('docker-distribution-api-version') === 'registry/2.0';
+    // With access control on, `GET /v2/` answers 401 with a challenge.
+    return (res.status === 200 || (options.auth !== undefined && res.status === 401)) && res.headers.get('docker-distribution-api-version') === 'registry/2.0';
   } catch {
     return false;
   }
 }
 
-/** Starts a registry in `workDir/registry` and waits until `GET /v2/` answers 200. */
-export async function startRegistry(workDir: string, kind: RegistryKind = registryKind()): Promise<Registry> {
+function isReadyTls(url: string, ca: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = httpsGet(`${url}/v2/`, { ca: readFileSync(ca), timeout: 2000, agent: false }, (res) => {
+      res.resume();
+      resolve((res.statusCode === 200 || res.statusCode === 401) && res.headers['docker-distribution-api-version'] === 'registry/2.0');
+    });
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => req.destroy());
+  });
+}
+
+export interface RegistryOptions {
+  /** YAML of the `auth:` mapping (e.g. `{ htpasswd: { realm: x, path: /p } }`). */
+  readonly auth?: string;
+  /** Serve HTTPS with this certificate and key; `ca` is the CA file the readiness probe trusts. */
+  readonly tls?: { readonly certificate: string; readonly key: string; readonly ca: string };
+}
+
+/** Starts a registry in `workDir/registry` and waits until `GET /v2/` answers 200 (401 with auth). */
+export async function startRegistry(workDir: string, kind: RegistryKind = registryKind(), options: RegistryOptions = {}): Promise<Registry> {
   const dir = path.join(workDir, 'registry');
   const dataDir = path.join(dir, 'data');
   mkdirSync(dataDir, { recursive: true });
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
-  const url = `http://${host}`;
+  const url = `${options.tls === undefined ? 'http' : 'https'}://${host}`;
   const config = path.join(dir, 'config.yml');
   writeFileSync(
     config,
     [
       'version: 0.1',
       'log: { level: warn }',
-      `http: { addr: ${host} }`,
+      options.tls === undefined ? `http: { addr: ${host} }` : `http: { addr: ${host}, tls: { certificate: ${options.tls.certificate}, key: ${options.tls.key} } }`,
       `storage: { filesystem: { rootdirectory: ${dataDir} }, delete: { enabled: true } }`,
+      ...(options.auth === undefined ? [] : [`auth: ${options.auth}`]),
       '',
     ].join('\n'),
   );
@@ -85,7 +107,7 @@ export async function startRegistry(workDir: string, kind: RegistryKind = regist
       `${kind} registry on ${url}`,
       async () => {
         if (daemon.exited()) throw new Error(`${kind} registry exited early:\n${daemon.logTail()}`);
-        return isReady(url);
+        return isReady(url, options);
       },
       30_000,
     );

@@ -7,7 +7,7 @@ import { run } from './exec.js';
 import { loadFixtures, type Fixtures } from './fixtures.js';
 import { freshShortDir, freshWorkDir } from './paths.js';
 import { RegistryApi } from './registry-api.js';
-import { startRegistry, type Registry } from './registry-process.js';
+import { startRegistry, type Registry, type RegistryOptions } from './registry-process.js';
 
 export interface Suite {
   work: string;
@@ -28,18 +28,25 @@ export const FILE_TIMEOUT_MS = 10 * 60_000;
 
 const stops = new WeakMap<Suite, (() => Promise<void>)[]>();
 
-export async function startSuite(name: string): Promise<Suite> {
+export interface SuiteOptions {
+  /** Registry configuration beyond the defaults (access control, TLS); Berth only. */
+  readonly registry?: (work: string) => RegistryOptions;
+  /** Whether the clients' registries.conf marks the registry insecure (default true). */
+  readonly insecure?: boolean;
+}
+
+export async function startSuite(name: string, options: SuiteOptions = {}): Promise<Suite> {
   const work = freshWorkDir(name);
   const short = freshShortDir();
   const fx = await loadFixtures();
-  const reg = await startRegistry(work);
+  const reg = await startRegistry(work, undefined, options.registry?.(work));
   const steps: (() => Promise<void>)[] = [() => reg.stop()];
   const suite: Suite = {
     work,
     short,
     fx,
     reg,
-    clients: makeClients(work, short, reg.host),
+    clients: makeClients(work, short, reg.host, options.insecure ?? true),
     api: new RegistryApi(reg.url),
     onStop: (step) => steps.push(step),
     file: (...parts) => path.join(work, ...parts),

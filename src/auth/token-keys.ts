@@ -1,0 +1,50 @@
+// The signing key of the built-in token service: read from auth.tokenservice.keyfile, or generated
+// (ES256) on first start and written there (mode 0600), or kept in memory when there is no file.
+// Its public half is published as a JWKS; `kid` is the RFC 7638 thumbprint.
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+export interface SigningKey {
+  readonly privateKey: KeyObject;
+  readonly publicKey: KeyObject;
+  readonly alg: string;
+  readonly kid: string;
+  /** The public key as a JWK with kid, alg and use. */
+  readonly jwk: JsonWebKey;
+}
+
+export function loadSigningKey(file: string | undefined): { key: SigningKey; generated: boolean } {
+  let privateKey: KeyObject;
+  let generated = false;
+  if (file !== undefined && existsSync(file)) {
+    privateKey = createPrivateKey(readFileSync(file));
+  } else {
+    privateKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    generated = true;
+    if (file !== undefined) {
+      mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+      writeFileSync(file, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600, flag: 'wx' });
+    }
+  }
+  const publicKey = createPublicKey(privateKey);
+  const jwk = publicKey.export({ format: 'jwk' });
+  const alg = algorithmOf(jwk);
+  const kid = thumbprint(jwk);
+  return { key: { privateKey, publicKey, alg, kid, jwk: { ...jwk, kid, alg, use: 'sig' } }, generated };
+}
+
+function algorithmOf(jwk: JsonWebKey): string {
+  if (jwk.kty === 'EC' && jwk.crv === 'P-256') return 'ES256';
+  if (jwk.kty === 'EC' && jwk.crv === 'P-384') return 'ES384';
+  if (jwk.kty === 'EC' && jwk.crv === 'P-521') return 'ES512';
+  if (jwk.kty === 'RSA') return 'RS256';
+  if (jwk.kty === 'OKP' && jwk.crv === 'Ed25519') return 'EdDSA';
+  throw new Error(`unsupported token signing key type ${String(jwk.kty)} ${String(jwk.crv ?? '')}`);
+}
+
+function thumbprint(jwk: JsonWebKey): string {
+  const members: Record<string, unknown> =
+    jwk.kty === 'RSA' ? { e: jwk.e, kty: jwk.kty, n: jwk.n } : jwk.kty === 'EC' ? { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y } : { crv: jwk.crv, kty: jwk.kty, x: jwk.x };
+  return createHash('sha256').update(JSON.stringify(members)).digest('base64url');
+}

@@ -1,0 +1,59 @@
+// Retention and untagged-manifest policies (docs/lifecycle.md), applied at the start of each
+// collector run (and by `berth gc --dry-run`, which only reports). They remove tags and manifests
+// from repositories; what that leaves unreferenced is then collected like anything else, after the
+// review delay.
+import type { PolicyStore } from '../metadata/lifecycle.js';
+import { compileRepositoryGlob, compileTagPattern, type LifecyclePolicy } from '../registry/lifecycle-policy.js';
+
+export interface RetentionPolicyRule {
+  readonly repositories: readonly string[];
+  readonly keepTags: readonly string[];
+  readonly keepNewest: number | undefined;
+  readonly keepYoungerThanMs: number | undefined;
+}
+
+export interface PolicyRules {
+  readonly untagged: readonly { readonly repositories: readonly string[]; readonly olderThanMs: number }[];
+  readonly retention: readonly RetentionPolicyRule[];
+}
+
+export interface PolicyReport {
+  /** `repository:tag` deleted by retention (or that would be). */
+  readonly tags: string[];
+  /** `repository@digest` removed from their repository (or that would be). */
+  readonly manifests: string[];
+}
+
+export async function applyPolicies(store: PolicyStore, rules: PolicyRules, immutability: LifecyclePolicy, dryRun: boolean): Promise<PolicyReport> {
+  const report: PolicyReport = { tags: [], manifests: [] };
+  if (rules.untagged.length === 0 && rules.retention.length === 0) return report;
+  const retention = rules.retention.map((rule) => ({ rule, globs: rule.repositories.map(compileRepositoryGlob), keep: rule.keepTags.map(compileTagPattern) }));
+  const untagged = rules.untagged.map((rule) => ({ rule, globs: rule.repositories.map(compileRepositoryGlob) }));
+  for (const repository of await store.listAllRepositories()) {
+    const now = Date.now();
+    const retain = retention.find((entry) => entry.globs.some((glob) => glob.test(repository)));
+    if (retain !== undefined) {
+      const tags = await store.listTagRows(repository); // newest first
+      const doomed = tags
+        .filter((tag, index) => {
+          if (immutability.isImmutable(repository, tag.name)) return false;
+          if (retain.keep.some((pattern) => pattern.test(tag.name))) return false;
+          if (retain.rule.keepNewest !== undefined && index < retain.rule.keepNewest) return false;
+          if (retain.rule.keepYoungerThanMs !== undefined && now - tag.updatedAt < retain.rule.keepYoungerThanMs) return false;
+          return true;
+        })
+        .map((tag) => tag.name);
+      if (doomed.length > 0) {
+        const removed = await store.removeUntagged(repository, { deleteTags: doomed }, dryRun);
+        report.tags.push(...removed.tags.map((tag) => `${repository}:${tag}`));
+        report.manifests.push(...removed.manifests.map((digest) => `${repository}@${digest}`));
+      }
+    }
+    const prune = untagged.find((entry) => entry.globs.some((glob) => glob.test(repository)));
+    if (prune !== undefined) {
+      const removed = await store.removeUntagged(repository, { untaggedBefore: now - prune.rule.olderThanMs }, dryRun);
+      report.manifests.push(...removed.manifests.map((digest) => `${repository}@${digest}`));
+    }
+  }
+  return report;
+}

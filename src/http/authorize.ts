@@ -1,0 +1,45 @@
+// Asks the access controller for the scopes a request needs: a refusal becomes 401 with the
+// controller's challenge, 403, or 429; an allowance is kept on the context for handlers that filter
+// (the catalog, usage).
+import type { AccessController, AccessDecision, Scope } from '../auth/access.js';
+import type { TLSSocket } from 'node:tls';
+import { denied, tooManyRequests, unauthorized } from '../registry/errors.js';
+import type { RequestContext } from './context.js';
+
+export async function authorizeRequest(ctx: RequestContext, controller: AccessController, scopes: Scope[]): Promise<AccessDecision & { allowed: true }> {
+  const decision = await controller.authorize({
+    scopes,
+    authorization: ctx.header('authorization'),
+    remoteAddress: ctx.req.socket.remoteAddress,
+    // Computed only when a controller asks (OpenAccess never does).
+    get origin() {
+      return origin(ctx);
+    },
+    get clientCertificate() {
+      return clientCertificate(ctx);
+    },
+  });
+  if (!decision.allowed) {
+    if (decision.retryAfterSeconds !== undefined) throw tooManyRequests(decision.retryAfterSeconds);
+    throw decision.challenge === undefined ? denied(decision.reason) : unauthorized(decision.challenge);
+  }
+  ctx.access = decision;
+  return decision;
+}
+
+/** `scheme://host` the client reached: http.host when set, else the Host header when it is well-formed. */
+function origin(ctx: RequestContext): string | undefined {
+  if (ctx.settings.baseUrl !== undefined) return ctx.settings.baseUrl;
+  const host = ctx.req.headers.host;
+  if (host === undefined || !/^[A-Za-z0-9.-]+(?::\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$/.test(host)) return undefined;
+  const encrypted = (ctx.req.socket as { encrypted?: boolean }).encrypted === true;
+  return `${encrypted ? 'https' : 'http'}://${host}`;
+}
+
+/** The CN of a client certificate the TLS layer verified against http.tls.clientcas. */
+function clientCertificate(ctx: RequestContext): string | undefined {
+  const socket = ctx.req.socket as Partial<TLSSocket>;
+  if (socket.encrypted !== true || socket.authorized !== true || socket.getPeerCertificate === undefined) return undefined;
+  const cn: unknown = socket.getPeerCertificate().subject?.CN;
+  return typeof cn === 'string' && cn !== '' ? cn : undefined;
+}
