@@ -2,7 +2,7 @@
 // repository. Anonymous callers get only what `anonymous: true` rules grant; admins get everything.
 import type { PolicyAction, PolicyRule } from '../config/config.js';
 import type { Action, Scope } from './access.js';
-import { compileGlob } from './glob.js';
+import { compileRepositoryGlob } from '../registry/repository-glob.js';
 
 /** Who is calling: a user name, or undefined for an anonymous caller. */
 export interface Subject {
@@ -47,7 +47,7 @@ export class Policy {
     this.#memberOf = memberOf;
     const rules = settings.policies ?? [{ repositories: ['**'], users: ['*'], groups: [], anonymous: false, actions: EVERYTHING }];
     this.#rules = rules.map((rule) => ({
-      patterns: rule.repositories.map(compileGlob),
+      patterns: rule.repositories.map(compileRepositoryGlob),
       users: new Set(rule.users),
       groups: rule.groups,
       anonymous: rule.anonymous,

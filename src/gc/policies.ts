@@ -3,7 +3,8 @@
 // from repositories; what that leaves unreferenced is then collected like anything else, after the
 // review delay.
 import type { PolicyStore } from '../metadata/lifecycle.js';
-import { compileRepositoryGlob, compileTagPattern, type LifecyclePolicy } from '../registry/lifecycle-policy.js';
+import { compileTagPattern, type LifecyclePolicy } from '../registry/lifecycle-policy.js';
+import { compileRepositoryGlob } from '../registry/repository-glob.js';
 
 export interface RetentionPolicyRule {
   readonly repositories: readonly string[];

@@ -1,7 +1,7 @@
 // Lifecycle rules the registry enforces on requests (docs/lifecycle.md): immutable tags and storage
-// quotas, each chosen by repository glob. Repository globs: `*` within one path component, `**`
-// across components (`team/**` matches team/a and team/a/b). Tag patterns are regular expressions
+// quotas, each chosen by repository glob (repository-glob.ts). Tag patterns are regular expressions
 // matched against the whole tag.
+import { compileRepositoryGlob } from './repository-glob.js';
 
 export interface ImmutabilityRule {
   readonly repositories: readonly string[];
@@ -22,29 +22,6 @@ export interface LifecycleRules {
 }
 
 export const NO_LIFECYCLE_RULES: LifecycleRules = { immutable: [], quotas: [] };
-
-export function compileRepositoryGlob(glob: string): RegExp {
-  let source = '';
-  for (let i = 0; i < glob.length; i++) {
-    const char = glob[i] as string;
-    if (char === '*') {
-      if (glob[i + 1] === '*') {
-        i++;
-        if (glob[i + 1] === '/') {
-          i++;
-          source += '(?:.*/)?';
-        } else {
-          source += '.*';
-        }
-      } else {
-        source += '[^/]*';
-      }
-    } else {
-      source += char.replace(/[.\\^$+?()[\]{}|-]/g, '\\$&');
-    }
-  }
-  return new RegExp(`^${source}$`);
-}
 
 export function compileTagPattern(pattern: string): RegExp {
   return new RegExp(`^(?:${pattern})$`);

@@ -1,7 +1,8 @@
-// Repository globs of auth.policies: `*` matches within one path component, `**` across components
-// (`team/**` matches team/a and team/a/b, never team-x/a). Everything else matches literally.
+// Repository globs, as auth.policies and the lifecycle rules write them: `*` matches within one path
+// component, `**` across components (`team/**` matches team/a and team/a/b, never team-x/a).
+// Everything else matches literally.
 
-export function compileGlob(glob: string): RegExp {
+export function compileRepositoryGlob(glob: string): RegExp {
   let source = '';
   for (let i = 0; i < glob.length; i++) {
     const char = glob[i] as string;
