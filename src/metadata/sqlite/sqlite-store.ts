@@ -235,13 +235,12 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
   }
 
   listTags(repository: string, page: Page): Promise<string[] | undefined> {
-    const repositoryId = this.#repositoryId(repository);
-    if (repositoryId === undefined) return Promise.resolve(undefined);
-    const rows = this.#sql('SELECT name FROM tags WHERE repository_id = ? AND name > ? ORDER BY name LIMIT ?').pluck().all(
-      repositoryId,
-      page.after ?? '',
-      page.limit,
-    ) as string[];
+    // One query in the common case; only an empty page asks whether the repository exists.
+    const rows = this.#sql(
+      `SELECT t.name FROM repositories r JOIN tags t ON t.repository_id = r.id
+       WHERE r.name = ? AND t.name > ? ORDER BY t.name LIMIT ?`,
+    ).pluck().all(repository, page.after ?? '', page.limit) as string[];
+    if (rows.length === 0 && this.#repositoryId(repository) === undefined) return Promise.resolve(undefined);
     return Promise.resolve(rows);
   }
 
