@@ -1,5 +1,5 @@
 // Blobs as a repository sees them: stat, read (whole or a range), delete (unlink from the repository).
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { MetadataStore } from '../metadata/store.js';
 import type { ByteRange, StorageDriver } from '../storage/driver.js';
 import { blobKey } from './blob-keys.js';
@@ -34,6 +34,17 @@ export class BlobService {
 
   read(digest: Digest, range?: ByteRange): Promise<Readable> {
     return this.#storage.read(blobKey(digest), range);
+  }
+
+  /** Whether `copyTo` is available (the storage driver can copy into a destination cheaply). */
+  get canCopy(): boolean {
+    return this.#storage.copyTo !== undefined;
+  }
+
+  /** Writes the blob (or a range) into `destination`; only when `canCopy`. */
+  copyTo(digest: Digest, range: ByteRange | undefined, destination: Writable): Promise<void> {
+    if (this.#storage.copyTo === undefined) return Promise.reject(new Error('storage driver cannot copy'));
+    return this.#storage.copyTo(blobKey(digest), range, destination);
   }
 
   /** A small blob's bytes whole (the caller has its size from stat). */

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { after, before, describe, it } from 'node:test';
 import { NotFoundError, type StorageDriver } from '../../src/storage/driver.js';
@@ -87,6 +87,36 @@ export function storageDriverSuite(factory: DriverFactory): void {
     it('read / get of an absent key → NotFoundError naming the key', async () => {
       await assert.rejects(driver.read('absent/read'), (error: unknown) => error instanceof NotFoundError && error.key === 'absent/read');
       await assert.rejects(driver.get('absent/get'), (error: unknown) => error instanceof NotFoundError && error.key === 'absent/get');
+    });
+
+    it('copyTo (when offered) writes the whole object or an inclusive range into a destination', async (t) => {
+      const copyTo = driver.copyTo?.bind(driver);
+      if (copyTo === undefined) {
+        t.skip(`${factory.name} offers no copyTo`);
+        return;
+      }
+      const bytes = Buffer.alloc(2_500_000);
+      for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7) % 253;
+      await driver.put('copy/big', bytes);
+      const collect = async (range?: { start: number; end: number }): Promise<Buffer> => {
+        const chunks: Buffer[] = [];
+        // A slow destination: each chunk is copied before the write is acknowledged, so a buffer the
+        // driver reused too early would show up as corrupted bytes.
+        const destination = new Writable({
+          write(chunk: Buffer, _encoding, callback) {
+            chunks.push(Buffer.from(chunk));
+            setImmediate(callback);
+          },
+        });
+        await copyTo('copy/big', range, destination);
+        return Buffer.concat(chunks);
+      };
+      assert.ok((await collect()).equals(bytes));
+      assert.ok((await collect({ start: 1_000_001, end: 2_100_000 })).equals(bytes.subarray(1_000_001, 2_100_001)));
+      await assert.rejects(copyTo('absent/copy', undefined, new Writable({ write: (_c, _e, cb) => cb() })), (error: unknown) => error instanceof NotFoundError);
+      const gone = new Writable({ write: (_c, _e, cb) => cb() });
+      gone.destroy();
+      await assert.rejects(copyTo('copy/big', undefined, gone));
     });
 
     it('append creates the object and a later append adds to its end', async () => {

@@ -1,5 +1,6 @@
 // end-2 (GET/HEAD blob) with ranges, ETag and errors, on both storage drivers.
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { content, freshRepository, randomContent, type Content } from '../support/content.js';
 import { assertError } from '../support/error-envelope.js';
@@ -33,6 +34,26 @@ for (const storage of ['filesystem', 'inmemory'] as const) {
       assert.equal(response.headers.get('docker-content-digest'), blob.digest);
       assert.equal(response.headers.get('etag'), `"${blob.digest}"`);
       assert.ok(body.equals(blob.bytes), 'served bytes equal the pushed bytes');
+    });
+
+    it('a client that disconnects in the middle of a large blob leaves the registry serving it whole', async () => {
+      const repository = freshRepository('abort');
+      const blob = randomContent(6 * 1024 * 1024);
+      await pushBlob(registry.url, repository, blob);
+      await new Promise<void>((resolve, reject) => {
+        const url = new URL(`${registry.url}/v2/${repository}/blobs/${blob.digest}`);
+        const req = request({ hostname: url.hostname, port: url.port, path: url.pathname, agent: false }, (res) => {
+          res.once('data', () => {
+            req.destroy();
+            resolve();
+          });
+        });
+        req.on('error', (error: NodeJS.ErrnoException) => (error.code === 'ECONNRESET' ? resolve() : reject(error)));
+        req.end();
+      });
+      const again = await fetch(`${registry.url}/v2/${repository}/blobs/${blob.digest}`);
+      assert.equal(again.status, 200);
+      assert.ok(Buffer.from(await again.arrayBuffer()).equals(blob.bytes));
     });
 
     it('HEAD blob → 200 with Content-Length and Docker-Content-Digest, no body', async () => {

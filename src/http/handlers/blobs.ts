@@ -40,6 +40,17 @@ export async function getBlob(ctx: RequestContext): Promise<void> {
     ctx.send(status, headers, bytes);
     return;
   }
+  if (ctx.registry.blobs.canCopy) {
+    ctx.res.writeHead(status, headers);
+    try {
+      await ctx.registry.blobs.copyTo(blob.digest, range, ctx.res);
+    } catch (error) {
+      if (ctx.res.destroyed) return; // the client went away mid-blob
+      throw error;
+    }
+    ctx.res.end();
+    return;
+  }
   const source = await ctx.registry.blobs.read(blob.digest, range);
   ctx.res.writeHead(status, headers);
   pipeline(source, ctx.res, (error) => {
