@@ -222,6 +222,29 @@ export function metadataStoreSuite(factory: StoreFactory): void {
         assert.deepEqual(await store.listTags(repository, { limit: 100, after: 'b' }), sorted.filter((tag) => tag > 'b'));
       });
 
+      it('listTags read again after each kind of tag change shows the change', async () => {
+        const repository = freshName('reread');
+        const one = manifest(repository, 'reread one');
+        const two = manifest(repository, 'reread two');
+        const page = async (): Promise<string[] | undefined> => store.listTags(repository, { limit: 10 });
+        await store.putManifest({ ...one, tag: 'a' });
+        assert.deepEqual(await page(), ['a']);
+        await store.putManifest({ ...two, tag: 'b' });
+        assert.deepEqual(await page(), ['a', 'b']);
+        await store.putManifest({ ...two, tag: 'a' });
+        assert.deepEqual(await page(), ['a', 'b']);
+        assert.equal((await store.getManifestByTag(repository, 'a'))?.digest, two.digest);
+        await store.deleteTag(repository, 'b');
+        assert.deepEqual(await page(), ['a']);
+        await store.putManifest({ ...one, tag: 'c' });
+        assert.deepEqual(await page(), ['a', 'c']);
+        await store.deleteManifest(repository, two.digest);
+        assert.deepEqual(await page(), ['c']);
+        // The returned array is the caller's: changing it changes no later answer.
+        (await page())?.push('injected');
+        assert.deepEqual(await page(), ['c']);
+      });
+
       it('listRepositories pages repositories with manifests in lexical order', async () => {
         const prefix = `catalog${++counter}`;
         const names = [`${prefix}/zeta`, `${prefix}/alpha`, `${prefix}/alpha-tools`, `${prefix}/alpha/nested`, `${prefix}/mid`];
@@ -330,6 +353,45 @@ metadataStoreSuite({
     return new SqliteStore({ path: join(directory, 'metadata.sqlite'), synchronous: 'NORMAL' });
   },
   dispose: () => rmSync(directory, { recursive: true, force: true }),
+});
+
+describe('SqliteStore (file) with two connections on one file', () => {
+  it('tag pages read by one connection follow the tags another connection writes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'berth-metadata-two-'));
+    try {
+      const path = join(dir, 'metadata.sqlite');
+      const server = new SqliteStore({ path });
+      const other = new SqliteStore({ path });
+      const m = manifest('two/repo', 'two connections');
+      await server.putManifest({ ...m, tag: 'a' });
+      await server.putManifest({ ...m, tag: 'b' });
+      assert.deepEqual(await server.listTags('two/repo', { limit: 10 }), ['a', 'b']);
+      await other.putManifest({ ...m, tag: 'c' });
+      assert.deepEqual(await server.listTags('two/repo', { limit: 10 }), ['a', 'b', 'c']);
+      // Retention in another process (berth gc) deletes tags there.
+      await other.removeUntagged('two/repo', { deleteTags: ['a', 'c'] }, false);
+      assert.deepEqual(await server.listTags('two/repo', { limit: 10 }), ['b']);
+      await other.deleteManifest('two/repo', m.digest);
+      assert.deepEqual(await server.listTags('two/repo', { limit: 10 }), []);
+      await other.close();
+      await server.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('retention through the same connection drops the cached page', async () => {
+    const store = new SqliteStore({ path: ':memory:' });
+    const m = manifest('retained/repo', 'retention');
+    for (const tag of ['x', 'y', 'z']) await store.putManifest({ ...m, tag });
+    assert.deepEqual(await store.listTags('retained/repo', { limit: 2 }), ['x', 'y']);
+    await store.removeUntagged('retained/repo', { deleteTags: ['x'] }, false);
+    assert.deepEqual(await store.listTags('retained/repo', { limit: 2 }), ['y', 'z']);
+    // A dry run rolls back: the names are unchanged.
+    await store.removeUntagged('retained/repo', { deleteTags: ['y'] }, true);
+    assert.deepEqual(await store.listTags('retained/repo', { limit: 2 }), ['y', 'z']);
+    await store.close();
+  });
 });
 
 describe('SqliteStore (file) keeps its rows across a reopen', () => {

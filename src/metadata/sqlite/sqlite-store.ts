@@ -15,6 +15,10 @@ import {
   type UploadRow,
 } from '../store.js';
 import { MIGRATIONS } from './schema.js';
+import { TagPageCache } from './tag-page-cache.js';
+
+/** Tag names held by the tag page cache, across repositories (a few MiB). */
+const TAG_PAGE_CACHE_NAMES = 100_000;
 
 export interface SqliteOptions {
   readonly path: string;
@@ -27,6 +31,8 @@ type Statement = Database.Statement<unknown[], unknown>;
 export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, PolicyStore {
   readonly #db: Database.Database;
   readonly #statements = new Map<string, Statement>();
+  readonly #tagPages = new TagPageCache(TAG_PAGE_CACHE_NAMES);
+  #dataVersion: number;
 
   constructor(options: SqliteOptions) {
     this.#db = new Database(options.path);
@@ -37,6 +43,26 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
     this.#db.pragma('cache_size = -32768');
     this.#db.pragma('foreign_keys = ON');
     this.#migrate();
+    this.#watchTags();
+    this.#dataVersion = this.#readDataVersion();
+  }
+
+  /** Drop cached tag pages of a repository whenever this connection changes one of its tags. */
+  #watchTags(): void {
+    this.#db.function('berth_tags_changed', { varargs: false }, (name: unknown) => {
+      this.#tagPages.invalidate(typeof name === 'string' ? name : undefined);
+      return null;
+    });
+    const repository = (row: 'NEW' | 'OLD'): string => `berth_tags_changed((SELECT name FROM repositories WHERE id = ${row}.repository_id))`;
+    this.#db.exec(`
+      CREATE TEMP TRIGGER tag_pages_insert AFTER INSERT ON main.tags BEGIN SELECT ${repository('NEW')}; END;
+      CREATE TEMP TRIGGER tag_pages_delete AFTER DELETE ON main.tags BEGIN SELECT ${repository('OLD')}; END;
+      CREATE TEMP TRIGGER tag_pages_rename AFTER UPDATE OF name, repository_id ON main.tags BEGIN SELECT ${repository('OLD')}, ${repository('NEW')}; END;
+    `);
+  }
+
+  #readDataVersion(): number {
+    return this.#sql('PRAGMA data_version').pluck().get() as number;
   }
 
   #migrate(): void {
@@ -235,13 +261,24 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
   }
 
   listTags(repository: string, page: Page): Promise<string[] | undefined> {
+    // Another connection wrote since the last look: its tag changes fired no trigger here.
+    const dataVersion = this.#readDataVersion();
+    if (dataVersion !== this.#dataVersion) {
+      this.#dataVersion = dataVersion;
+      this.#tagPages.invalidate();
+    }
+    const after = page.after ?? '';
+    const cached = this.#tagPages.get(repository, after, page.limit);
+    if (cached !== undefined) return Promise.resolve([...cached]);
     // One query in the common case; only an empty page asks whether the repository exists.
     const rows = this.#sql(
       `SELECT t.name FROM repositories r JOIN tags t ON t.repository_id = r.id
        WHERE r.name = ? AND t.name > ? ORDER BY t.name LIMIT ?`,
-    ).pluck().all(repository, page.after ?? '', page.limit) as string[];
-    if (rows.length === 0 && this.#repositoryId(repository) === undefined) return Promise.resolve(undefined);
-    return Promise.resolve(rows);
+    ).pluck().all(repository, after, page.limit) as string[];
+    if (rows.length === 0) return Promise.resolve(this.#repositoryId(repository) === undefined ? undefined : rows);
+    // Only pages with names: they prove the repository exists, so a cached page never hides its removal.
+    this.#tagPages.set(repository, after, page.limit, rows);
+    return Promise.resolve([...rows]);
   }
 
   listRepositories(page: Page): Promise<string[]> {
