@@ -5,9 +5,12 @@
 // round trip (measured here: stat 2.5 vs 15.8 µs, open+close 3.0 vs 26.9 µs). Anything that writes
 // (create, rename, unlink, fsync) stays asynchronous: under concurrent pushes it waits on the
 // filesystem journal behind other fsyncs, which must not stall the event loop. Descriptors are plain
-// numbers (no FileHandle objects). Appends are not fsynced chunk by chunk (a chunked upload would pay
-// one fsync per PATCH); commit fsyncs the file once, renames it and fsyncs the target directory.
-import { close, createReadStream, fstatSync, fsync, mkdirSync, open, openSync, read, readFileSync, rename, statSync, unlink, write, writev } from 'node:fs';
+// numbers (no FileHandle objects). Appends are not fsynced before they are acknowledged (a chunked
+// upload would pay one fsync per PATCH); commit fsyncs the file once, renames it and fsyncs the
+// target directory. So that this one fsync does not have to write a whole large blob out, appends
+// write behind: every WRITE_BEHIND bytes, and at the end of a stream with half as many unsynced, an
+// fdatasync starts in the background (nobody waits for it, its failure fails the commit).
+import { close, createReadStream, fdatasync, fstatSync, fsync, mkdirSync, open, openSync, read, readFileSync, rename, statSync, unlink, write, writev } from 'node:fs';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
@@ -19,6 +22,7 @@ const READ_HIGH_WATER_MARK = 512 * 1024;
 const COPY_CHUNK = 512 * 1024;
 const COPY_RING = 3;
 const SYNC_READ_LIMIT = 256 * 1024;
+const WRITE_BEHIND = 8 * 1024 * 1024;
 const fsyncAsync = promisify(fsync);
 const openAsync = promisify(open);
 const readAsync = promisify(read);
@@ -31,6 +35,8 @@ export class FilesystemDriver implements StorageDriver {
   readonly #root: string;
   /** Directories known to exist: a push then creates none (fan-out directories are never removed). */
   readonly #directories = new Set<string>();
+  /** Files whose background fdatasync failed: their commit fails rather than trust the bytes. */
+  readonly #writeBehindFailures = new Map<string, Error>();
 
   constructor(rootDirectory: string) {
     this.#root = rootDirectory;
@@ -124,12 +130,18 @@ export class FilesystemDriver implements StorageDriver {
   async append(key: string): Promise<AppendWriter> {
     const path = this.#path(key);
     this.#ensureDirectory(dirname(path));
-    return { stream: new FileAppendStream(await openAsync(path, 'a')) };
+    const fd = await openAsync(path, 'a');
+    return { stream: new FileAppendStream(fd, (error) => this.#writeBehindFailures.set(path, error)) };
   }
 
   async commit(from: string, to: string): Promise<void> {
     const source = this.#path(from);
     const target = this.#path(to);
+    const failure = this.#writeBehindFailures.get(source);
+    if (failure !== undefined) {
+      this.#writeBehindFailures.delete(source);
+      throw failure;
+    }
     await syncFile(source, 'r+');
     this.#ensureDirectory(dirname(target));
     await renameAsync(source, target);
@@ -142,6 +154,7 @@ export class FilesystemDriver implements StorageDriver {
       await rm(path, { recursive: true, force: true });
       return;
     }
+    this.#writeBehindFailures.delete(path);
     try {
       await unlinkAsync(path);
     } catch (error) {
@@ -174,31 +187,68 @@ export class FilesystemDriver implements StorageDriver {
   }
 }
 
-/** A Writable over an open file descriptor: batches of chunks go out with one writev call. */
+/**
+ * A Writable over an open file descriptor: batches of chunks go out with one writev call. It writes
+ * behind (see the top of this file): the descriptor is closed once its background fdatasync is done.
+ */
 class FileAppendStream extends Writable {
   #fd: number | undefined;
+  readonly #onSyncError: (error: Error) => void;
+  /** Bytes written since the last background fdatasync started. */
+  #unsynced = 0;
+  #syncing = false;
+  #closeWhenSynced: (() => void) | undefined;
 
-  constructor(fd: number) {
+  constructor(fd: number, onSyncError: (error: Error) => void) {
     super({ highWaterMark: WRITE_HIGH_WATER_MARK });
     this.#fd = fd;
+    this.#onSyncError = onSyncError;
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    writeAll(this.#fd as number, chunk, callback);
+    writeAll(this.#fd as number, chunk, this.#written(chunk.length, callback));
   }
 
   override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
     const buffers = chunks.map((entry) => entry.chunk);
     const total = buffers.reduce((sum, buffer) => sum + buffer.length, 0);
+    const done = this.#written(total, callback);
     writev(this.#fd as number, buffers, (error, written) => {
-      if (error !== null) callback(error);
-      else if (written === total) callback();
-      else writeAll(this.#fd as number, Buffer.concat(buffers).subarray(written), callback);
+      if (error !== null) done(error);
+      else if (written === total) done();
+      else writeAll(this.#fd as number, Buffer.concat(buffers).subarray(written), done);
+    });
+  }
+
+  /** Counts bytes once written, and starts a background fdatasync every WRITE_BEHIND of them. */
+  #written(bytes: number, callback: (error?: Error | null) => void): (error?: Error | null) => void {
+    return (error) => {
+      if (error === undefined || error === null) {
+        this.#unsynced += bytes;
+        if (this.#unsynced >= WRITE_BEHIND) this.#syncBehind();
+      }
+      callback(error);
+    };
+  }
+
+  #syncBehind(): void {
+    if (this.#syncing || this.#fd === undefined) return;
+    this.#syncing = true;
+    this.#unsynced = 0;
+    fdatasync(this.#fd, (error) => {
+      this.#syncing = false;
+      if (error !== null) this.#onSyncError(error);
+      const close = this.#closeWhenSynced;
+      this.#closeWhenSynced = undefined;
+      close?.();
     });
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    this.#close(() => callback());
+    // The tail of a large stream starts writing out too; the caller does not wait for it.
+    if (this.#unsynced >= WRITE_BEHIND / 2) this.#syncBehind();
+    this.#close(() => undefined);
+    callback();
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
@@ -212,7 +262,11 @@ class FileAppendStream extends Writable {
     }
     const fd = this.#fd;
     this.#fd = undefined;
-    close(fd, () => done());
+    const closeNow = (): void => close(fd, () => undefined);
+    // A descriptor in use by a running fdatasync is closed after it (its number must not be reused).
+    if (this.#syncing) this.#closeWhenSynced = closeNow;
+    else closeNow();
+    done();
   }
 }
 
