@@ -5,7 +5,7 @@ import { randomUUID, type Hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { MetadataStore } from '../metadata/store.js';
-import type { StorageDriver } from '../storage/driver.js';
+import type { AppendWriter, StorageDriver } from '../storage/driver.js';
 import { blobKey, uploadKey } from './blob-keys.js';
 import { linkStoredBlob } from './blob-link.js';
 import { createDigester, digestAlgorithm, digestHex, type Digest } from './digest.js';
@@ -59,14 +59,20 @@ export class UploadService {
   async append(repository: RepositoryName, id: string, body: Readable, range: ChunkRange | undefined, contentLength: number | undefined): Promise<number> {
     await this.#session(repository, id);
     return this.#exclusive(id, async () => {
-      const offset = await this.#storedSize(id);
+      const writer = await this.#storage.append(uploadKey(id));
+      const offset = writer.size;
       if (range !== undefined) {
-        if (range.start !== offset) throw uploadRangeInvalid(offset, uploadPath(repository, id));
-        if (contentLength !== undefined && contentLength !== range.end - range.start + 1) {
-          throw blobUploadInvalid('Content-Length does not match Content-Range');
+        let refusal: Error | undefined;
+        if (range.start !== offset) refusal = uploadRangeInvalid(offset, uploadPath(repository, id));
+        else if (contentLength !== undefined && contentLength !== range.end - range.start + 1) {
+          refusal = blobUploadInvalid('Content-Length does not match Content-Range');
+        }
+        if (refusal !== undefined) {
+          writer.stream.destroy();
+          throw refusal;
         }
       }
-      return offset + (await this.#write(id, body, offset, range === undefined ? undefined : range.end - range.start + 1));
+      return offset + (await this.#write(id, writer, body, range === undefined ? undefined : range.end - range.start + 1));
     });
   }
 
@@ -74,8 +80,12 @@ export class UploadService {
   async complete(repository: RepositoryName, id: string, digest: Digest, body: Readable | undefined): Promise<void> {
     await this.#session(repository, id);
     await this.#exclusive(id, async () => {
-      let size = await this.#storedSize(id);
-      if (body !== undefined) size += await this.#write(id, body, size);
+      let size: number;
+      if (body === undefined) size = await this.#storedSize(id);
+      else {
+        const writer = await this.#storage.append(uploadKey(id), { last: true });
+        size = writer.size + (await this.#write(id, writer, body));
+      }
       await this.#verifyAndStore(repository, id, digest, size, id);
       this.#hashes.delete(id);
     });
@@ -87,7 +97,8 @@ export class UploadService {
     const id = randomUUID();
     this.#hashes.set(id, { hash: createDigester('sha256'), bytes: 0 });
     try {
-      const size = await this.#write(id, body, 0);
+      const writer = await this.#storage.append(uploadKey(id), { last: true });
+      const size = writer.size + (await this.#write(id, writer, body));
       await this.#verifyAndStore(repository, id, digest, size, undefined);
     } catch (error) {
       await this.#storage.delete(uploadKey(id));
@@ -134,16 +145,15 @@ export class UploadService {
   }
 
   /**
-   * Streams body onto the upload at `offset`, hashing on the way; returns the bytes written. With a
-   * limit (a Content-Range length), a chunk that would go past it is refused before it is stored.
+   * Streams body through the upload's open writer, hashing on the way; returns the bytes written.
+   * With a limit (a Content-Range length), a chunk that would go past it is refused before it is stored.
    */
-  async #write(id: string, body: Readable, offset: number, limit?: number): Promise<number> {
+  async #write(id: string, writer: AppendWriter, body: Readable, limit?: number): Promise<number> {
     let running = this.#hashes.get(id);
-    if (running !== undefined && running.bytes !== offset) {
+    if (running !== undefined && running.bytes !== writer.size) {
       this.#hashes.delete(id);
       running = undefined;
     }
-    const writer = await this.#storage.append(uploadKey(id));
     let written = 0;
     try {
       if (limit === undefined) {

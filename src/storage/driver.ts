@@ -17,6 +17,16 @@ export interface ByteRange {
 /** An open append handle. Write through `stream`; the bytes are at the key once `stream` finished. */
 export interface AppendWriter {
   readonly stream: Writable;
+  /** The object's size when it was opened: the offset at which the stream's bytes land. */
+  readonly size: number;
+}
+
+export interface AppendOptions {
+  /**
+   * The caller commits the object right after this stream (the body of a monolithic or closing PUT):
+   * the driver may make the bytes durable as the stream ends, so that commit has less to do.
+   */
+  readonly last?: boolean;
 }
 
 export interface StorageDriver {
@@ -36,7 +46,7 @@ export interface StorageDriver {
   /** Creates or replaces an object durably in one step. */
   put(key: string, bytes: Uint8Array): Promise<void>;
   /** Opens the object for appending, creating it empty when absent. */
-  append(key: string): Promise<AppendWriter>;
+  append(key: string, options?: AppendOptions): Promise<AppendWriter>;
   /**
    * Makes `from` durable and moves it to `to` atomically, replacing `to`, whose bytes the caller has
    * verified are the same. After it resolves, `to` survives a crash and `from` is gone.

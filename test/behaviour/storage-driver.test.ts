@@ -127,6 +127,25 @@ export function storageDriverSuite(factory: DriverFactory): void {
       assert.equal((await driver.stat('append/one'))?.size, 9);
     });
 
+    it('append reports the size the object had when opened: where its bytes land', async () => {
+      const first = await driver.append('append/size');
+      assert.equal(first.size, 0);
+      await pipeline(Readable.from([Buffer.from('12345')]), first.stream);
+      const second = await driver.append('append/size', { last: true });
+      assert.equal(second.size, 5);
+      await pipeline(Readable.from([Buffer.from('678')]), second.stream);
+      await driver.commit('append/size', 'append/size-committed');
+      assert.equal((await driver.get('append/size-committed')).toString(), '12345678');
+    });
+
+    it('an append after a last one is committed whole (the last one is not taken as final)', async () => {
+      const last = await driver.append('append/after-last', { last: true });
+      await pipeline(Readable.from([Buffer.from('ab')]), last.stream);
+      await appendAll(driver, 'append/after-last', [Buffer.from('cd')]);
+      await driver.commit('append/after-last', 'append/after-last-committed');
+      assert.equal((await driver.get('append/after-last-committed')).toString(), 'abcd');
+    });
+
     it('append that writes nothing leaves an empty object', async () => {
       await appendAll(driver, 'append/empty', []);
       assert.equal((await driver.stat('append/empty'))?.size, 0);
@@ -187,6 +206,15 @@ export function storageDriverSuite(factory: DriverFactory): void {
       assert.equal(await driver.stat('prefix/a/deep/two'), undefined);
       assert.equal((await driver.get('prefix/ab/three')).toString(), '3');
       await driver.delete('prefix/absent/');
+    });
+
+    it('after a prefix is deleted, appends and commits below it work again', async () => {
+      await appendAll(driver, 'again/uploads/u', [Buffer.from('one')]);
+      await driver.commit('again/uploads/u', 'again/blobs/b');
+      await driver.delete('again/');
+      await appendAll(driver, 'again/uploads/u', [Buffer.from('two')]);
+      await driver.commit('again/uploads/u', 'again/blobs/b');
+      assert.equal((await driver.get('again/blobs/b')).toString(), 'two');
     });
 
     it('list yields every object below a prefix with its size, and nothing beside it', async () => {

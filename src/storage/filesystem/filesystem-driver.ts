@@ -9,13 +9,16 @@
 // upload would pay one fsync per PATCH); commit fsyncs the file once, renames it and fsyncs the
 // target directory. So that this one fsync does not have to write a whole large blob out, appends
 // write behind: every WRITE_BEHIND bytes, and at the end of a stream with half as many unsynced, an
-// fdatasync starts in the background (nobody waits for it, its failure fails the commit).
+// fdatasync starts in the background (nobody waits for it, its failure fails the commit). A stream
+// the caller marks `last` (a PUT body, committed next) is fdatasynced before it finishes, on the
+// descriptor it wrote through, and commit then skips its own fsync of the file. Directories are
+// fsynced through descriptors kept open (one per fan-out directory), not opened for each commit.
 import { close, createReadStream, fdatasync, fstatSync, fsync, mkdirSync, open, openSync, read, readFileSync, rename, statSync, unlink, write, writev } from 'node:fs';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import { promisify } from 'node:util';
-import { checkKey, NotFoundError, settle, type AppendWriter, type ByteRange, type ObjectInfo, type StorageDriver } from '../driver.js';
+import { checkKey, NotFoundError, settle, type AppendOptions, type AppendWriter, type ByteRange, type ObjectInfo, type StorageDriver } from '../driver.js';
 
 const WRITE_HIGH_WATER_MARK = 1024 * 1024;
 const READ_HIGH_WATER_MARK = 512 * 1024;
@@ -23,6 +26,8 @@ const COPY_CHUNK = 512 * 1024;
 const COPY_RING = 3;
 const SYNC_READ_LIMIT = 256 * 1024;
 const WRITE_BEHIND = 8 * 1024 * 1024;
+/** Directory descriptors kept open for fsync, at most (beyond, a directory is opened per fsync). */
+const DIRECTORY_DESCRIPTORS = 1024;
 const fsyncAsync = promisify(fsync);
 const openAsync = promisify(open);
 const readAsync = promisify(read);
@@ -37,6 +42,10 @@ export class FilesystemDriver implements StorageDriver {
   readonly #directories = new Set<string>();
   /** Files whose background fdatasync failed: their commit fails rather than trust the bytes. */
   readonly #writeBehindFailures = new Map<string, Error>();
+  /** Files made durable by their last append stream, not appended to since: commit need not fsync them. */
+  readonly #durable = new Set<string>();
+  /** Open descriptors of directories, for fsync after a rename into them. */
+  readonly #directoryDescriptors = new Map<string, Promise<number>>();
 
   constructor(rootDirectory: string) {
     this.#root = rootDirectory;
@@ -124,14 +133,28 @@ export class FilesystemDriver implements StorageDriver {
     this.#ensureDirectory(dirname(path));
     await writeFile(temporary, bytes, { flush: true });
     await renameAsync(temporary, path);
-    await syncDirectory(dirname(path));
+    await this.#syncDirectory(dirname(path));
   }
 
-  async append(key: string): Promise<AppendWriter> {
+  async append(key: string, options: AppendOptions = {}): Promise<AppendWriter> {
     const path = this.#path(key);
     this.#ensureDirectory(dirname(path));
     const fd = await openAsync(path, 'a');
-    return { stream: new FileAppendStream(fd, (error) => this.#writeBehindFailures.set(path, error)) };
+    this.#durable.delete(path);
+    let size: number;
+    try {
+      // On the open descriptor: no second path lookup, and the size is where this stream's bytes land.
+      size = fstatSync(fd).size;
+    } catch (error) {
+      close(fd, () => undefined);
+      throw error;
+    }
+    const stream = new FileAppendStream(fd, {
+      syncOnFinish: options.last === true,
+      onSynced: () => this.#durable.add(path),
+      onSyncError: (error) => this.#writeBehindFailures.set(path, error),
+    });
+    return { stream, size };
   }
 
   async commit(from: string, to: string): Promise<void> {
@@ -142,19 +165,54 @@ export class FilesystemDriver implements StorageDriver {
       this.#writeBehindFailures.delete(source);
       throw failure;
     }
-    await syncFile(source, 'r+');
+    if (!this.#durable.delete(source)) await syncFile(source);
     this.#ensureDirectory(dirname(target));
     await renameAsync(source, target);
-    await syncDirectory(dirname(target));
+    await this.#syncDirectory(dirname(target));
+  }
+
+  async #syncDirectory(path: string): Promise<void> {
+    let descriptor = this.#directoryDescriptors.get(path);
+    if (descriptor === undefined) {
+      if (this.#directoryDescriptors.size >= DIRECTORY_DESCRIPTORS) {
+        await syncFile(path);
+        return;
+      }
+      descriptor = openAsync(path, 'r');
+      this.#directoryDescriptors.set(path, descriptor);
+    }
+    try {
+      await fsyncAsync(await descriptor);
+    } catch (error) {
+      this.#forgetDirectory(path);
+      throw error;
+    }
+  }
+
+  /** Drops what is known of a directory (it is being removed): its creation, its open descriptor. */
+  #forgetDirectory(path: string): void {
+    this.#directories.delete(path);
+    const descriptor = this.#directoryDescriptors.get(path);
+    if (descriptor === undefined) return;
+    this.#directoryDescriptors.delete(path);
+    descriptor.then(
+      (fd) => close(fd, () => undefined),
+      () => undefined,
+    );
   }
 
   async delete(keyOrPrefix: string): Promise<void> {
     const path = this.#path(keyOrPrefix);
     if (keyOrPrefix.endsWith('/')) {
+      const below = path.endsWith('/') ? path : `${path}/`;
+      for (const directory of [...this.#directories, ...this.#directoryDescriptors.keys()]) {
+        if (directory === below.slice(0, -1) || directory.startsWith(below)) this.#forgetDirectory(directory);
+      }
       await rm(path, { recursive: true, force: true });
       return;
     }
     this.#writeBehindFailures.delete(path);
+    this.#durable.delete(path);
     try {
       await unlinkAsync(path);
     } catch (error) {
@@ -191,18 +249,26 @@ export class FilesystemDriver implements StorageDriver {
  * A Writable over an open file descriptor: batches of chunks go out with one writev call. It writes
  * behind (see the top of this file): the descriptor is closed once its background fdatasync is done.
  */
+interface SyncHooks {
+  /** fdatasync before the stream finishes (it is the last before a commit). */
+  readonly syncOnFinish: boolean;
+  readonly onSynced: () => void;
+  /** A background (write-behind) fdatasync failed. */
+  readonly onSyncError: (error: Error) => void;
+}
+
 class FileAppendStream extends Writable {
   #fd: number | undefined;
-  readonly #onSyncError: (error: Error) => void;
+  readonly #hooks: SyncHooks;
   /** Bytes written since the last background fdatasync started. */
   #unsynced = 0;
   #syncing = false;
   #closeWhenSynced: (() => void) | undefined;
 
-  constructor(fd: number, onSyncError: (error: Error) => void) {
+  constructor(fd: number, hooks: SyncHooks) {
     super({ highWaterMark: WRITE_HIGH_WATER_MARK });
     this.#fd = fd;
-    this.#onSyncError = onSyncError;
+    this.#hooks = hooks;
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
@@ -237,7 +303,7 @@ class FileAppendStream extends Writable {
     this.#unsynced = 0;
     fdatasync(this.#fd, (error) => {
       this.#syncing = false;
-      if (error !== null) this.#onSyncError(error);
+      if (error !== null) this.#hooks.onSyncError(error);
       const close = this.#closeWhenSynced;
       this.#closeWhenSynced = undefined;
       close?.();
@@ -245,6 +311,17 @@ class FileAppendStream extends Writable {
   }
 
   override _final(callback: (error?: Error | null) => void): void {
+    if (this.#hooks.syncOnFinish && this.#fd !== undefined) {
+      fdatasync(this.#fd, (error) => {
+        if (error !== null) {
+          callback(error);
+          return;
+        }
+        this.#hooks.onSynced();
+        this.#close(() => callback());
+      });
+      return;
+    }
     // The tail of a large stream starts writing out too; the caller does not wait for it.
     if (this.#unsynced >= WRITE_BEHIND / 2) this.#syncBehind();
     this.#close(() => undefined);
@@ -289,12 +366,9 @@ function writeAll(fd: number, buffer: Buffer, callback: (error?: Error | null) =
   });
 }
 
-function syncDirectory(path: string): Promise<void> {
-  return syncFile(path, 'r');
-}
-
-async function syncFile(path: string, flags: 'r' | 'r+'): Promise<void> {
-  const fd = await openAsync(path, flags);
+/** Opens, fsyncs and closes a file or directory (read-only: fsync needs no write access). */
+async function syncFile(path: string): Promise<void> {
+  const fd = await openAsync(path, 'r');
   try {
     await fsyncAsync(fd);
   } finally {

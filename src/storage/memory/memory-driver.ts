@@ -62,7 +62,7 @@ export class MemoryDriver implements StorageDriver {
         callback();
       },
     });
-    return { stream };
+    return { stream, size: target.size };
   }
 
   commit(from: string, to: string): Promise<void> {
