@@ -3,11 +3,11 @@
 // their content-addressed key; only then does the metadata store learn of the blob.
 import { randomUUID, type Hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { MetadataStore } from '../metadata/store.js';
 import type { AppendWriter, StorageDriver } from '../storage/driver.js';
 import { blobKey, uploadKey } from './blob-keys.js';
 import { linkStoredBlob } from './blob-link.js';
+import { copyBody } from './body-copy.js';
 import { createDigester, digestAlgorithm, digestHex, type Digest } from './digest.js';
 import { blobUploadInvalid, blobUploadUnknown, digestInvalid, sizeInvalid, uploadRangeInvalid } from './errors.js';
 import type { RepositoryName } from './names.js';
@@ -156,28 +156,12 @@ export class UploadService {
     }
     let written = 0;
     try {
-      if (limit === undefined) {
-        // Hash and count beside the pipe: no extra stream stage per chunk on the hot path.
-        body.on('data', (chunk: Buffer) => {
-          running?.hash.update(chunk);
-          written += chunk.length;
-        });
-        await pipeline(body, writer.stream);
-      } else {
-        // A Content-Range length: refuse the chunk that would pass it before it is written.
-        await pipeline(
-          body,
-          async function* (source: AsyncIterable<Buffer>) {
-            for await (const chunk of source) {
-              if (written + chunk.length > limit) throw blobUploadInvalid('body is longer than its Content-Range');
-              running?.hash.update(chunk);
-              written += chunk.length;
-              yield chunk;
-            }
-          },
-          writer.stream,
-        );
-      }
+      await copyBody(body, writer.stream, (chunk) => {
+        // A Content-Range length: the chunk that would pass it is refused before it is written.
+        if (limit !== undefined && written + chunk.length > limit) throw blobUploadInvalid('body is longer than its Content-Range');
+        running?.hash.update(chunk);
+        written += chunk.length;
+      });
     } catch (error) {
       this.#hashes.delete(id);
       throw error;

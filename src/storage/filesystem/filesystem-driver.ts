@@ -13,7 +13,7 @@
 // the caller marks `last` (a PUT body, committed next) is fdatasynced before it finishes, on the
 // descriptor it wrote through, and commit then skips its own fsync of the file. Directories are
 // fsynced through descriptors kept open (one per fan-out directory), not opened for each commit.
-import { close, createReadStream, fdatasync, fstatSync, fsync, mkdirSync, open, openSync, read, readFileSync, rename, statSync, unlink, write, writev } from 'node:fs';
+import { close, closeSync, createReadStream, fdatasync, fstatSync, fsync, mkdirSync, open, openSync, read, readFileSync, rename, statSync, unlink, write, writev } from 'node:fs';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
@@ -31,7 +31,6 @@ const DIRECTORY_DESCRIPTORS = 1024;
 const fsyncAsync = promisify(fsync);
 const openAsync = promisify(open);
 const readAsync = promisify(read);
-const closeAsync = promisify(close);
 const renameAsync = promisify(rename);
 const unlinkAsync = promisify(unlink);
 
@@ -111,6 +110,7 @@ export class FilesystemDriver implements StorageDriver {
       }
       await Promise.all(ring.map((slot) => slot.written));
     } finally {
+      // Off the event loop: if the collector deleted the blob meanwhile, this close frees its blocks.
       close(fd, () => undefined);
     }
   }
@@ -146,7 +146,7 @@ export class FilesystemDriver implements StorageDriver {
       // On the open descriptor: no second path lookup, and the size is where this stream's bytes land.
       size = fstatSync(fd).size;
     } catch (error) {
-      close(fd, () => undefined);
+      closeQuietly(fd);
       throw error;
     }
     const stream = new FileAppendStream(fd, {
@@ -196,7 +196,7 @@ export class FilesystemDriver implements StorageDriver {
     if (descriptor === undefined) return;
     this.#directoryDescriptors.delete(path);
     descriptor.then(
-      (fd) => close(fd, () => undefined),
+      (fd) => closeQuietly(fd),
       () => undefined,
     );
   }
@@ -339,7 +339,7 @@ class FileAppendStream extends Writable {
     }
     const fd = this.#fd;
     this.#fd = undefined;
-    const closeNow = (): void => close(fd, () => undefined);
+    const closeNow = (): void => closeQuietly(fd);
     // A descriptor in use by a running fdatasync is closed after it (its number must not be reused).
     if (this.#syncing) this.#closeWhenSynced = closeNow;
     else closeNow();
@@ -372,7 +372,20 @@ async function syncFile(path: string): Promise<void> {
   try {
     await fsyncAsync(fd);
   } finally {
-    await closeAsync(fd);
+    closeQuietly(fd);
+  }
+}
+
+/**
+ * Closes a descriptor synchronously: closing a file costs a few microseconds, less than a thread-pool
+ * round trip (and the wake-up of a pool thread, which on two cores preempts the event loop). A
+ * failing close loses nothing here: writes are checked as they happen, durability by fsync.
+ */
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // Nothing to do: see above.
   }
 }
 
