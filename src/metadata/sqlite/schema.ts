@@ -121,4 +121,9 @@ export const MIGRATIONS: readonly string[] = [
       ON CONFLICT (digest) DO UPDATE SET event_at = max(event_at, excluded.event_at), event = excluded.event;
   END;
   `,
+  // 3: uploads are looked up by id only. Purging scans the (small) table of sessions in flight instead
+  // of every session's start and completion writing an index page.
+  `
+  DROP INDEX uploads_by_start;
+  `,
 ];

@@ -90,8 +90,9 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
   }
 
   #ensureRepository(name: string, now: number): number {
-    this.#sql('INSERT INTO repositories (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING').run(name, now);
-    return this.#repositoryId(name) as number;
+    const id = this.#repositoryId(name);
+    if (id !== undefined) return id;
+    return Number(this.#sql('INSERT INTO repositories (name, created_at) VALUES (?, ?)').run(name, now).lastInsertRowid);
   }
 
   hasRepository(repository: string): Promise<boolean> {
