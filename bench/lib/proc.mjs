@@ -151,6 +151,8 @@ export function startSection(monitor, extraClientPids = () => []) {
         server_pct: pct(server),
         client_pct: pct(client),
         other_pct: pct(other),
+        // Peak RSS of the server so far: shows in which section the run's peak was reached.
+        server_hwm_mib: monitor ? Math.round(10 * monitor.hwmMiB()) / 10 : undefined,
       };
     },
   };
