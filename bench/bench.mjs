@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// `npm run bench`: Berth against the reference registry (Debian's docker-registry), one after the
-// other, same validated workload, one side-by-side table, plus the growth case. See bench/README.md.
+// `npm run bench`: Berth against the reference registry (Debian's docker-registry), taking turns
+// step by step, same validated workload, one side-by-side table, plus the growth case. See bench/README.md.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { Alternation } from './lib/alternation.mjs';
 import { LoadGenerator } from './lib/loadgen.mjs';
 import { ServerMonitor, startSection, machineBusySeconds } from './lib/proc.mjs';
 import { REPO_ROOT, BERTH_MAIN, ensureReference, referenceVersion, startServer, tail } from './lib/servers.mjs';
@@ -77,7 +78,8 @@ const runId = crypto.randomBytes(3).toString('hex');
 
 // ------------------------------------------------------------------------------------------ one registry
 
-async function benchRegistry(kind) {
+async function benchRegistry(kind, alternation) {
+  const step = () => alternation.step(kind);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `berth-bench-${kind}-`));
   const out = { kind, figures: {}, sections: {}, errors: [], valid: true };
   const fig = (id, value, sec, extra = {}) => (out.figures[id] = { value, other_pct: sec?.other_pct ?? null, server_pct: sec?.server_pct ?? null, client_pct: sec?.client_pct ?? null, ...extra });
@@ -85,6 +87,7 @@ async function benchRegistry(kind) {
   let mon;
   const lg = new LoadGenerator();
   try {
+    await step();
     log(`\n## ${kind}: starting (data in ${dir})`);
     const busy0 = machineBusySeconds();
     await new Promise((r) => setTimeout(r, 1000));
@@ -97,6 +100,7 @@ async function benchRegistry(kind) {
     const ns = `bench-${runId}`;
 
     // ---- 0 smoke: a registry that does not check digests cannot go on
+    await step();
     {
       const r = await request(base, 'GET', '/v2/');
       if (r.status !== 200) throw new BenchError(`GET /v2/: ${r.status}`);
@@ -122,6 +126,7 @@ async function benchRegistry(kind) {
       const n = countFor(size);
       const blobs = Array.from({ length: n }, (_, i) => new Blob(`mono-${sizeName(size)}-${i}`, size));
       const repo = `${ns}/mono`;
+      await step();
       const s = startSection(mon);
       for (const b of blobs) await pushMonolithic(base, repo, b);
       const sec = s.end();
@@ -130,11 +135,12 @@ async function benchRegistry(kind) {
       pushCpu += sec.server_cpu_s;
       pushBytes += n * size;
       pushed.push({ id: `pull_mono_${sizeName(size)}`, repo, blobs });
-      log(`  push mono ${sizeName(size)} x${n}: ${((n * size) / MiB / sec.wall_s).toFixed(1)} MiB/s`);
+      log(`  ${kind} push mono ${sizeName(size)} x${n}: ${((n * size) / MiB / sec.wall_s).toFixed(1)} MiB/s`);
     }
     {
       const blob = new Blob(`chunked-${sizeName(P.chunkedSize)}`, P.chunkedSize);
       const repo = `${ns}/chunked`;
+      await step();
       const s = startSection(mon);
       await pushChunked(base, repo, blob, P.chunk);
       const sec = s.end();
@@ -143,13 +149,14 @@ async function benchRegistry(kind) {
       pushCpu += sec.server_cpu_s;
       pushBytes += P.chunkedSize;
       pushed.push({ id: 'pull_chunked', repo, blobs: [blob] });
-      log(`  push chunked: ${(P.chunkedSize / MiB / sec.wall_s).toFixed(1)} MiB/s`);
+      log(`  ${kind} push chunked: ${(P.chunkedSize / MiB / sec.wall_s).toFixed(1)} MiB/s`);
     }
 
     // ---- 3 pull, each body hashed by the client while it streams
     let pullCpu = 0;
     let pullBytes = 0;
     for (const g of pushed) {
+      await step();
       const s = startSection(mon);
       let bytes = 0;
       for (const b of g.blobs) {
@@ -161,10 +168,11 @@ async function benchRegistry(kind) {
       fig(g.id, bytes / MiB / sec.wall_s, sec);
       pullCpu += sec.server_cpu_s;
       pullBytes += bytes;
-      log(`  ${g.id}: ${(bytes / MiB / sec.wall_s).toFixed(1)} MiB/s`);
+      log(`  ${kind} ${g.id}: ${(bytes / MiB / sec.wall_s).toFixed(1)} MiB/s`);
     }
 
     // ---- 4 small requests at c=1 and c=64
+    await step();
     {
       const repo = `${ns}/small`;
       const config = new SmallBlob('config', Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', run: runId })));
@@ -189,8 +197,10 @@ async function benchRegistry(kind) {
         tags_list: { ...common, method: 'GET', path: `/v2/${repo}/tags/list`, expect: { status: 200, body: tl.body } },
       };
       for (const [name, spec] of Object.entries(specs)) {
+        await step();
         await lg.run(spec, { concurrency: 16, durationMs: P.warmupMs });
         for (const c of [1, 64]) {
+          await step();
           const s = startSection(mon);
           const r = await lg.run(spec, { concurrency: c, durationMs: P.durationMs });
           const sec = s.end();
@@ -201,12 +211,13 @@ async function benchRegistry(kind) {
             out.errors.push(`${id}: ${r.bad} bad responses: ${r.errors.join('; ')}`);
             fig(id, null, sec);
           } else fig(id, r.rps, sec, { p50_ms: r.p50_ms, p99_ms: r.p99_ms });
-          log(`  ${id}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50_ms?.toFixed(3)} ms, p99 ${r.p99_ms?.toFixed(3)} ms${r.bad ? `, ${r.bad} BAD` : ''}`);
+          log(`  ${kind} ${id}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50_ms?.toFixed(3)} ms, p99 ${r.p99_ms?.toFixed(3)} ms${r.bad ? `, ${r.bad} BAD` : ''}`);
         }
       }
     }
 
     // ---- 5 many small images: parallel clients push, then pull back
+    await step();
     {
       const images = [];
       for (let c = 0; c < P.imgClients; c++) {
@@ -235,8 +246,9 @@ async function benchRegistry(kind) {
       let sec = s.end();
       out.sections.images_push = { ...sec, server_cpu_ms_per_image: (1000 * sec.server_cpu_s) / total };
       fig('images_push', total / sec.wall_s, sec, latency(pushLat));
-      log(`  many images push: ${(total / sec.wall_s).toFixed(1)} images/s`);
+      log(`  ${kind} many images push: ${(total / sec.wall_s).toFixed(1)} images/s`);
       const pullLat = [];
+      await step();
       s = startSection(mon);
       await Promise.all(
         images.map(async (list) => {
@@ -251,7 +263,7 @@ async function benchRegistry(kind) {
       sec = s.end();
       out.sections.images_pull = { ...sec, server_cpu_ms_per_image: (1000 * sec.server_cpu_s) / total };
       fig('images_pull', total / sec.wall_s, sec, latency(pullLat));
-      log(`  many images pull: ${(total / sec.wall_s).toFixed(1)} images/s`);
+      log(`  ${kind} many images pull: ${(total / sec.wall_s).toFixed(1)} images/s`);
     }
 
     // ---- 6 resources
@@ -261,12 +273,11 @@ async function benchRegistry(kind) {
   } catch (e) {
     out.valid = false;
     out.errors.push(e instanceof BenchError ? e.message : String(e?.stack ?? e));
-    log(`  ${kind}: INVALID: ${e instanceof BenchError ? e.message : e?.stack ?? e}`);
+    log(`  ${kind} ${kind}: INVALID: ${e instanceof BenchError ? e.message : e?.stack ?? e}`);
     if (srv) log(tail(srv.logFile, 10));
   } finally {
     mon?.stop();
     await lg.close();
-    agent.destroy();
     if (srv) {
       if (srv.exited()) {
         out.valid = false;
@@ -275,6 +286,7 @@ async function benchRegistry(kind) {
       await srv.stop();
     }
     fs.rmSync(dir, { recursive: true, force: true });
+    alternation.leave(kind);
   }
   return out;
 }
@@ -503,11 +515,14 @@ if (kinds.includes('reference')) {
   ensureReference();
   result.reference_version = referenceVersion();
 }
-for (const k of kinds) result.results[k] = await benchRegistry(k);
+const alternation = new Alternation(kinds);
+const outcomes = await Promise.all(kinds.map((k) => benchRegistry(k, alternation)));
+kinds.forEach((k, i) => (result.results[k] = outcomes[i]));
+agent.destroy();
 if (!opt['no-growth'] && opt.only !== 'reference') result.growth = await growthCase();
 
 let text = `# Berth benchmark ${result.date}${Q ? ' (QUICK: smaller sizes, shorter runs; not comparable with full runs)' : ''}\n\n`;
-text += `Machine: ${result.host.cpus} CPUs, ${result.host.cpu_model}, node ${result.host.node}. Reference: ${result.reference_version ?? 'not run'}. Each registry runs alone, fresh, on loopback; client and server share the CPUs.\n`;
+text += `Machine: ${result.host.cpus} CPUs, ${result.host.cpu_model}, node ${result.host.node}. Reference: ${result.reference_version ?? 'not run'}. Each registry runs fresh on loopback; they take turns section by section (the other is idle meanwhile); client and server share the CPUs.\n`;
 text += `"other CPU %" is the CPU used by every other process on the machine during that section (100 = one core); a high value means the figure was disturbed.\n\n`;
 if (kinds.length) {
   const t = mainTable(result.results.berth, result.results.reference);
