@@ -7,6 +7,8 @@ import { spawn, spawnSync } from 'node:child_process';
 
 export const REPO_ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
 export const BERTH_MAIN = path.join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
+/** Berth's node flags, as `npm start` and the `berth` bin's shebang give them (package.json, src/cli/main.ts). */
+export const BERTH_NODE_FLAGS = ['--max-semi-space-size=8'];
 
 export function freePort() {
   return new Promise((resolve, reject) => {
@@ -83,7 +85,7 @@ export async function startServer(kind, dir, { extraConfig = '', timeoutMs = 60_
   fs.writeFileSync(configFile, configYaml(kind, dataDir, port, extraConfig));
   const logFile = path.join(dir, 'server.log');
   const logFd = fs.openSync(logFile, 'a');
-  const [cmd, args] = kind === 'reference' ? ['docker-registry', ['serve', configFile]] : [process.execPath, [BERTH_MAIN, 'serve', configFile]];
+  const [cmd, args] = kind === 'reference' ? ['docker-registry', ['serve', configFile]] : [process.execPath, [...BERTH_NODE_FLAGS, BERTH_MAIN, 'serve', configFile]];
   const env = { ...process.env };
   for (const k of Object.keys(env)) if (k.startsWith('REGISTRY_')) delete env[k];
   const t0 = process.hrtime.bigint();
