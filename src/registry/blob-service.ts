@@ -47,6 +47,17 @@ export class BlobService {
     return this.#storage.copyTo(blobKey(digest), range, destination);
   }
 
+  /** Whether `sendFileTo` is available (the storage driver can send from a file to a socket without copying). */
+  get canSendFile(): boolean {
+    return this.#storage.sendFileTo !== undefined;
+  }
+
+  /** Sends the blob (or a range) to a connected socket's descriptor; only when `canSendFile`. */
+  sendFileTo(digest: Digest, range: ByteRange | undefined, socketFd: number): Promise<void> {
+    if (this.#storage.sendFileTo === undefined) return Promise.reject(new Error('storage driver cannot send files'));
+    return this.#storage.sendFileTo(blobKey(digest), range, socketFd);
+  }
+
   /** A small blob's bytes whole (the caller has its size from stat). */
   readWhole(digest: Digest): Promise<Buffer> {
     return this.#storage.get(blobKey(digest));

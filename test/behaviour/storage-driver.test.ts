@@ -1,6 +1,8 @@
 // One behaviour suite for the StorageDriver interface, run against every implementation.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
@@ -117,6 +119,46 @@ export function storageDriverSuite(factory: DriverFactory): void {
       const gone = new Writable({ write: (_c, _e, cb) => cb() });
       gone.destroy();
       await assert.rejects(copyTo('copy/big', undefined, gone));
+    });
+
+    it('sendFileTo (when offered) sends the whole object or an inclusive range to a socket', async (t) => {
+      const sendFileTo = driver.sendFileTo?.bind(driver);
+      if (sendFileTo === undefined) {
+        t.skip(`${factory.name} offers no sendFileTo`);
+        return;
+      }
+      const bytes = Buffer.alloc(3_000_000);
+      for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 13) % 251;
+      await driver.put('send/big', bytes);
+      // A connected pair of sockets: the driver sends into one end's descriptor, the other end collects.
+      const server = createServer();
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const accepted = once(server, 'connection') as Promise<[Socket]>;
+      const client = connect((server.address() as AddressInfo).port, '127.0.0.1');
+      const [peer] = await accepted;
+      try {
+        const received: Buffer[] = [];
+        client.on('data', (chunk: Buffer) => received.push(chunk));
+        const fd = (peer as Socket & { _handle: { fd: number } })._handle.fd;
+        const take = async (length: number): Promise<Buffer> => {
+          while (Buffer.concat(received).length < length) await new Promise((resolve) => setTimeout(resolve, 5));
+          const all = Buffer.concat(received.splice(0));
+          return all;
+        };
+        await sendFileTo('send/big', undefined, fd);
+        assert.ok((await take(bytes.length)).equals(bytes));
+        await sendFileTo('send/big', { start: 1_000_001, end: 2_100_000 }, fd);
+        assert.ok((await take(1_100_000)).equals(bytes.subarray(1_000_001, 2_100_001)));
+        await assert.rejects(sendFileTo('absent/send', undefined, fd), (error: unknown) => error instanceof NotFoundError);
+        // The peer went away: the send fails instead of hanging.
+        client.destroy();
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        await assert.rejects(sendFileTo('send/big', undefined, fd));
+      } finally {
+        client.destroy();
+        peer.destroy();
+        server.close();
+      }
     });
 
     it('append creates the object and a later append adds to its end', async () => {
@@ -258,6 +300,13 @@ storageDriverSuite({
     return new FilesystemDriver(root);
   },
   dispose: () => rmSync(root, { recursive: true, force: true }),
+});
+
+describe('FilesystemDriver on Linux', () => {
+  it('offers zero-copy sendFileTo: the native helper was built (npm run build: a C compiler and node_api.h)', { skip: process.platform !== 'linux' }, () => {
+    const driver = new FilesystemDriver(tmpdir());
+    assert.equal(typeof driver.sendFileTo, 'function', 'dist/native/sendfile.node is missing: install gcc and run npm run build');
+  });
 });
 
 storageDriverSuite({

@@ -1,6 +1,6 @@
 // end-2 (GET/HEAD blob) with ranges, ETag and errors, on both storage drivers.
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { content, freshRepository, randomContent, type Content } from '../support/content.js';
 import { assertError } from '../support/error-envelope.js';
@@ -54,6 +54,42 @@ for (const storage of ['filesystem', 'inmemory'] as const) {
       const again = await fetch(`${registry.url}/v2/${repository}/blobs/${blob.digest}`);
       assert.equal(again.status, 200);
       assert.ok(Buffer.from(await again.arrayBuffer()).equals(blob.bytes));
+    });
+
+    it('large blob GETs on one keep-alive connection: whole, a range, whole again, then a manifest-sized request', async () => {
+      const repository = freshRepository('keepalive');
+      const large = randomContent(5 * 1024 * 1024 + 123);
+      await pushBlob(registry.url, repository, large);
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      const get = (path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: Buffer; reused: boolean }> =>
+        new Promise((resolve, reject) => {
+          const url = new URL(`${registry.url}${path}`);
+          const req = request({ hostname: url.hostname, port: url.port, path: url.pathname, agent, headers }, (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (chunk: Buffer) => chunks.push(chunk));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), reused: req.reusedSocket }));
+          });
+          req.on('error', reject);
+          req.end();
+        });
+      try {
+        const path = `/v2/${repository}/blobs/${large.digest}`;
+        const whole = await get(path);
+        assert.equal(whole.status, 200);
+        assert.ok(whole.body.equals(large.bytes));
+        const part = await get(path, { Range: 'bytes=1000000-3999999' });
+        assert.equal(part.status, 206);
+        assert.ok(part.body.equals(large.bytes.subarray(1_000_000, 4_000_000)));
+        assert.equal(part.reused, true, 'the connection was kept after a whole large blob');
+        const again = await get(path);
+        assert.ok(again.body.equals(large.bytes));
+        assert.equal(again.reused, true);
+        const small = await get('/v2/');
+        assert.equal(small.status, 200);
+        assert.equal(small.reused, true);
+      } finally {
+        agent.destroy();
+      }
     });
 
     it('HEAD blob → 200 with Content-Length and Docker-Content-Digest, no body', async () => {

@@ -1,5 +1,7 @@
 // Blob endpoints: GET/HEAD (end-2) with single ranges, DELETE (end-10).
+import type { Socket } from 'node:net';
 import { pipeline } from 'node:stream';
+import { TLSSocket } from 'node:tls';
 import { unsupported } from '../../registry/errors.js';
 import type { RequestContext } from '../context.js';
 import { parseRange } from '../range.js';
@@ -40,8 +42,32 @@ export async function getBlob(ctx: RequestContext): Promise<void> {
     ctx.send(status, headers, bytes);
     return;
   }
-  if (ctx.registry.blobs.canCopy) {
+  const socketFd = plainSocketFd(ctx);
+  if (socketFd !== undefined && ctx.registry.blobs.canSendFile) {
+    // Zero-copy: the headers go out through Node, then the body straight from the file, once nothing
+    // of the headers is left queued in Node or libuv (otherwise the body is copied after them).
     ctx.res.writeHead(status, headers);
+    ctx.res.flushHeaders();
+    const socket = ctx.req.socket as Socket & { _handle?: { writeQueueSize?: number } };
+    await new Promise<void>((resolve) => socket.write(Buffer.alloc(0), () => resolve()));
+    if (socket.writableLength === 0 && socket._handle?.writeQueueSize === 0 && !socket.destroyed) {
+      try {
+        await ctx.registry.blobs.sendFileTo(blob.digest, range, socketFd);
+      } catch (error) {
+        // Past the headers nothing can be reported: cutting the connection shows a short body.
+        ctx.res.destroy();
+        const peerLeft = (error as NodeJS.ErrnoException).errno !== undefined;
+        if (peerLeft) ctx.log.debug({ reqId: ctx.id, err: error }, 'blob send ended early (the client went away)');
+        else ctx.log.error({ reqId: ctx.id, err: error }, 'blob send failed');
+        return;
+      }
+      ctx.res.end();
+      return;
+    }
+  }
+  // (After a zero-copy attempt that found the headers still queued, they are already out.)
+  if (ctx.registry.blobs.canCopy) {
+    if (!ctx.res.headersSent) ctx.res.writeHead(status, headers);
     try {
       await ctx.registry.blobs.copyTo(blob.digest, range, ctx.res);
     } catch (error) {
@@ -52,12 +78,23 @@ export async function getBlob(ctx: RequestContext): Promise<void> {
     return;
   }
   const source = await ctx.registry.blobs.read(blob.digest, range);
-  ctx.res.writeHead(status, headers);
+  if (!ctx.res.headersSent) ctx.res.writeHead(status, headers);
   pipeline(source, ctx.res, (error) => {
     if (error !== undefined && error !== null && ctx.res.writableFinished === false) {
       ctx.log.debug({ reqId: ctx.id, err: error }, 'blob stream ended early');
     }
   });
+}
+
+/**
+ * The descriptor of the request's socket when the body may be sent to it directly: a plain TCP
+ * connection (TLS must encrypt in user space) with nothing still queued in Node for it.
+ */
+function plainSocketFd(ctx: RequestContext): number | undefined {
+  const socket = ctx.req.socket as Socket & { encrypted?: boolean; _handle?: { fd?: number } };
+  if (socket.encrypted === true || socket instanceof TLSSocket) return undefined;
+  const fd = socket._handle?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
 }
 
 export async function deleteBlob(ctx: RequestContext): Promise<void> {

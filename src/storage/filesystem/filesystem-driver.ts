@@ -18,6 +18,7 @@ import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import { promisify } from 'node:util';
+import { nativeSendFile, type SendFile } from './native-sendfile.js';
 import { checkKey, NotFoundError, settle, type AppendOptions, type AppendWriter, type ByteRange, type ObjectInfo, type StorageDriver } from '../driver.js';
 
 const WRITE_HIGH_WATER_MARK = 1024 * 1024;
@@ -111,6 +112,21 @@ export class FilesystemDriver implements StorageDriver {
       await Promise.all(ring.map((slot) => slot.written));
     } finally {
       // Off the event loop: if the collector deleted the blob meanwhile, this close frees its blocks.
+      close(fd, () => undefined);
+    }
+  }
+
+  /** Zero-copy when the native helper was built (see native-sendfile.ts); undefined otherwise. */
+  readonly sendFileTo = nativeSendFile === undefined ? undefined : this.#sendFileTo.bind(this, nativeSendFile);
+
+  async #sendFileTo(sendFile: SendFile, key: string, range: ByteRange | undefined, socketFd: number): Promise<void> {
+    const fd = this.#openForRead(key);
+    try {
+      const start = range?.start ?? 0;
+      const count = (range === undefined ? fstatSync(fd).size : range.end + 1) - start;
+      await sendFile(socketFd, fd, start, count);
+    } finally {
+      // The helper sends from its own duplicate of the descriptor: this one can go now.
       close(fd, () => undefined);
     }
   }
