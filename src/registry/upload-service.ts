@@ -80,12 +80,7 @@ export class UploadService {
   async complete(repository: RepositoryName, id: string, digest: Digest, body: Readable | undefined): Promise<void> {
     await this.#session(repository, id);
     await this.#exclusive(id, async () => {
-      let size: number;
-      if (body === undefined) size = await this.#storedSize(id);
-      else {
-        const writer = await this.#storage.append(uploadKey(id), { last: true });
-        size = writer.size + (await this.#write(id, writer, body));
-      }
+      const size = body === undefined ? await this.#storedSize(id) : await this.#writeLast(id, body);
       await this.#verifyAndStore(repository, id, digest, size, id);
       this.#hashes.delete(id);
     });
@@ -97,8 +92,7 @@ export class UploadService {
     const id = randomUUID();
     this.#hashes.set(id, { hash: createDigester('sha256'), bytes: 0 });
     try {
-      const writer = await this.#storage.append(uploadKey(id), { last: true });
-      const size = writer.size + (await this.#write(id, writer, body));
+      const size = await this.#writeLast(id, body);
       await this.#verifyAndStore(repository, id, digest, size, undefined);
     } catch (error) {
       await this.#storage.delete(uploadKey(id));
@@ -142,6 +136,12 @@ export class UploadService {
     } finally {
       this.#busy.delete(id);
     }
+  }
+
+  /** Appends the body that ends the upload (a commit follows); returns the upload's whole size. */
+  async #writeLast(id: string, body: Readable): Promise<number> {
+    const writer = await this.#storage.append(uploadKey(id), { last: true });
+    return writer.size + (await this.#write(id, writer, body));
   }
 
   /**

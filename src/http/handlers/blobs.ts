@@ -87,12 +87,12 @@ export async function getBlob(ctx: RequestContext): Promise<void> {
 }
 
 /**
- * The descriptor of the request's socket when the body may be sent to it directly: a plain TCP
- * connection (TLS must encrypt in user space) with nothing still queued in Node for it.
+ * The descriptor of the request's socket when a body may be sent to it directly: a plain TCP
+ * connection (TLS must encrypt in user space). getBlob still waits until nothing is queued for it.
  */
 function plainSocketFd(ctx: RequestContext): number | undefined {
-  const socket = ctx.req.socket as Socket & { encrypted?: boolean; _handle?: { fd?: number } };
-  if (socket.encrypted === true || socket instanceof TLSSocket) return undefined;
+  const socket = ctx.req.socket as Socket & { _handle?: { fd?: number } };
+  if (socket instanceof TLSSocket) return undefined;
   const fd = socket._handle?.fd;
   return typeof fd === 'number' && fd >= 0 ? fd : undefined;
 }

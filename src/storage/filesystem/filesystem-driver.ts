@@ -337,32 +337,29 @@ class FileAppendStream extends Writable {
           return;
         }
         this.#hooks.onSynced();
-        this.#close(() => callback());
+        this.#close();
+        callback();
       });
       return;
     }
     // The tail of a large stream starts writing out too; the caller does not wait for it.
     if (this.#unsynced >= WRITE_BEHIND / 2) this.#syncBehind();
-    this.#close(() => undefined);
+    this.#close();
     callback();
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.#close(() => callback(error));
+    this.#close();
+    callback(error);
   }
 
-  #close(done: () => void): void {
-    if (this.#fd === undefined) {
-      done();
-      return;
-    }
+  /** Closes the descriptor now, or (in use by a running fdatasync) right after it: its number must not be reused meanwhile. */
+  #close(): void {
+    if (this.#fd === undefined) return;
     const fd = this.#fd;
     this.#fd = undefined;
-    const closeNow = (): void => closeQuietly(fd);
-    // A descriptor in use by a running fdatasync is closed after it (its number must not be reused).
-    if (this.#syncing) this.#closeWhenSynced = closeNow;
-    else closeNow();
-    done();
+    if (this.#syncing) this.#closeWhenSynced = () => closeQuietly(fd);
+    else closeQuietly(fd);
   }
 }
 
