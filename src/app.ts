@@ -31,7 +31,11 @@ export function createApp(config: Config, log: Logger): App {
   // First: it reads files named by the configuration (htpasswd, keys) and may refuse them.
   const access = createAccess(config.auth, log);
   const storage = createStorage(config);
-  const metadata = new SqliteStore({ path: config.metadata.sqlitePath, synchronous: config.metadata.synchronous });
+  const metadata = new SqliteStore({
+    path: config.metadata.sqlitePath,
+    synchronous: config.metadata.synchronous,
+    onBackgroundCheckpointError: (message) => log.warn({ error: message }, 'background WAL checkpoint failed; commits checkpoint by themselves'),
+  });
   const registryOptions = {
     deleteEnabled: config.storage.deleteEnabled,
     readOnly: config.storage.readOnly,

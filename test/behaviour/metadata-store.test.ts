@@ -1,10 +1,11 @@
 // One behaviour suite for the MetadataStore interface, run against every implementation.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { SqliteStore } from '../../src/metadata/sqlite/sqlite-store.js';
 import type { MetadataStore, NewManifest } from '../../src/metadata/store.js';
 
@@ -408,6 +409,47 @@ describe('SqliteStore (file) keeps its rows across a reopen', () => {
       assert.equal((await second.getManifestByTag('reopen/repo', 'kept'))?.digest, m.digest);
       assert.equal(await second.hasUpload('reopen-upload'), true);
       await second.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('SqliteStore (file) with background WAL checkpoints', () => {
+  /** The WAL header's checkpoint sequence number: it moves when a writer restarts a fully checkpointed WAL. */
+  function walCheckpointSequence(path: string): number {
+    const fd = openSync(`${path}-wal`, 'r');
+    try {
+      const header = Buffer.alloc(16);
+      readSync(fd, header, 0, 16, 0);
+      return header.readUInt32BE(12);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  it('a worker thread checkpoints what the server connection commits, which then restarts the WAL', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'berth-metadata-checkpoint-'));
+    try {
+      const path = join(dir, 'metadata.sqlite');
+      const errors: string[] = [];
+      const store = new SqliteStore({ path, onBackgroundCheckpointError: (message) => errors.push(message) });
+      await store.createUpload({ id: 'first', repository: 'ckpt/repo', startedAt: 1 });
+      const before = walCheckpointSequence(path);
+      // A few hundred pages: far below the point where the connection would checkpoint by itself.
+      for (let i = 0; i < 250 && walCheckpointSequence(path) === before; i++) {
+        await store.createUpload({ id: `upload-${i}`, repository: 'ckpt/repo', startedAt: 1 });
+        await sleep(20);
+      }
+      assert.notEqual(walCheckpointSequence(path), before, 'no checkpoint restarted the WAL');
+      assert.equal(await store.hasUpload('upload-0'), true);
+      assert.deepEqual(errors, []);
+      await store.close();
+      // The worker closed first; the server connection, closing last, removed the WAL.
+      assert.equal(existsSync(`${path}-wal`), false);
+      const reopened = new SqliteStore({ path });
+      assert.equal(await reopened.hasUpload('first'), true);
+      await reopened.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

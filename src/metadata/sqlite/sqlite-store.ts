@@ -16,6 +16,7 @@ import {
 } from '../store.js';
 import { MIGRATIONS } from './schema.js';
 import { TagPageCache } from './tag-page-cache.js';
+import { FALLBACK_PAGES, WalCheckpointer } from './wal-checkpointer.js';
 
 /** Tag names held by the tag page cache, across repositories (a few MiB). */
 const TAG_PAGE_CACHE_NAMES = 100_000;
@@ -24,6 +25,8 @@ export interface SqliteOptions {
   readonly path: string;
   /** PRAGMA synchronous: FULL survives power loss; NORMAL (the default) survives a killed process. */
   readonly synchronous?: 'FULL' | 'NORMAL';
+  /** Checkpoint the WAL on a worker thread (wal-checkpointer.ts); failures go here. The server sets it. */
+  readonly onBackgroundCheckpointError?: (message: string) => void;
 }
 
 type Statement = Database.Statement<unknown[], unknown>;
@@ -32,6 +35,7 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
   readonly #db: Database.Database;
   readonly #statements = new Map<string, Statement>();
   readonly #tagPages = new TagPageCache(TAG_PAGE_CACHE_NAMES);
+  readonly #checkpointer: WalCheckpointer | undefined;
   #dataVersion: number;
 
   constructor(options: SqliteOptions) {
@@ -45,6 +49,10 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
     this.#migrate();
     this.#watchTags();
     this.#dataVersion = this.#readDataVersion();
+    if (options.onBackgroundCheckpointError !== undefined && options.path !== ':memory:') {
+      this.#db.pragma(`wal_autocheckpoint = ${FALLBACK_PAGES}`);
+      this.#checkpointer = new WalCheckpointer(options.path, options.onBackgroundCheckpointError);
+    }
   }
 
   /** Drop cached tag pages of a repository whenever this connection changes one of its tags. */
@@ -585,9 +593,10 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
     }
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    // The worker first: this connection, closing last, then checkpoints what is left and removes the WAL.
+    await this.#checkpointer?.close();
     this.#db.close();
-    return Promise.resolve();
   }
 }
 
