@@ -64,6 +64,7 @@ const P = {
   warmupMs: Q ? 200 : 500,
   imgClients: Q ? 4 : 16,
   imgPerClient: Q ? 10 : 50,
+  imgWarmupPerClient: Q ? 2 : 10,
   imgReposPerClient: 5,
   growth: Q ? { repos: 10_000, total: 100_000, bigTags: 10_009 } : { repos: 100_000, total: 1_000_000, bigTags: 100_009 },
   growthSmall: { repos: 400, bigTags: 1_000, tagsPerRepo: 9 },
@@ -219,30 +220,48 @@ async function benchRegistry(kind, alternation) {
     // ---- 5 many small images: parallel clients push, then pull back
     await step();
     {
-      const images = [];
-      for (let c = 0; c < P.imgClients; c++) {
-        const list = [];
-        for (let i = 0; i < P.imgPerClient; i++) {
-          const repo = `${ns}/many/c${c}-r${i % P.imgReposPerClient}`;
-          const layers = Array.from({ length: 3 }, (_, k) => new SmallBlob(`l${k}`, crypto.randomBytes(4096 + crypto.randomInt(60 * 1024))));
-          const config = new SmallBlob('config', Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', client: c, image: i, run: runId })));
-          list.push({ repo, tag: `i${i}`, layers, config, manifest: ociManifest(config, layers) });
-        }
-        images.push(list);
-      }
+      /** Per client, `count` images (3 small layers and a config each) over imgReposPerClient repositories. */
+      const makeImages = (group, count) =>
+        Array.from({ length: P.imgClients }, (_, c) =>
+          Array.from({ length: count }, (_, i) => {
+            const repo = `${ns}/${group}/c${c}-r${i % P.imgReposPerClient}`;
+            const layers = Array.from({ length: 3 }, (_, k) => new SmallBlob(`l${k}`, crypto.randomBytes(4096 + crypto.randomInt(60 * 1024))));
+            const config = new SmallBlob('config', Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', group, client: c, image: i, run: runId })));
+            return { repo, tag: `i${i}`, layers, config, manifest: ociManifest(config, layers) };
+          }),
+        );
+      const pushAll = (images, latencies) =>
+        Promise.all(
+          images.map(async (list) => {
+            for (const im of list) {
+              const t0 = performance.now();
+              for (const b of [...im.layers, im.config]) await pushSmallBlobAsClient(base, im.repo, b);
+              await putManifest(base, im.repo, im.tag, im.manifest);
+              latencies.push(performance.now() - t0);
+            }
+          }),
+        );
+      const pullAll = (images, latencies) =>
+        Promise.all(
+          images.map(async (list) => {
+            for (const im of list) {
+              const t0 = performance.now();
+              await getManifest(base, im.repo, im.tag, im.manifest);
+              for (const b of [im.config, ...im.layers]) await pullSmallBlob(base, im.repo, b);
+              latencies.push(performance.now() - t0);
+            }
+          }),
+        );
+      // Warm-up, as before the small requests: the same clients push and pull a few images of their
+      // own first (unmeasured), so that neither registry is timed on its first requests of this kind.
+      const warmup = makeImages('warmup', P.imgWarmupPerClient);
+      await pushAll(warmup, []);
+      await pullAll(warmup, []);
+      const images = makeImages('many', P.imgPerClient);
       const total = P.imgClients * P.imgPerClient;
       const pushLat = [];
       let s = startSection(mon);
-      await Promise.all(
-        images.map(async (list) => {
-          for (const im of list) {
-            const t0 = performance.now();
-            for (const b of [...im.layers, im.config]) await pushSmallBlobAsClient(base, im.repo, b);
-            await putManifest(base, im.repo, im.tag, im.manifest);
-            pushLat.push(performance.now() - t0);
-          }
-        }),
-      );
+      await pushAll(images, pushLat);
       let sec = s.end();
       out.sections.images_push = { ...sec, server_cpu_ms_per_image: (1000 * sec.server_cpu_s) / total };
       fig('images_push', total / sec.wall_s, sec, latency(pushLat));
@@ -250,16 +269,7 @@ async function benchRegistry(kind, alternation) {
       const pullLat = [];
       await step();
       s = startSection(mon);
-      await Promise.all(
-        images.map(async (list) => {
-          for (const im of list) {
-            const t0 = performance.now();
-            await getManifest(base, im.repo, im.tag, im.manifest);
-            for (const b of [im.config, ...im.layers]) await pullSmallBlob(base, im.repo, b);
-            pullLat.push(performance.now() - t0);
-          }
-        }),
-      );
+      await pullAll(images, pullLat);
       sec = s.end();
       out.sections.images_pull = { ...sec, server_cpu_ms_per_image: (1000 * sec.server_cpu_s) / total };
       fig('images_pull', total / sec.wall_s, sec, latency(pullLat));
