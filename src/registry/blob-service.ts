@@ -52,10 +52,13 @@ export class BlobService {
     return this.#storage.sendFileTo !== undefined;
   }
 
-  /** Sends the blob (or a range) to a connected socket's descriptor; only when `canSendFile`. */
-  sendFileTo(digest: Digest, range: ByteRange | undefined, socketFd: number): Promise<void> {
+  /**
+   * Sends the blob (or a range) to a connected socket's descriptor, or through `fallback` (the same
+   * connection) where the system refuses to; only when `canSendFile`.
+   */
+  sendFileTo(digest: Digest, range: ByteRange | undefined, socketFd: number, fallback: Writable): Promise<void> {
     if (this.#storage.sendFileTo === undefined) return Promise.reject(new Error('storage driver cannot send files'));
-    return this.#storage.sendFileTo(blobKey(digest), range, socketFd);
+    return this.#storage.sendFileTo(blobKey(digest), range, socketFd, fallback);
   }
 
   /** A small blob's bytes whole (the caller has its size from stat). */

@@ -44,9 +44,11 @@ export interface StorageDriver {
   /**
    * Optional: sends the object (or a range of it) straight to a connected socket's descriptor with
    * zero-copy sendfile(2); resolves once all of it was sent. Nothing else may write to the socket
-   * meanwhile. Rejects with `NotFoundError` when absent, or with the socket's error (the peer left).
+   * meanwhile. If the system refuses sendfile between this file and socket, the rest of the bytes
+   * go through `fallback` (a Writable over the same connection) instead. Rejects with
+   * `NotFoundError` when absent, or with the socket's error (the peer left).
    */
-  sendFileTo?(key: string, range: ByteRange | undefined, socketFd: number): Promise<void>;
+  sendFileTo?(key: string, range: ByteRange | undefined, socketFd: number, fallback: Writable): Promise<void>;
   /** Whole small object (e.g. a manifest). Rejects with `NotFoundError` when absent. */
   get(key: string): Promise<Buffer>;
   /** Creates or replaces an object durably in one step. */

@@ -10,6 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import { after, before, describe, it } from 'node:test';
 import { NotFoundError, type StorageDriver } from '../../src/storage/driver.js';
 import { FilesystemDriver } from '../../src/storage/filesystem/filesystem-driver.js';
+import { nativeSendFile, type SendFile } from '../../src/storage/filesystem/native-sendfile.js';
 import { MemoryDriver } from '../../src/storage/memory/memory-driver.js';
 
 interface DriverFactory {
@@ -145,15 +146,15 @@ export function storageDriverSuite(factory: DriverFactory): void {
           const all = Buffer.concat(received.splice(0));
           return all;
         };
-        await sendFileTo('send/big', undefined, fd);
+        await sendFileTo('send/big', undefined, fd, peer);
         assert.ok((await take(bytes.length)).equals(bytes));
-        await sendFileTo('send/big', { start: 1_000_001, end: 2_100_000 }, fd);
+        await sendFileTo('send/big', { start: 1_000_001, end: 2_100_000 }, fd, peer);
         assert.ok((await take(1_100_000)).equals(bytes.subarray(1_000_001, 2_100_001)));
-        await assert.rejects(sendFileTo('absent/send', undefined, fd), (error: unknown) => error instanceof NotFoundError);
+        await assert.rejects(sendFileTo('absent/send', undefined, fd, peer), (error: unknown) => error instanceof NotFoundError);
         // The peer went away: the send fails instead of hanging.
         client.destroy();
         await new Promise((resolve) => setTimeout(resolve, 20));
-        await assert.rejects(sendFileTo('send/big', undefined, fd));
+        await assert.rejects(sendFileTo('send/big', undefined, fd, peer));
       } finally {
         client.destroy();
         peer.destroy();
@@ -306,6 +307,47 @@ describe('FilesystemDriver on Linux', () => {
   it('offers zero-copy sendFileTo: the native helper was built (npm run build: a C compiler and node_api.h)', { skip: process.platform !== 'linux' }, () => {
     const driver = new FilesystemDriver(tmpdir());
     assert.equal(typeof driver.sendFileTo, 'function', 'dist/native/sendfile.node is missing: install gcc and run npm run build');
+  });
+
+  it('where the system refuses sendfile, the rest goes through the fallback, and later sends copy', { skip: nativeSendFile === undefined }, async () => {
+    const root = mkdtempSync(join(tmpdir(), 'berth-sendfile-refused-'));
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const accepted = once(server, 'connection') as Promise<[Socket]>;
+    const client = connect((server.address() as AddressInfo).port, '127.0.0.1');
+    const [peer] = await accepted;
+    try {
+      // A filesystem whose files sendfile(2) refuses after the first 100,000 bytes (EINVAL), as a few
+      // FUSE and network filesystems do: the real helper sends those, then the refusal comes.
+      let calls = 0;
+      const refusing: SendFile = async (socketFd, fileFd, offset, count) => {
+        calls++;
+        const sent = await (nativeSendFile as SendFile)(socketFd, fileFd, offset, Math.min(count, 100_000));
+        throw Object.assign(new Error('Invalid argument'), { errno: 22, bytesSent: sent });
+      };
+      const driver = new FilesystemDriver(root, { sendFile: refusing });
+      const bytes = Buffer.alloc(2_500_000);
+      for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7) % 253;
+      await driver.put('refused/big', bytes);
+      const received: Buffer[] = [];
+      client.on('data', (chunk: Buffer) => received.push(chunk));
+      const take = async (length: number): Promise<Buffer> => {
+        while (Buffer.concat(received).length < length) await new Promise((resolve) => setTimeout(resolve, 5));
+        return Buffer.concat(received.splice(0));
+      };
+      const fd = (peer as Socket & { _handle: { fd: number } })._handle.fd;
+      await driver.sendFileTo?.('refused/big', undefined, fd, peer);
+      assert.ok((await take(bytes.length)).equals(bytes), 'the body is whole, in order');
+      assert.equal(calls, 1);
+      await driver.sendFileTo?.('refused/big', { start: 10, end: 1_999_999 }, fd, peer);
+      assert.ok((await take(1_999_990)).equals(bytes.subarray(10, 2_000_000)));
+      assert.equal(calls, 1, 'after a refusal, sends copy without trying sendfile again');
+    } finally {
+      client.destroy();
+      peer.destroy();
+      server.close();
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 

@@ -52,7 +52,7 @@ export async function getBlob(ctx: RequestContext): Promise<void> {
     await new Promise<void>((resolve) => socket.write(Buffer.alloc(0), () => resolve()));
     if (socket.writableLength === 0 && socket._handle?.writeQueueSize === 0 && !socket.destroyed) {
       try {
-        await ctx.registry.blobs.sendFileTo(blob.digest, range, socketFd);
+        await ctx.registry.blobs.sendFileTo(blob.digest, range, socketFd, ctx.res);
       } catch (error) {
         // Past the headers nothing can be reported: cutting the connection shows a short body.
         ctx.res.destroy();

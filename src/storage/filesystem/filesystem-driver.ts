@@ -15,7 +15,10 @@
 // fsynced through descriptors kept open (one per fan-out directory), not opened for each commit.
 // Files this driver wrote are closed synchronously (a few microseconds, no pool round trip).
 // Reads go out either through copyTo (a ring of reused buffers) or, when the native helper was built,
-// through sendFileTo: zero-copy sendfile(2) from the file to the client's socket.
+// through sendFileTo: zero-copy sendfile(2) from the file to the client's socket. Should the system
+// refuse sendfile for this filesystem (EINVAL and the like), that transfer goes on through the copy
+// path from where sendfile stopped, and so do all later ones.
+import { constants } from 'node:os';
 import { close, closeSync, createReadStream, fdatasync, fstatSync, fsync, mkdirSync, open, openSync, read, readFileSync, rename, statSync, unlink, write, writev } from 'node:fs';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -32,6 +35,8 @@ const SYNC_READ_LIMIT = 256 * 1024;
 const WRITE_BEHIND = 8 * 1024 * 1024;
 /** Directory descriptors kept open for fsync, at most (beyond, a directory is opened per fsync). */
 const DIRECTORY_DESCRIPTORS = 1024;
+/** errno values with which sendfile(2) refuses a pair of descriptors it cannot send between (not a peer's failure). */
+const SENDFILE_REFUSED: ReadonlySet<number> = new Set([constants.errno.EINVAL, constants.errno.ENOSYS, constants.errno.EOPNOTSUPP]);
 const fsyncAsync = promisify(fsync);
 const openAsync = promisify(open);
 const readAsync = promisify(read);
@@ -49,9 +54,16 @@ export class FilesystemDriver implements StorageDriver {
   readonly #durable = new Set<string>();
   /** Open descriptors of directories, for fsync after a rename into them. */
   readonly #directoryDescriptors = new Map<string, Promise<number>>();
+  /** Zero-copy when the native helper was built (see native-sendfile.ts); undefined otherwise. */
+  readonly sendFileTo: StorageDriver['sendFileTo'];
+  /** The system refused sendfile here once: transfers copy from then on. */
+  #sendFileRefused = false;
 
-  constructor(rootDirectory: string) {
+  /** options.sendFile replaces the native helper (undefined: none); tests use it. */
+  constructor(rootDirectory: string, options: { readonly sendFile?: SendFile | undefined } = {}) {
     this.#root = rootDirectory;
+    const sendFile = 'sendFile' in options ? options.sendFile : nativeSendFile;
+    this.sendFileTo = sendFile === undefined ? undefined : this.#sendFileTo.bind(this, sendFile);
   }
 
   #path(key: string): string {
@@ -96,38 +108,32 @@ export class FilesystemDriver implements StorageDriver {
   async copyTo(key: string, range: ByteRange | undefined, destination: Writable): Promise<void> {
     const fd = this.#openForRead(key);
     try {
-      let position = range?.start ?? 0;
       const end = range === undefined ? fstatSync(fd).size : range.end + 1;
-      // A ring of buffers: up to COPY_RING - 1 writes stay queued at the socket while the next chunk
-      // is read, so the socket never drains between chunks. A buffer is read into only after its
-      // previous write was taken.
-      const ring = Array.from({ length: COPY_RING }, () => ({ buffer: Buffer.allocUnsafe(COPY_CHUNK), written: Promise.resolve() }));
-      for (let turn = 0; position < end; turn = (turn + 1) % COPY_RING) {
-        const slot = ring[turn] as (typeof ring)[number];
-        await slot.written;
-        const { bytesRead } = await readAsync(fd, slot.buffer, 0, Math.min(COPY_CHUNK, end - position), position);
-        if (bytesRead === 0) throw new Error(`storage: ${key} ended at ${position} of ${end} bytes`);
-        position += bytesRead;
-        slot.written = writeChunk(destination, slot.buffer.subarray(0, bytesRead));
-        // It may fail while later chunks are read: it is awaited later, so mark it handled now.
-        slot.written.catch(() => undefined);
-      }
-      await Promise.all(ring.map((slot) => slot.written));
+      await copyRange(fd, key, range?.start ?? 0, end, destination);
     } finally {
       // Off the event loop: if the collector deleted the blob meanwhile, this close frees its blocks.
       close(fd, () => undefined);
     }
   }
 
-  /** Zero-copy when the native helper was built (see native-sendfile.ts); undefined otherwise. */
-  readonly sendFileTo = nativeSendFile === undefined ? undefined : this.#sendFileTo.bind(this, nativeSendFile);
-
-  async #sendFileTo(sendFile: SendFile, key: string, range: ByteRange | undefined, socketFd: number): Promise<void> {
+  async #sendFileTo(sendFile: SendFile, key: string, range: ByteRange | undefined, socketFd: number, fallback: Writable): Promise<void> {
     const fd = this.#openForRead(key);
     try {
       const start = range?.start ?? 0;
-      const count = (range === undefined ? fstatSync(fd).size : range.end + 1) - start;
-      await sendFile(socketFd, fd, start, count);
+      const end = range === undefined ? fstatSync(fd).size : range.end + 1;
+      let sent = 0;
+      if (!this.#sendFileRefused) {
+        try {
+          await sendFile(socketFd, fd, start, end - start);
+          return;
+        } catch (error) {
+          const { errno, bytesSent } = error as { errno?: number; bytesSent?: number };
+          if (errno === undefined || !SENDFILE_REFUSED.has(errno)) throw error;
+          this.#sendFileRefused = true;
+          sent = bytesSent ?? 0;
+        }
+      }
+      await copyRange(fd, key, start + sent, end, fallback);
     } finally {
       // The helper sends from its own duplicate of the descriptor: this one can go now.
       close(fd, () => undefined);
@@ -361,6 +367,26 @@ class FileAppendStream extends Writable {
     if (this.#syncing) this.#closeWhenSynced = () => closeQuietly(fd);
     else closeQuietly(fd);
   }
+}
+
+/**
+ * Copies bytes [position, end) of an open file into `destination` through a ring of buffers: up to
+ * COPY_RING - 1 writes stay queued at the socket while the next chunk is read, so the socket never
+ * drains between chunks. A buffer is read into only after its previous write was taken.
+ */
+async function copyRange(fd: number, key: string, position: number, end: number, destination: Writable): Promise<void> {
+  const ring = Array.from({ length: COPY_RING }, () => ({ buffer: Buffer.allocUnsafe(COPY_CHUNK), written: Promise.resolve() }));
+  for (let turn = 0; position < end; turn = (turn + 1) % COPY_RING) {
+    const slot = ring[turn] as (typeof ring)[number];
+    await slot.written;
+    const { bytesRead } = await readAsync(fd, slot.buffer, 0, Math.min(COPY_CHUNK, end - position), position);
+    if (bytesRead === 0) throw new Error(`storage: ${key} ended at ${position} of ${end} bytes`);
+    position += bytesRead;
+    slot.written = writeChunk(destination, slot.buffer.subarray(0, bytesRead));
+    // It may fail while later chunks are read: it is awaited later, so mark it handled now.
+    slot.written.catch(() => undefined);
+  }
+  await Promise.all(ring.map((slot) => slot.written));
 }
 
 /** Writes a chunk and resolves once the destination has taken it (its write callback). */
