@@ -15,12 +15,19 @@ export class BodyEndedEarlyError extends Error {
 
 /**
  * Writes every chunk of `source` to `destination` and ends it; resolves once `destination` finished.
- * `inspect` sees each chunk first and may throw to refuse it (it is then not written). On any failure
- * the destination is destroyed, the source is left to drain, and the promise rejects.
+ * `inspect` sees each chunk first and may throw to refuse it (it is then not written); when it returns
+ * a promise, the source is paused until that settles (as it is while `destination` is full). On any
+ * failure the destination is destroyed, the source is left to drain, and the promise rejects.
  */
-export function copyBody(source: Readable, destination: Writable, inspect: (chunk: Buffer) => void): Promise<void> {
+export function copyBody(source: Readable, destination: Writable, inspect: (chunk: Buffer) => Promise<void> | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
     let settled = false;
+    // Why the source is paused: the destination is full, an inspection is pending, or both.
+    let full = false;
+    let inspecting = false;
+    const resumeIfFree = (): void => {
+      if (!settled && !full && !inspecting) source.resume();
+    };
     const detach = (): void => {
       source.off('data', onData);
       source.off('end', onEnd);
@@ -38,16 +45,29 @@ export function copyBody(source: Readable, destination: Writable, inspect: (chun
       reject(error instanceof Error ? error : new Error(String(error)));
     };
     function onData(chunk: Buffer): void {
+      let pending: Promise<void> | undefined;
       try {
-        inspect(chunk);
+        pending = inspect(chunk);
       } catch (error) {
         fail(error);
         return;
       }
-      if (!destination.write(chunk)) source.pause();
+      if (!destination.write(chunk)) {
+        full = true;
+        source.pause();
+      }
+      if (pending !== undefined) {
+        inspecting = true;
+        source.pause();
+        pending.then(() => {
+          inspecting = false;
+          resumeIfFree();
+        }, fail);
+      }
     }
     function onDrain(): void {
-      source.resume();
+      full = false;
+      resumeIfFree();
     }
     function onEnd(): void {
       destination.end();

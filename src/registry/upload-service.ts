@@ -1,7 +1,7 @@
 // Blob uploads: sessions, streamed and chunked appends, completion with verification, mounts.
 // Bytes go to a private upload key, are hashed while written, verified, made durable and moved to
 // their content-addressed key; only then does the metadata store learn of the blob.
-import { randomUUID, type Hash } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { MetadataStore } from '../metadata/store.js';
 import type { AppendWriter, StorageDriver } from '../storage/driver.js';
@@ -13,10 +13,11 @@ import { blobUploadInvalid, blobUploadUnknown, digestInvalid, sizeInvalid, uploa
 import type { RepositoryName } from './names.js';
 import type { QuotaChecker } from './quota.js';
 import { uploadPath } from './paths.js';
+import { inlineDigest, offloadedDigest, offloads, type StreamDigest } from './stream-digest.js';
 
 /** A running sha256 over the bytes stored so far; lost on restart, then rebuilt from storage. */
 interface RunningHash {
-  readonly hash: Hash;
+  hash: StreamDigest;
   bytes: number;
 }
 
@@ -45,7 +46,8 @@ export class UploadService {
     await this.#quotas?.checkUpload(repository);
     const id = randomUUID();
     await this.#metadata.createUpload({ id, repository, startedAt: Date.now() });
-    this.#hashes.set(id, { hash: createDigester('sha256'), bytes: 0 });
+    // Inline until the first body shows how long it is (see #write).
+    this.#hashes.set(id, { hash: inlineDigest(), bytes: 0 });
     return id;
   }
 
@@ -72,33 +74,36 @@ export class UploadService {
           throw refusal;
         }
       }
-      return offset + (await this.#write(id, writer, body, range === undefined ? undefined : range.end - range.start + 1));
+      return offset + (await this.#write(id, writer, body, contentLength, range === undefined ? undefined : range.end - range.start + 1));
     });
   }
 
-  /** Finishes an upload: appends an optional last chunk, verifies the digest, stores the blob. */
-  async complete(repository: RepositoryName, id: string, digest: Digest, body: Readable | undefined): Promise<void> {
+  /**
+   * Finishes an upload: appends an optional last chunk (`length` bytes, undefined when unknown),
+   * verifies the digest, stores the blob.
+   */
+  async complete(repository: RepositoryName, id: string, digest: Digest, body: Readable | undefined, length?: number): Promise<void> {
     await this.#session(repository, id);
     await this.#exclusive(id, async () => {
-      const size = body === undefined ? await this.#storedSize(id) : await this.#writeLast(id, body);
+      const size = body === undefined ? await this.#storedSize(id) : await this.#writeLast(id, body, length);
       await this.#verifyAndStore(repository, id, digest, size, id);
-      this.#hashes.delete(id);
+      this.#forget(id);
     });
   }
 
-  /** One request that carries the whole blob (POST ?digest=). */
-  async putMonolithic(repository: RepositoryName, digest: Digest, body: Readable): Promise<void> {
+  /** One request that carries the whole blob (POST ?digest=) of `length` bytes (undefined when unknown). */
+  async putMonolithic(repository: RepositoryName, digest: Digest, body: Readable, length?: number): Promise<void> {
     await this.#quotas?.checkUpload(repository);
     const id = randomUUID();
-    this.#hashes.set(id, { hash: createDigester('sha256'), bytes: 0 });
+    this.#hashes.set(id, { hash: inlineDigest(), bytes: 0 });
     try {
-      const size = await this.#writeLast(id, body);
+      const size = await this.#writeLast(id, body, length);
       await this.#verifyAndStore(repository, id, digest, size, undefined);
     } catch (error) {
       await this.#storage.delete(uploadKey(id));
       throw error;
     } finally {
-      this.#hashes.delete(id);
+      this.#forget(id);
     }
   }
 
@@ -106,7 +111,7 @@ export class UploadService {
     await this.#session(repository, id);
     await this.#exclusive(id, async () => {
       await this.#metadata.deleteUpload(id);
-      this.#hashes.delete(id);
+      this.#forget(id);
       await this.#storage.delete(uploadKey(id));
     });
   }
@@ -139,35 +144,46 @@ export class UploadService {
   }
 
   /** Appends the body that ends the upload (a commit follows); returns the upload's whole size. */
-  async #writeLast(id: string, body: Readable): Promise<number> {
+  async #writeLast(id: string, body: Readable, length: number | undefined): Promise<number> {
     const writer = await this.#storage.append(uploadKey(id), { last: true });
-    return writer.size + (await this.#write(id, writer, body));
+    return writer.size + (await this.#write(id, writer, body, length));
   }
 
   /**
-   * Streams body through the upload's open writer, hashing on the way; returns the bytes written.
-   * With a limit (a Content-Range length), a chunk that would go past it is refused before it is stored.
+   * Streams body (`length` bytes, undefined when unknown) through the upload's open writer, hashing
+   * on the way; returns the bytes written. With a limit (a Content-Range length), a chunk that would
+   * go past it is refused before it is stored.
    */
-  async #write(id: string, writer: AppendWriter, body: Readable, limit?: number): Promise<number> {
+  async #write(id: string, writer: AppendWriter, body: Readable, length: number | undefined, limit?: number): Promise<number> {
     let running = this.#hashes.get(id);
     if (running !== undefined && running.bytes !== writer.size) {
-      this.#hashes.delete(id);
+      this.#forget(id);
       running = undefined;
+    }
+    // Nothing hashed yet: a large first body moves the hashing to the worker thread (stream-digest.ts).
+    if (running !== undefined && running.bytes === 0 && offloads(length)) {
+      running.hash.dispose();
+      running.hash = offloadedDigest();
     }
     let written = 0;
     try {
       await copyBody(body, writer.stream, (chunk) => {
         // A Content-Range length: the chunk that would pass it is refused before it is written.
         if (limit !== undefined && written + chunk.length > limit) throw blobUploadInvalid('body is longer than its Content-Range');
-        running?.hash.update(chunk);
         written += chunk.length;
+        return running?.hash.update(chunk);
       });
     } catch (error) {
-      this.#hashes.delete(id);
+      this.#forget(id);
       throw error;
     }
     if (running !== undefined) running.bytes += written;
     return written;
+  }
+
+  #forget(id: string): void {
+    this.#hashes.get(id)?.hash.dispose();
+    this.#hashes.delete(id);
   }
 
   /** Verifies the upload's bytes, moves them to the blob's key, records the blob (and ends the session). */
@@ -192,7 +208,11 @@ export class UploadService {
     const running = this.#hashes.get(id);
     if (algorithm === 'sha256' && running !== undefined && running.bytes === size) {
       this.#hashes.delete(id);
-      return running.hash.digest('hex');
+      try {
+        return await running.hash.digest();
+      } catch {
+        // The hash worker failed: hash the stored bytes instead, below.
+      }
     }
     const hash = createDigester(algorithm);
     let hashed = 0;

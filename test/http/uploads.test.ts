@@ -113,6 +113,55 @@ for (const storage of ['filesystem', 'inmemory'] as const) {
       await assertServed(repository, blob);
     });
 
+    // Bodies of 1 MiB or more (or of unknown length) are hashed on a worker thread (stream-digest.ts).
+    it('large bodies: monolithic, chunked, a small PATCH after a large one, and a final PUT body → each 201 and served', async () => {
+      const repository = freshRepository();
+      const mono = randomContent(3 * 1024 * 1024 + 17);
+      const posted = await fetch(`${registry.url}/v2/${repository}/blobs/uploads/?digest=${mono.digest}`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(mono.size) },
+        body: bodyOf(mono.bytes),
+      });
+      await posted.arrayBuffer();
+      assert.equal(posted.status, 201);
+      await assertServed(repository, mono);
+
+      const chunked = randomContent(5 * 1024 * 1024 + 3);
+      let location = await startUpload(registry.url, repository);
+      const cuts = [0, 1_600_000, 3_300_000, 3_400_000, chunked.size - 50_000];
+      for (let i = 0; i + 1 < cuts.length; i++) {
+        const start = cuts[i] as number;
+        const end = cuts[i + 1] as number;
+        const response = await patch(location, chunked.bytes.subarray(start, end), { 'Content-Range': `${start}-${end - 1}` });
+        await response.arrayBuffer();
+        assert.equal(response.status, 202);
+        location = new URL(response.headers.get('location') ?? '', registry.url).toString();
+      }
+      const tail = chunked.bytes.subarray(cuts[cuts.length - 1]);
+      const done = await fetch(withDigest(location, chunked.digest), {
+        method: 'PUT',
+        headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(tail.length) },
+        body: bodyOf(tail),
+      });
+      await done.arrayBuffer();
+      assert.equal(done.status, 201);
+      await assertServed(repository, chunked);
+    });
+
+    it('a large body that hashes differently → 400 DIGEST_INVALID and nothing is served', async () => {
+      const repository = freshRepository();
+      const blob = randomContent(2 * 1024 * 1024);
+      const claimed = randomContent(100).digest;
+      const response = await fetch(`${registry.url}/v2/${repository}/blobs/uploads/?digest=${claimed}`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(blob.size) },
+        body: bodyOf(blob.bytes),
+      });
+      await assertError(response, 400, 'DIGEST_INVALID');
+      await assertNotServed(repository, claimed);
+      await assertNotServed(repository, blob.digest);
+    });
+
     it('PATCH with no Content-Range, chunked transfer coding (streamed) → 202 with Range; PUT completes → 201', async () => {
       const repository = freshRepository();
       const blob = randomContent(200_000);

@@ -46,7 +46,7 @@ export async function startUpload(ctx: RequestContext): Promise<void> {
   const single = ctx.query.get('digest');
   if (single !== null) {
     const digest = parseDigest(single);
-    await ctx.registry.uploads.putMonolithic(ctx.name, digest, ctx.req);
+    await ctx.registry.uploads.putMonolithic(ctx.name, digest, ctx.req, contentLength(ctx));
     sendCreated(ctx, digest);
     return;
   }
@@ -65,7 +65,7 @@ export async function completeUpload(ctx: RequestContext): Promise<void> {
   const value = ctx.query.get('digest');
   if (value === null || value === '') throw digestInvalid('the digest query parameter is required');
   const digest = parseDigest(value);
-  await ctx.registry.uploads.complete(ctx.name, ctx.uploadId, digest, hasBody(ctx) ? ctx.req : undefined);
+  await ctx.registry.uploads.complete(ctx.name, ctx.uploadId, digest, hasBody(ctx) ? ctx.req : undefined, contentLength(ctx));
   sendCreated(ctx, digest);
 }
 
