@@ -23,6 +23,11 @@ const BLOCK = 1024 * 1024;
 const IN_FLIGHT = 2 * BLOCK;
 /** Blocks kept for reuse once the worker handed them back (the rest are dropped). */
 const SPARE_BLOCKS = 8;
+/**
+ * The worker stops after this long with no digest running, and starts again with the next large
+ * body: its isolate and blocks (about 10 MiB) are not held between pushes.
+ */
+const IDLE_MS = 10_000;
 
 export interface StreamDigest {
   /** Adds bytes; returns a promise when the caller should wait for it before adding more. */
@@ -56,9 +61,10 @@ export function inlineDigest(): StreamDigest {
   };
 }
 
-/** The worker thread and the digests it runs; started on first use, restarted after a failure. */
+/** The worker thread and the digests it runs; started on first use, stopped when idle, restarted after a failure. */
 class HashWorker {
   #worker: Worker | undefined;
+  #idle: NodeJS.Timeout | undefined;
   #nextId = 1;
   readonly #digests = new Map<number, OffloadedDigest>();
   readonly #spare: ArrayBuffer[] = [];
@@ -68,11 +74,28 @@ class HashWorker {
   register(digest: OffloadedDigest): number {
     const id = this.#nextId++;
     this.#digests.set(id, digest);
+    clearTimeout(this.#idle);
+    this.#idle = undefined;
     return id;
   }
 
   unregister(id: number): void {
     this.#digests.delete(id);
+    if (this.#digests.size > 0 || this.#worker === undefined) return;
+    clearTimeout(this.#idle);
+    this.#idle = setTimeout(() => this.#stopIfIdle(), IDLE_MS).unref();
+  }
+
+  /** Stops the worker when no digest is registered (a registered one keeps its running hash there). */
+  #stopIfIdle(): void {
+    this.#idle = undefined;
+    const worker = this.#worker;
+    if (worker === undefined || this.#digests.size > 0) return;
+    // Forgotten first: its exit is then not taken for a failure.
+    this.#worker = undefined;
+    this.#awaited = 0;
+    this.#spare.length = 0;
+    void worker.terminate();
   }
 
   /** A block of BLOCK bytes to fill, reused when one came back. */
@@ -81,6 +104,8 @@ class HashWorker {
   }
 
   post(request: HashRequest, transfer: ArrayBuffer[] = []): void {
+    // A stopped worker holds no hash to drop.
+    if (request.op === 'drop' && this.#worker === undefined) return;
     const worker = this.#running();
     if (request.op !== 'drop' && this.#awaited++ === 0) worker.ref();
     worker.postMessage(request, transfer);
