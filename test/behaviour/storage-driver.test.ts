@@ -131,21 +131,8 @@ export function storageDriverSuite(factory: DriverFactory): void {
       const bytes = Buffer.alloc(3_000_000);
       for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 13) % 251;
       await driver.put('send/big', bytes);
-      // A connected pair of sockets: the driver sends into one end's descriptor, the other end collects.
-      const server = createServer();
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      const accepted = once(server, 'connection') as Promise<[Socket]>;
-      const client = connect((server.address() as AddressInfo).port, '127.0.0.1');
-      const [peer] = await accepted;
+      const { peer, client, fd, take, close } = await socketPair();
       try {
-        const received: Buffer[] = [];
-        client.on('data', (chunk: Buffer) => received.push(chunk));
-        const fd = (peer as Socket & { _handle: { fd: number } })._handle.fd;
-        const take = async (length: number): Promise<Buffer> => {
-          while (Buffer.concat(received).length < length) await new Promise((resolve) => setTimeout(resolve, 5));
-          const all = Buffer.concat(received.splice(0));
-          return all;
-        };
         await sendFileTo('send/big', undefined, fd, peer);
         assert.ok((await take(bytes.length)).equals(bytes));
         await sendFileTo('send/big', { start: 1_000_001, end: 2_100_000 }, fd, peer);
@@ -156,9 +143,7 @@ export function storageDriverSuite(factory: DriverFactory): void {
         await new Promise((resolve) => setTimeout(resolve, 20));
         await assert.rejects(sendFileTo('send/big', undefined, fd, peer));
       } finally {
-        client.destroy();
-        peer.destroy();
-        server.close();
+        close();
       }
     });
 
@@ -303,6 +288,30 @@ storageDriverSuite({
   dispose: () => rmSync(root, { recursive: true, force: true }),
 });
 
+/**
+ * A connected pair of loopback sockets: a sender writes into `peer` (or its descriptor `fd`), and
+ * `take(n)` returns what `client` received once at least n bytes are there.
+ */
+async function socketPair(): Promise<{ peer: Socket; client: Socket; fd: number; take: (length: number) => Promise<Buffer>; close: () => void }> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const accepted = once(server, 'connection') as Promise<[Socket]>;
+  const client = connect((server.address() as AddressInfo).port, '127.0.0.1');
+  const [peer] = await accepted;
+  const received: Buffer[] = [];
+  client.on('data', (chunk: Buffer) => received.push(chunk));
+  const take = async (length: number): Promise<Buffer> => {
+    while (Buffer.concat(received).length < length) await new Promise((resolve) => setTimeout(resolve, 5));
+    return Buffer.concat(received.splice(0));
+  };
+  const close = (): void => {
+    client.destroy();
+    peer.destroy();
+    server.close();
+  };
+  return { peer, client, fd: (peer as Socket & { _handle: { fd: number } })._handle.fd, take, close };
+}
+
 describe('FilesystemDriver on Linux', () => {
   it('offers zero-copy sendFileTo: the native helper was built (npm run build: a C compiler and node_api.h)', { skip: process.platform !== 'linux' }, () => {
     const driver = new FilesystemDriver(tmpdir());
@@ -311,11 +320,7 @@ describe('FilesystemDriver on Linux', () => {
 
   it('where the system refuses sendfile, the rest goes through the fallback, and later sends copy', { skip: nativeSendFile === undefined }, async () => {
     const root = mkdtempSync(join(tmpdir(), 'berth-sendfile-refused-'));
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const accepted = once(server, 'connection') as Promise<[Socket]>;
-    const client = connect((server.address() as AddressInfo).port, '127.0.0.1');
-    const [peer] = await accepted;
+    const { peer, fd, take, close } = await socketPair();
     try {
       // A filesystem whose files sendfile(2) refuses after the first 100,000 bytes (EINVAL), as a few
       // FUSE and network filesystems do: the real helper sends those, then the refusal comes.
@@ -329,13 +334,6 @@ describe('FilesystemDriver on Linux', () => {
       const bytes = Buffer.alloc(2_500_000);
       for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7) % 253;
       await driver.put('refused/big', bytes);
-      const received: Buffer[] = [];
-      client.on('data', (chunk: Buffer) => received.push(chunk));
-      const take = async (length: number): Promise<Buffer> => {
-        while (Buffer.concat(received).length < length) await new Promise((resolve) => setTimeout(resolve, 5));
-        return Buffer.concat(received.splice(0));
-      };
-      const fd = (peer as Socket & { _handle: { fd: number } })._handle.fd;
       await driver.sendFileTo?.('refused/big', undefined, fd, peer);
       assert.ok((await take(bytes.length)).equals(bytes), 'the body is whole, in order');
       assert.equal(calls, 1);
@@ -343,9 +341,7 @@ describe('FilesystemDriver on Linux', () => {
       assert.ok((await take(1_999_990)).equals(bytes.subarray(10, 2_000_000)));
       assert.equal(calls, 1, 'after a refusal, sends copy without trying sendfile again');
     } finally {
-      client.destroy();
-      peer.destroy();
-      server.close();
+      close();
       rmSync(root, { recursive: true, force: true });
     }
   });
