@@ -155,12 +155,13 @@ async function benchRegistry(kind, alternation) {
 
     // ---- 1 monolithic push, 2 chunked push
     const pushed = [];
-    let pushCpu = 0;
-    let pushBytes = 0;
-    const addPush = (all) => {
+    /** Server CPU and bytes over every round of the push (or pull) sections, for the CPU per GiB. */
+    const pushTotal = { cpu_s: 0, bytes: 0 };
+    const pullTotal = { cpu_s: 0, bytes: 0 };
+    const tally = (total, all) => {
       for (const r of all) {
-        pushCpu += r.sec.server_cpu_s;
-        pushBytes += r.units * MiB;
+        total.cpu_s += r.sec.server_cpu_s;
+        total.bytes += r.units * MiB;
       }
     };
     for (const size of P.monoSizes) {
@@ -180,7 +181,7 @@ async function benchRegistry(kind, alternation) {
           return blobs;
         },
       );
-      addPush(all);
+      tally(pushTotal, all);
       pushed.push({ id: `pull_mono_${sizeName(size)}`, repo, blobs: batches[0] });
     }
     {
@@ -198,25 +199,17 @@ async function benchRegistry(kind, alternation) {
           return blob;
         },
       );
-      addPush(all);
+      tally(pushTotal, all);
       pushed.push({ id: 'pull_chunked', repo, blobs: [batches[0]] });
     }
 
     // ---- 3 pull, each body hashed by the client while it streams
-    let pullCpu = 0;
-    let pullBytes = 0;
-    const addPull = (all) => {
-      for (const r of all) {
-        pullCpu += r.sec.server_cpu_s;
-        pullBytes += r.units * MiB;
-      }
-    };
     for (const g of pushed) {
       const all = await rounds(g.id, async () => {
         for (const b of g.blobs) await pullBlob(base, g.repo, b);
         return { units: g.blobs.reduce((sum, b) => sum + b.size, 0) / MiB };
       });
-      addPull(all);
+      tally(pullTotal, all);
     }
     // The 64 MiB blobs again, pulled in parallel by client threads that each hash their own blob: one
     // client thread receiving and hashing bounds the serial pulls above on loopback.
@@ -229,7 +222,7 @@ async function benchRegistry(kind, alternation) {
         await pullers.pullAll(base, g.repo, blobs);
         return { units: blobs.reduce((sum, b) => sum + b.size, 0) / MiB };
       });
-      addPull(all);
+      tally(pullTotal, all);
     }
 
     // ---- 4 small requests at c=1 and c=64
@@ -341,8 +334,8 @@ async function benchRegistry(kind, alternation) {
 
     // ---- 6 resources
     fig('peak_rss', mon.hwmMiB(), null, { sampled_peak_rss_mib: mon.peakRssKiB / 1024, pids: mon.pids });
-    fig('cpu_per_gib_pushed', pushCpu / (pushBytes / GiB), null);
-    fig('cpu_per_gib_pulled', pullCpu / (pullBytes / GiB), null);
+    fig('cpu_per_gib_pushed', pushTotal.cpu_s / (pushTotal.bytes / GiB), null);
+    fig('cpu_per_gib_pulled', pullTotal.cpu_s / (pullTotal.bytes / GiB), null);
   } catch (e) {
     out.valid = false;
     out.errors.push(e instanceof BenchError ? e.message : String(e?.stack ?? e));
