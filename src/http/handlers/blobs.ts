@@ -54,9 +54,10 @@ export async function getBlob(ctx: RequestContext): Promise<void> {
       try {
         await ctx.registry.blobs.sendFileTo(blob.digest, range, socketFd, ctx.res);
       } catch (error) {
+        // The socket's error from sendfile, or a response already destroyed under the copy fallback.
+        const peerLeft = (error as NodeJS.ErrnoException).errno !== undefined || ctx.res.destroyed;
         // Past the headers nothing can be reported: cutting the connection shows a short body.
         ctx.res.destroy();
-        const peerLeft = (error as NodeJS.ErrnoException).errno !== undefined;
         if (peerLeft) ctx.log.debug({ reqId: ctx.id, err: error }, 'blob send ended early (the client went away)');
         else ctx.log.error({ reqId: ctx.id, err: error }, 'blob send failed');
         return;
