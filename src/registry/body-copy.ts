@@ -4,7 +4,7 @@
 // AbortError with a captured stack trace: measurable when thousands of small blobs are pushed a
 // second. Unlike pipeline it leaves the request open on failure, so that the error can still be
 // answered (send-error.ts decides whether the rest of the body is read or the connection closed).
-import type { Readable, Writable } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
 
 export class BodyEndedEarlyError extends Error {
   constructor() {
@@ -93,4 +93,26 @@ export function copyBody(source: Readable, destination: Writable, inspect: (chun
     source.once('close', onSourceClose);
     source.on('data', onData);
   });
+}
+
+/**
+ * Reads a body declared to be `length` bytes into one buffer, with copyBody's handling of failures,
+ * and returns the bytes it had (fewer only if the source ended short). A body longer than `length`
+ * is refused with `tooLong()`.
+ */
+export async function readBody(source: Readable, length: number, tooLong: () => Error): Promise<Buffer> {
+  const bytes = Buffer.allocUnsafe(length);
+  let filled = 0;
+  const into = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      if (filled + chunk.length > length) {
+        callback(tooLong());
+        return;
+      }
+      filled += chunk.copy(bytes, filled);
+      callback();
+    },
+  });
+  await copyBody(source, into, () => undefined);
+  return filled === length ? bytes : bytes.subarray(0, filled);
 }

@@ -1,16 +1,16 @@
 // One behaviour suite for the StorageDriver interface, run against every implementation.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { after, before, describe, it } from 'node:test';
-import { NotFoundError, type StorageDriver } from '../../src/storage/driver.js';
+import { ExistsError, NotFoundError, type StorageDriver } from '../../src/storage/driver.js';
 import { FilesystemDriver } from '../../src/storage/filesystem/filesystem-driver.js';
-import { nativeSendFile, type SendFile } from '../../src/storage/filesystem/native-sendfile.js';
+import { nativeSendFile, nativeWriteAndRename, type SendFile } from '../../src/storage/filesystem/native-helpers.js';
 import { MemoryDriver } from '../../src/storage/memory/memory-driver.js';
 
 interface DriverFactory {
@@ -217,6 +217,27 @@ export function storageDriverSuite(factory: DriverFactory): void {
       assert.equal(await driver.stat('commit/elsewhere'), undefined);
     });
 
+    it('commitBytes stores the bytes at to, replacing what was there; from is left absent', async () => {
+      await driver.put('commit-bytes/target', Buffer.from('old'));
+      await driver.commitBytes('commit-bytes/scratch', 'commit-bytes/target', Buffer.from('new bytes'));
+      assert.equal((await driver.get('commit-bytes/target')).toString(), 'new bytes');
+      assert.equal(await driver.stat('commit-bytes/scratch'), undefined);
+      await driver.commitBytes('commit-bytes/scratch', 'commit-bytes/fresh/dir/empty', Buffer.alloc(0));
+      assert.equal((await driver.stat('commit-bytes/fresh/dir/empty'))?.size, 0);
+    });
+
+    it('commitBytes with an object at from → ExistsError, and neither key changes', async () => {
+      await driver.put('commit-bytes/taken', Buffer.from('earlier bytes'));
+      await driver.put('commit-bytes/kept', Buffer.from('kept'));
+      await assert.rejects(driver.commitBytes('commit-bytes/taken', 'commit-bytes/kept', Buffer.from('x')), (error: unknown) => error instanceof ExistsError && error.key === 'commit-bytes/taken');
+      assert.equal((await driver.get('commit-bytes/taken')).toString(), 'earlier bytes');
+      assert.equal((await driver.get('commit-bytes/kept')).toString(), 'kept');
+      // An empty object counts: an upload's first PATCH may have been empty.
+      await appendAll(driver, 'commit-bytes/empty', []);
+      await assert.rejects(driver.commitBytes('commit-bytes/empty', 'commit-bytes/kept', Buffer.from('x')), ExistsError);
+      assert.equal((await driver.get('commit-bytes/kept')).toString(), 'kept');
+    });
+
     it('delete of a key removes it; deleting an absent key is not an error', async () => {
       await driver.put('delete/one', Buffer.from('x'));
       await driver.delete('delete/one');
@@ -268,6 +289,8 @@ export function storageDriverSuite(factory: DriverFactory): void {
         await assert.rejects(driver.put(key, Buffer.from('x')));
         await assert.rejects(driver.append(key));
         await assert.rejects(driver.commit(key, 'legal/key'));
+        await assert.rejects(driver.commitBytes(key, 'legal/key', Buffer.from('x')));
+        await assert.rejects(driver.commitBytes('legal/scratch', key, Buffer.from('x')));
         await assert.rejects(driver.delete(key));
         await assert.rejects(listKeys(driver, key));
         await driver.put('legal/source', Buffer.from('stays'));
@@ -286,6 +309,17 @@ storageDriverSuite({
     return new FilesystemDriver(root);
   },
   dispose: () => rmSync(root, { recursive: true, force: true }),
+});
+
+// The same driver where the native helpers were not built (no C compiler): node:fs does it all.
+let plainRoot = '';
+storageDriverSuite({
+  name: 'FilesystemDriver without its native helpers',
+  create: () => {
+    plainRoot = mkdtempSync(join(tmpdir(), 'berth-driver-plain-'));
+    return new FilesystemDriver(plainRoot, { sendFile: undefined, writeAndRename: undefined });
+  },
+  dispose: () => rmSync(plainRoot, { recursive: true, force: true }),
 });
 
 /**
@@ -317,6 +351,34 @@ describe('FilesystemDriver on Linux', () => {
     const driver = new FilesystemDriver(tmpdir());
     assert.equal(typeof driver.sendFileTo, 'function', 'dist/native/sendfile.node is missing: install gcc and run npm run build');
   });
+
+  it('stores small objects in one job: the write-and-rename helper was built', { skip: process.platform !== 'linux' }, () => {
+    assert.equal(typeof nativeWriteAndRename, 'function', 'dist/native/write-and-rename.node is missing: install gcc and run npm run build');
+  });
+
+  for (const [how, writeAndRename] of [
+    ['the native helper', nativeWriteAndRename],
+    ['node:fs', undefined],
+  ] as const) {
+    it(`commitBytes through ${how} that fails after creating from: a system error, from removed, to unchanged`, { skip: how === 'the native helper' && nativeWriteAndRename === undefined }, async () => {
+      const root = mkdtempSync(join(tmpdir(), 'berth-commit-bytes-'));
+      try {
+        const driver = new FilesystemDriver(root, { writeAndRename });
+        // A directory where the object should go: the rename fails (EISDIR).
+        mkdirSync(join(root, 'blobs', 'taken'), { recursive: true });
+        await assert.rejects(driver.commitBytes('uploads/u', 'blobs/taken', Buffer.from('bytes')), (error: unknown) => {
+          const { code, syscall } = error as NodeJS.ErrnoException;
+          return code === 'EISDIR' && syscall === 'rename';
+        });
+        assert.equal(existsSync(join(root, 'uploads', 'u')), false, 'the scratch file is removed');
+        assert.ok(statSync(join(root, 'blobs', 'taken')).isDirectory());
+        await driver.commitBytes('uploads/u', 'blobs/free', Buffer.from('bytes'));
+        assert.equal((await driver.get('blobs/free')).toString(), 'bytes');
+      } finally {
+        rmSync(root, { recursive: true, force: true });
+      }
+    });
+  }
 
   it('where the system refuses sendfile, the rest goes through the fallback, and later sends copy', { skip: nativeSendFile === undefined }, async () => {
     const root = mkdtempSync(join(tmpdir(), 'berth-sendfile-refused-'));

@@ -1,11 +1,19 @@
 // end-4a/4b (POST), end-5 (PATCH), end-6 (PUT), end-13 (GET status), cancel, end-11 (mount).
 import assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { bodyOf, content, freshRepository, randomContent } from '../support/content.js';
 import { assertError } from '../support/error-envelope.js';
 import { pushBlob, startUpload, withDigest } from '../support/push.js';
 import { pathOf, rawRequest } from '../support/raw-http.js';
 import { startTestRegistry, type TestRegistry } from '../support/test-registry.js';
+
+/** Names of the files under the data directory's uploads/ (upload bytes in progress); none in memory. */
+function uploadFiles(dataDir: string | undefined): string[] {
+  const uploads = join(dataDir ?? '', 'uploads');
+  return dataDir !== undefined && existsSync(uploads) ? readdirSync(uploads).sort() : [];
+}
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -80,10 +88,43 @@ for (const storage of ['filesystem', 'inmemory'] as const) {
       const repository = freshRepository();
       const blob = content('the real bytes');
       const claimed = content('other bytes').digest;
+      const before = uploadFiles(registry.dataDir);
       const response = await fetch(`${registry.url}/v2/${repository}/blobs/uploads/?digest=${claimed}`, { method: 'POST', body: bodyOf(blob.bytes) });
       await assertError(response, 400, 'DIGEST_INVALID');
       await assertNotServed(repository, claimed);
       await assertNotServed(repository, blob.digest);
+      assert.deepEqual(uploadFiles(registry.dataDir), before, 'no upload file is left behind');
+    });
+
+    // A small last body (≤ 256 KiB, with its length) is read into memory and, when it is the whole
+    // blob, stored in one step (upload-service.ts); otherwise it is appended as any other body.
+    it('a small closing PUT body after an empty PATCH → appended to the (empty) upload, 201 and served', async () => {
+      const repository = freshRepository();
+      const blob = randomContent(3000);
+      const location = await startUpload(registry.url, repository);
+      const patched = await patch(location, Buffer.alloc(0));
+      await patched.arrayBuffer();
+      assert.equal(patched.status, 202);
+      const done = await fetch(withDigest(location, blob.digest), { method: 'PUT', body: bodyOf(blob.bytes) });
+      await done.arrayBuffer();
+      assert.equal(done.status, 201);
+      await assertServed(repository, blob);
+    });
+
+    it('a small closing PUT body that is not the whole blob: DIGEST_INVALID alone, the blob once the rest is before it', async () => {
+      const repository = freshRepository();
+      const blob = randomContent(8000);
+      const location = await startUpload(registry.url, repository);
+      // The tail alone does not hash to the digest: 400, and the session is still there.
+      await assertError(await fetch(withDigest(location, blob.digest), { method: 'PUT', body: bodyOf(blob.bytes.subarray(5000)) }), 400, 'DIGEST_INVALID');
+      await assertNotServed(repository, blob.digest);
+      const again = await startUpload(registry.url, repository);
+      await (await patch(again, blob.bytes.subarray(0, 5000))).arrayBuffer();
+      const done = await fetch(withDigest(again, blob.digest), { method: 'PUT', body: bodyOf(blob.bytes.subarray(5000)) });
+      await done.arrayBuffer();
+      assert.equal(done.status, 201);
+      await assertServed(repository, blob);
+      assert.ok(!uploadFiles(registry.dataDir).includes(again.split('/').pop() ?? ''), 'the completed upload file is gone');
     });
 
     it('POST then PUT ?digest= with the whole body (containerd style) → 201', async () => {
@@ -152,6 +193,7 @@ for (const storage of ['filesystem', 'inmemory'] as const) {
       const repository = freshRepository();
       const blob = randomContent(2 * 1024 * 1024);
       const claimed = randomContent(100).digest;
+      const before = uploadFiles(registry.dataDir);
       const response = await fetch(`${registry.url}/v2/${repository}/blobs/uploads/?digest=${claimed}`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(blob.size) },
@@ -160,6 +202,38 @@ for (const storage of ['filesystem', 'inmemory'] as const) {
       await assertError(response, 400, 'DIGEST_INVALID');
       await assertNotServed(repository, claimed);
       await assertNotServed(repository, blob.digest);
+      assert.deepEqual(uploadFiles(registry.dataDir), before, 'no upload file is left behind');
+    });
+
+    // A small last body (≤ 256 KiB, with its length) is read into memory and, when it is the whole
+    // blob, stored in one step (upload-service.ts); otherwise it is appended as any other body.
+    it('a small closing PUT body after an empty PATCH → appended to the (empty) upload, 201 and served', async () => {
+      const repository = freshRepository();
+      const blob = randomContent(3000);
+      const location = await startUpload(registry.url, repository);
+      const patched = await patch(location, Buffer.alloc(0));
+      await patched.arrayBuffer();
+      assert.equal(patched.status, 202);
+      const done = await fetch(withDigest(location, blob.digest), { method: 'PUT', body: bodyOf(blob.bytes) });
+      await done.arrayBuffer();
+      assert.equal(done.status, 201);
+      await assertServed(repository, blob);
+    });
+
+    it('a small closing PUT body that is not the whole blob: DIGEST_INVALID alone, the blob once the rest is before it', async () => {
+      const repository = freshRepository();
+      const blob = randomContent(8000);
+      const location = await startUpload(registry.url, repository);
+      // The tail alone does not hash to the digest: 400, and the session is still there.
+      await assertError(await fetch(withDigest(location, blob.digest), { method: 'PUT', body: bodyOf(blob.bytes.subarray(5000)) }), 400, 'DIGEST_INVALID');
+      await assertNotServed(repository, blob.digest);
+      const again = await startUpload(registry.url, repository);
+      await (await patch(again, blob.bytes.subarray(0, 5000))).arrayBuffer();
+      const done = await fetch(withDigest(again, blob.digest), { method: 'PUT', body: bodyOf(blob.bytes.subarray(5000)) });
+      await done.arrayBuffer();
+      assert.equal(done.status, 201);
+      await assertServed(repository, blob);
+      assert.ok(!uploadFiles(registry.dataDir).includes(again.split('/').pop() ?? ''), 'the completed upload file is gone');
     });
 
     it('PATCH with no Content-Range, chunked transfer coding (streamed) → 202 with Range; PUT completes → 201', async () => {

@@ -1,6 +1,6 @@
 // In-memory storage driver for tests: the same contract as the filesystem driver, no durability.
 import { Readable, Writable } from 'node:stream';
-import { checkKey, NotFoundError, settle, type AppendWriter, type ByteRange, type ObjectInfo, type StorageDriver } from '../driver.js';
+import { checkKey, ExistsError, NotFoundError, settle, type AppendWriter, type ByteRange, type ObjectInfo, type StorageDriver } from '../driver.js';
 
 interface Entry {
   chunks: Buffer[];
@@ -63,6 +63,13 @@ export class MemoryDriver implements StorageDriver {
       },
     });
     return { stream, size: target.size };
+  }
+
+  commitBytes(from: string, to: string, bytes: Buffer): Promise<void> {
+    return settle(() => {
+      if (this.#objects.has(checkKey(from))) throw new ExistsError(from);
+      this.#objects.set(checkKey(to), { chunks: [Buffer.from(bytes)], size: bytes.length, modifiedAt: new Date() });
+    });
   }
 
   commit(from: string, to: string): Promise<void> {
