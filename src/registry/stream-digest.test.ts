@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { inlineDigest, offloadedDigest, offloads, OFFLOAD_MIN, type StreamDigest } from './stream-digest.js';
+import { HashWorker, inlineDigest, offloadedDigest, offloads, OFFLOAD_MIN, type StreamDigest } from './stream-digest.js';
 
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
 
@@ -64,5 +64,46 @@ describe('stream digests', () => {
     const inline = inlineDigest();
     assert.equal(await feed(inline, bytes), 0);
     assert.equal(await inline.digest(), sha256(bytes));
+  });
+
+  it('a worker that dies fails the digests running on it, and the next digest gets a fresh worker', async () => {
+    const worker = new HashWorker({ script: new URL('../../test/support/failing-hash-worker.js', import.meta.url) });
+    const running = offloadedDigest(worker);
+    await feed(running, randomBytes(2 * 1024 * 1024 + 1));
+    const first = worker.threadId;
+    assert.notEqual(first, undefined);
+    // Its one block of 777 bytes, sent with the digest request, is the one the worker dies on.
+    const failing = offloadedDigest(worker);
+    await feed(failing, randomBytes(777));
+    await assert.rejects(failing.digest(), /the hash worker exited \(70\)/);
+    await assert.rejects(running.digest(), /the hash worker exited \(70\)/, 'a digest running beside it fails too: its hash was on that thread');
+    const next = offloadedDigest(worker);
+    const bytes = randomBytes(3 * 1024 * 1024);
+    await feed(next, bytes);
+    assert.equal(await next.digest(), sha256(bytes));
+    assert.notEqual(worker.threadId, first, 'a new thread');
+  });
+
+  it('an idle worker stops, a running digest keeps it, and the next digest starts it again', async () => {
+    const worker = new HashWorker({ idleMs: 30 });
+    const bytes = randomBytes(OFFLOAD_MIN + 17);
+    const first = offloadedDigest(worker);
+    await feed(first, bytes);
+    assert.equal(await first.digest(), sha256(bytes));
+    const firstThread = worker.threadId;
+    assert.notEqual(firstThread, undefined);
+    for (const deadline = Date.now() + 5000; worker.threadId !== undefined; await new Promise((resolve) => setTimeout(resolve, 10))) {
+      assert.ok(Date.now() < deadline, 'the idle worker did not stop');
+    }
+    // A registered digest holds its running hash on the thread: no stop while it lasts.
+    const held = offloadedDigest(worker);
+    await feed(held, bytes.subarray(0, OFFLOAD_MIN));
+    const heldThread = worker.threadId;
+    assert.notEqual(heldThread, undefined);
+    assert.notEqual(heldThread, firstThread, 'started again');
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    assert.equal(worker.threadId, heldThread, 'still up while a digest runs');
+    await feed(held, bytes.subarray(OFFLOAD_MIN));
+    assert.equal(await held.digest(), sha256(bytes));
   });
 });

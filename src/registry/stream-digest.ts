@@ -43,9 +43,9 @@ export function offloads(length: number | undefined): boolean {
   return length === undefined || length >= OFFLOAD_MIN;
 }
 
-/** A digest hashed on the worker thread. */
-export function offloadedDigest(): StreamDigest {
-  return new OffloadedDigest(hashWorker);
+/** A digest hashed on the worker thread (the process's own, unless a test passes another). */
+export function offloadedDigest(worker: HashWorker = hashWorker): StreamDigest {
+  return new OffloadedDigest(worker);
 }
 
 /** A digest hashed on the calling thread. */
@@ -61,8 +61,17 @@ export function inlineDigest(): StreamDigest {
   };
 }
 
+export interface HashWorkerOptions {
+  /** How long the worker stays up with no digest registered (IDLE_MS). */
+  readonly idleMs?: number;
+  /** The worker's script (hash-worker-thread.js); tests pass one that fails on purpose. */
+  readonly script?: URL;
+}
+
 /** The worker thread and the digests it runs; started on first use, stopped when idle, restarted after a failure. */
-class HashWorker {
+export class HashWorker {
+  readonly #idleMs: number;
+  readonly #script: URL;
   #worker: Worker | undefined;
   #idle: NodeJS.Timeout | undefined;
   #nextId = 1;
@@ -70,6 +79,16 @@ class HashWorker {
   readonly #spare: ArrayBuffer[] = [];
   /** Replies still to come (an ack per block, the digest): the worker keeps the process alive meanwhile. */
   #awaited = 0;
+
+  constructor(options: HashWorkerOptions = {}) {
+    this.#idleMs = options.idleMs ?? IDLE_MS;
+    this.#script = options.script ?? new URL('./hash-worker-thread.js', import.meta.url);
+  }
+
+  /** The running worker thread's id; undefined while none runs (not started yet, stopped when idle, failed). */
+  get threadId(): number | undefined {
+    return this.#worker?.threadId;
+  }
 
   register(digest: OffloadedDigest): number {
     const id = this.#nextId++;
@@ -83,7 +102,7 @@ class HashWorker {
     this.#digests.delete(id);
     if (this.#digests.size > 0 || this.#worker === undefined) return;
     clearTimeout(this.#idle);
-    this.#idle = setTimeout(() => this.#stopIfIdle(), IDLE_MS).unref();
+    this.#idle = setTimeout(() => this.#stopIfIdle(), this.#idleMs).unref();
   }
 
   /** Stops the worker when no digest is registered (a registered one keeps its running hash there). */
@@ -117,7 +136,7 @@ class HashWorker {
 
   #running(): Worker {
     if (this.#worker !== undefined) return this.#worker;
-    const worker = new Worker(new URL('./hash-worker-thread.js', import.meta.url));
+    const worker = new Worker(this.#script);
     worker.on('message', (reply: HashReply) => {
       this.#replied(worker);
       const digest = this.#digests.get(reply.id);
