@@ -205,37 +205,6 @@ for (const storage of ['filesystem', 'inmemory'] as const) {
       assert.deepEqual(uploadFiles(registry.dataDir), before, 'no upload file is left behind');
     });
 
-    // A small last body (≤ 256 KiB, with its length) is read into memory and, when it is the whole
-    // blob, stored in one step (upload-service.ts); otherwise it is appended as any other body.
-    it('a small closing PUT body after an empty PATCH → appended to the (empty) upload, 201 and served', async () => {
-      const repository = freshRepository();
-      const blob = randomContent(3000);
-      const location = await startUpload(registry.url, repository);
-      const patched = await patch(location, Buffer.alloc(0));
-      await patched.arrayBuffer();
-      assert.equal(patched.status, 202);
-      const done = await fetch(withDigest(location, blob.digest), { method: 'PUT', body: bodyOf(blob.bytes) });
-      await done.arrayBuffer();
-      assert.equal(done.status, 201);
-      await assertServed(repository, blob);
-    });
-
-    it('a small closing PUT body that is not the whole blob: DIGEST_INVALID alone, the blob once the rest is before it', async () => {
-      const repository = freshRepository();
-      const blob = randomContent(8000);
-      const location = await startUpload(registry.url, repository);
-      // The tail alone does not hash to the digest: 400, and the session is still there.
-      await assertError(await fetch(withDigest(location, blob.digest), { method: 'PUT', body: bodyOf(blob.bytes.subarray(5000)) }), 400, 'DIGEST_INVALID');
-      await assertNotServed(repository, blob.digest);
-      const again = await startUpload(registry.url, repository);
-      await (await patch(again, blob.bytes.subarray(0, 5000))).arrayBuffer();
-      const done = await fetch(withDigest(again, blob.digest), { method: 'PUT', body: bodyOf(blob.bytes.subarray(5000)) });
-      await done.arrayBuffer();
-      assert.equal(done.status, 201);
-      await assertServed(repository, blob);
-      assert.ok(!uploadFiles(registry.dataDir).includes(again.split('/').pop() ?? ''), 'the completed upload file is gone');
-    });
-
     it('PATCH with no Content-Range, chunked transfer coding (streamed) → 202 with Range; PUT completes → 201', async () => {
       const repository = freshRepository();
       const blob = randomContent(200_000);
