@@ -204,8 +204,8 @@ export class FilesystemDriver implements StorageDriver {
   async commitBytes(from: string, to: string, bytes: Buffer): Promise<void> {
     const source = this.#path(from);
     const target = this.#path(to);
-    this.#writeBehindFailures.delete(source);
-    this.#durable.delete(source);
+    // What is known of an append stream at `from` stays: if the file exists (ExistsError below), the
+    // caller appends to it and commits, and a failed background fdatasync must still fail that commit.
     this.#ensureDirectory(dirname(source));
     this.#ensureDirectory(dirname(target));
     try {
