@@ -214,19 +214,15 @@ export class FilesystemDriver implements StorageDriver {
         return;
       }
       await writeFile(source, bytes, { flag: 'wx', flush: true });
+      // Flushed by writeFile: commit need not fsync it again.
+      this.#durable.add(source);
+      await this.commit(from, to);
     } catch (error) {
       // EEXIST: the file is the caller's, left alone. (The helper removes a file it created.)
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new ExistsError(from);
       if (this.#writeAndRename === undefined) await unlinkQuietly(source);
       throw error;
     }
-    try {
-      await renameAsync(source, target);
-    } catch (error) {
-      await unlinkQuietly(source);
-      throw error;
-    }
-    await this.#syncDirectory(dirname(target));
   }
 
   async #syncDirectory(path: string): Promise<void> {
