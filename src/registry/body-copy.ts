@@ -96,11 +96,12 @@ export function copyBody(source: Readable, destination: Writable, inspect: (chun
 }
 
 /**
- * Reads a body declared to be `length` bytes into one buffer, with copyBody's handling of failures,
- * and returns the bytes it had (fewer only if the source ended short). A body longer than `length`
- * is refused with `tooLong()`.
+ * Reads a body declared to be `length` bytes into one buffer, with copyBody's handling of failures
+ * (unlike http/body.ts, which reads manifests and may leave the request unreadable), and returns the
+ * bytes it had (fewer only if the source ended short). A body longer than `length` is refused with
+ * `tooLong()`.
  */
-export async function readBody(source: Readable, length: number, tooLong: () => Error): Promise<Buffer> {
+export async function bufferBody(source: Readable, length: number, tooLong: () => Error): Promise<Buffer> {
   const bytes = Buffer.allocUnsafe(length);
   let filled = 0;
   const into = new Writable({

@@ -8,7 +8,7 @@ import type { MetadataStore } from '../metadata/store.js';
 import { ExistsError, type AppendWriter, type StorageDriver } from '../storage/driver.js';
 import { blobKey, uploadKey } from './blob-keys.js';
 import { linkStoredBlob } from './blob-link.js';
-import { copyBody, readBody } from './body-copy.js';
+import { bufferBody, copyBody } from './body-copy.js';
 import { createDigester, digestAlgorithm, digestHex, type Digest } from './digest.js';
 import { blobUploadInvalid, blobUploadUnknown, digestInvalid, sizeInvalid, uploadRangeInvalid } from './errors.js';
 import type { RepositoryName } from './names.js';
@@ -33,6 +33,9 @@ export interface ChunkRange {
  * filesystem instead of five. Most layers and configs of a CI fleet's images are this small.
  */
 const BUFFERED_BODY_LIMIT = 256 * 1024;
+
+/** #storeWhole stored the body as the whole blob. */
+const STORED = Symbol('stored');
 
 const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -93,18 +96,13 @@ export class UploadService {
   async complete(repository: RepositoryName, id: string, digest: Digest, body: Readable | undefined, length?: number): Promise<void> {
     await this.#session(repository, id);
     await this.#exclusive(id, async () => {
-      let last = body;
-      // Not when this process appended bytes already (those are not in the buffer).
-      if (body !== undefined && buffered(length) && (this.#hashes.get(id)?.bytes ?? 0) === 0) {
-        const bytes = await readBody(body, length, bodyTooLong);
-        if (await this.#storeWhole(repository, id, digest, bytes, id)) {
-          this.#forget(id);
-          return;
-        }
-        last = Readable.from([bytes], { objectMode: false });
+      let last: Readable | undefined | typeof STORED = body;
+      // Not when this process appended bytes already: then the body cannot be the whole blob.
+      if (body !== undefined && (this.#hashes.get(id)?.bytes ?? 0) === 0) last = await this.#storeWhole(repository, id, digest, body, length, id);
+      if (last !== STORED) {
+        const size = last === undefined ? await this.#storedSize(id) : await this.#writeLast(id, last, length);
+        await this.#verifyAndStore(repository, id, digest, size, id);
       }
-      const size = last === undefined ? await this.#storedSize(id) : await this.#writeLast(id, last, length);
-      await this.#verifyAndStore(repository, id, digest, size, id);
       this.#forget(id);
     });
   }
@@ -114,12 +112,8 @@ export class UploadService {
     await this.#quotas?.checkUpload(repository);
     const id = randomUUID();
     try {
-      let whole = body;
-      if (buffered(length)) {
-        const bytes = await readBody(body, length, bodyTooLong);
-        if (await this.#storeWhole(repository, id, digest, bytes, undefined)) return;
-        whole = Readable.from([bytes], { objectMode: false });
-      }
+      const whole = await this.#storeWhole(repository, id, digest, body, length, undefined);
+      if (whole === STORED) return;
       this.#hashes.set(id, { hash: inlineDigest(), bytes: 0 });
       const size = await this.#writeLast(id, whole, length);
       await this.#verifyAndStore(repository, id, digest, size, undefined);
@@ -221,20 +215,24 @@ export class UploadService {
   }
 
   /**
-   * Stores a last body read into memory as the whole blob, in one commitBytes, when it is: it has the
-   * digest and the upload holds no bytes (commitBytes finds no file). False, with nothing stored,
-   * when it is not: the caller then appends it and verifies the whole upload as usual, which also
-   * gives a wrong digest its error.
+   * The last body of an upload, when it is small (`length` up to BUFFERED_BODY_LIMIT): read into
+   * memory and stored as the whole blob in one commitBytes if it is one (it has the digest, and the
+   * upload holds no bytes: commitBytes finds no file). Returns STORED then; otherwise, with nothing
+   * stored, the body to append and verify with the rest of the upload as usual (which also gives a
+   * wrong digest its error): the same bytes again if they were read, else `body` untouched.
    */
-  async #storeWhole(repository: RepositoryName, id: string, digest: Digest, bytes: Buffer, session: string | undefined): Promise<boolean> {
-    if (createDigester(digestAlgorithm(digest)).update(bytes).digest('hex') !== digestHex(digest)) return false;
+  async #storeWhole(repository: RepositoryName, id: string, digest: Digest, body: Readable, length: number | undefined, session: string | undefined): Promise<Readable | typeof STORED> {
+    if (length === undefined || length > BUFFERED_BODY_LIMIT) return body;
+    const bytes = await bufferBody(body, length, () => blobUploadInvalid('body is longer than its Content-Length'));
+    const again = (): Readable => Readable.from([bytes], { objectMode: false });
+    if (createDigester(digestAlgorithm(digest)).update(bytes).digest('hex') !== digestHex(digest)) return again();
     try {
       await this.#commitAndLink(repository, id, digest, bytes.length, session, () => this.#storage.commitBytes(uploadKey(id), blobKey(digest), bytes));
     } catch (error) {
-      if (error instanceof ExistsError) return false;
+      if (error instanceof ExistsError) return again();
       throw error;
     }
-    return true;
+    return STORED;
   }
 
   /** Stores verified bytes at the blob's key (`commit`), then records the blob (and ends the session). */
@@ -269,12 +267,4 @@ export class UploadService {
     if (hashed !== size) throw sizeInvalid(`stored ${hashed} bytes, expected ${size}`);
     return hash.digest('hex');
   }
-}
-
-function buffered(length: number | undefined): length is number {
-  return length !== undefined && length <= BUFFERED_BODY_LIMIT;
-}
-
-function bodyTooLong(): Error {
-  return blobUploadInvalid('body is longer than its Content-Length');
 }
