@@ -1,7 +1,7 @@
 // One behaviour suite for the StorageDriver interface, run against every implementation.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, fdatasync as realFdatasync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +9,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { after, before, describe, it } from 'node:test';
 import { ExistsError, NotFoundError, type StorageDriver } from '../../src/storage/driver.js';
-import { FilesystemDriver } from '../../src/storage/filesystem/filesystem-driver.js';
+import { FilesystemDriver, type FdatasyncFunction } from '../../src/storage/filesystem/filesystem-driver.js';
 import { nativeSendFile, nativeWriteAndRename, type SendFile } from '../../src/storage/filesystem/native-helpers.js';
 import { MemoryDriver } from '../../src/storage/memory/memory-driver.js';
 
@@ -406,6 +406,83 @@ describe('FilesystemDriver on Linux', () => {
       close();
       rmSync(root, { recursive: true, force: true });
     }
+  });
+});
+
+/**
+ * An fdatasync that fails with EIO (as on a disk error) and reports each failure it delivered; the
+ * real one for calls after `failures` ran out.
+ */
+function failingFdatasync(failures: number): { fdatasync: FdatasyncFunction; failed: () => Promise<void> } {
+  let delivered: () => void = () => undefined;
+  const failed = new Promise<void>((resolve) => (delivered = resolve));
+  const fdatasync: FdatasyncFunction = (fd, callback) => {
+    if (failures <= 0) {
+      realFdatasync(fd, callback);
+      return;
+    }
+    failures--;
+    setImmediate(() => {
+      callback(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO', errno: -5, syscall: 'fdatasync' }));
+      delivered();
+    });
+  };
+  return { fdatasync, failed: () => failed };
+}
+
+const isEIO = (error: unknown): boolean => (error as NodeJS.ErrnoException).code === 'EIO';
+
+describe('FilesystemDriver when fdatasync fails', () => {
+  let root = '';
+  before(() => {
+    root = mkdtempSync(join(tmpdir(), 'berth-fdatasync-'));
+  });
+  after(() => rmSync(root, { recursive: true, force: true }));
+  // Over WRITE_BEHIND (8 MiB), so that a background fdatasync starts during the stream.
+  const nineMiB = Array.from({ length: 9 }, (_, i) => Buffer.alloc(1024 * 1024, i));
+
+  it('a failed background fdatasync fails every commit of the object until it is deleted; the target is never written', async () => {
+    const { fdatasync, failed } = failingFdatasync(1);
+    const driver = new FilesystemDriver(root, { fdatasync });
+    await appendAll(driver, 'uploads/a', nineMiB);
+    await failed();
+    await assert.rejects(driver.commit('uploads/a', 'blobs/a'), isEIO);
+    // A second try must not trust the bytes either: the kernel may have dropped the failed pages.
+    await assert.rejects(driver.commit('uploads/a', 'blobs/a'), isEIO);
+    assert.equal(await driver.stat('blobs/a'), undefined);
+    assert.equal((await driver.stat('uploads/a'))?.size, 9 * 1024 * 1024, 'the upload is left for its owner to delete');
+    await driver.delete('uploads/a');
+    await appendAll(driver, 'uploads/a', [Buffer.from('again')]);
+    await driver.commit('uploads/a', 'blobs/a');
+    assert.equal((await driver.get('blobs/a')).toString(), 'again');
+  });
+
+  it('commitBytes onto such an object → ExistsError, and its commit still fails', async () => {
+    const { fdatasync, failed } = failingFdatasync(1);
+    const driver = new FilesystemDriver(root, { fdatasync });
+    await appendAll(driver, 'uploads/b', nineMiB);
+    await failed();
+    await assert.rejects(driver.commitBytes('uploads/b', 'blobs/b', Buffer.from('whole')), (error: unknown) => error instanceof ExistsError);
+    await assert.rejects(driver.commit('uploads/b', 'blobs/b'), isEIO);
+    assert.equal(await driver.stat('blobs/b'), undefined);
+  });
+
+  it('deleting a prefix forgets the failures below it', async () => {
+    const { fdatasync, failed } = failingFdatasync(1);
+    const driver = new FilesystemDriver(root, { fdatasync });
+    await appendAll(driver, 'prefix/uploads/c', nineMiB);
+    await failed();
+    await driver.delete('prefix/uploads/');
+    await appendAll(driver, 'prefix/uploads/c', [Buffer.from('fresh')]);
+    await driver.commit('prefix/uploads/c', 'prefix/blobs/c');
+    assert.equal((await driver.get('prefix/blobs/c')).toString(), 'fresh');
+  });
+
+  it('a last stream whose fdatasync fails ends with the error', async () => {
+    const { fdatasync } = failingFdatasync(1);
+    const driver = new FilesystemDriver(root, { fdatasync });
+    const writer = await driver.append('uploads/d', { last: true });
+    await assert.rejects(pipeline(Readable.from([Buffer.from('last bytes')]), writer.stream), isEIO);
   });
 });
 

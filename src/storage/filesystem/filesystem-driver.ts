@@ -45,12 +45,20 @@ const readAsync = promisify(read);
 const renameAsync = promisify(rename);
 const unlinkAsync = promisify(unlink);
 
+export type FdatasyncFunction = (fd: number, callback: (error: NodeJS.ErrnoException | null) => void) => void;
+
+export interface FilesystemDriverOptions {
+  readonly sendFile?: SendFile | undefined;
+  readonly writeAndRename?: WriteAndRename | undefined;
+  readonly fdatasync?: FdatasyncFunction;
+}
+
 export class FilesystemDriver implements StorageDriver {
   readonly name = 'filesystem';
   readonly #root: string;
   /** Directories known to exist: a push then creates none (fan-out directories are never removed). */
   readonly #directories = new Set<string>();
-  /** Files whose background fdatasync failed: their commit fails rather than trust the bytes. */
+  /** Files whose background fdatasync failed: every commit of them fails rather than trust the bytes. */
   readonly #writeBehindFailures = new Map<string, Error>();
   /** Files made durable by their last append stream, not appended to since: commit need not fsync them. */
   readonly #durable = new Set<string>();
@@ -62,13 +70,19 @@ export class FilesystemDriver implements StorageDriver {
   #sendFileRefused = false;
   /** commitBytes in one thread-pool job when the native helper was built; undefined otherwise. */
   readonly #writeAndRename: WriteAndRename | undefined;
+  /** fdatasync(2) of append streams. */
+  readonly #fdatasync: FdatasyncFunction;
 
-  /** options.sendFile and options.writeAndRename replace the native helpers (undefined: none); tests use them. */
-  constructor(rootDirectory: string, options: { readonly sendFile?: SendFile | undefined; readonly writeAndRename?: WriteAndRename | undefined } = {}) {
+  /**
+   * options.sendFile and options.writeAndRename replace the native helpers (undefined: none), and
+   * options.fdatasync node:fs's fdatasync for append streams; tests use them.
+   */
+  constructor(rootDirectory: string, options: FilesystemDriverOptions = {}) {
     this.#root = rootDirectory;
     const sendFile = 'sendFile' in options ? options.sendFile : nativeSendFile;
     this.sendFileTo = sendFile === undefined ? undefined : this.#sendFileTo.bind(this, sendFile);
     this.#writeAndRename = 'writeAndRename' in options ? options.writeAndRename : nativeWriteAndRename;
+    this.#fdatasync = options.fdatasync ?? fdatasync;
   }
 
   #path(key: string): string {
@@ -180,6 +194,7 @@ export class FilesystemDriver implements StorageDriver {
       throw error;
     }
     const stream = new FileAppendStream(fd, {
+      fdatasync: this.#fdatasync,
       syncOnFinish: options.last === true,
       onSynced: () => this.#durable.add(path),
       onSyncError: (error) => this.#writeBehindFailures.set(path, error),
@@ -190,11 +205,10 @@ export class FilesystemDriver implements StorageDriver {
   async commit(from: string, to: string): Promise<void> {
     const source = this.#path(from);
     const target = this.#path(to);
+    // It stays failed: after a failed fdatasync the kernel may have dropped the dirty pages and a
+    // later fsync would succeed without them. Only deleting the object forgets it.
     const failure = this.#writeBehindFailures.get(source);
-    if (failure !== undefined) {
-      this.#writeBehindFailures.delete(source);
-      throw failure;
-    }
+    if (failure !== undefined) throw failure;
     if (!this.#durable.delete(source)) await syncFile(source);
     this.#ensureDirectory(dirname(target));
     await renameAsync(source, target);
@@ -262,6 +276,12 @@ export class FilesystemDriver implements StorageDriver {
       for (const directory of [...this.#directories, ...this.#directoryDescriptors.keys()]) {
         if (directory === below.slice(0, -1) || directory.startsWith(below)) this.#forgetDirectory(directory);
       }
+      for (const file of [...this.#writeBehindFailures.keys(), ...this.#durable]) {
+        if (file.startsWith(below)) {
+          this.#writeBehindFailures.delete(file);
+          this.#durable.delete(file);
+        }
+      }
       await rm(path, { recursive: true, force: true });
       return;
     }
@@ -299,11 +319,8 @@ export class FilesystemDriver implements StorageDriver {
   }
 }
 
-/**
- * A Writable over an open file descriptor: batches of chunks go out with one writev call. It writes
- * behind (see the top of this file): the descriptor is closed once its background fdatasync is done.
- */
 interface SyncHooks {
+  readonly fdatasync: FdatasyncFunction;
   /** fdatasync before the stream finishes (it is the last before a commit). */
   readonly syncOnFinish: boolean;
   readonly onSynced: () => void;
@@ -311,6 +328,10 @@ interface SyncHooks {
   readonly onSyncError: (error: Error) => void;
 }
 
+/**
+ * A Writable over an open file descriptor: batches of chunks go out with one writev call. It writes
+ * behind (see the top of this file): the descriptor is closed once its background fdatasync is done.
+ */
 class FileAppendStream extends Writable {
   #fd: number | undefined;
   readonly #hooks: SyncHooks;
@@ -355,7 +376,7 @@ class FileAppendStream extends Writable {
     if (this.#syncing || this.#fd === undefined) return;
     this.#syncing = true;
     this.#unsynced = 0;
-    fdatasync(this.#fd, (error) => {
+    this.#hooks.fdatasync(this.#fd, (error) => {
       this.#syncing = false;
       if (error !== null) this.#hooks.onSyncError(error);
       const close = this.#closeWhenSynced;
@@ -366,7 +387,7 @@ class FileAppendStream extends Writable {
 
   override _final(callback: (error?: Error | null) => void): void {
     if (this.#hooks.syncOnFinish && this.#fd !== undefined) {
-      fdatasync(this.#fd, (error) => {
+      this.#hooks.fdatasync(this.#fd, (error) => {
         if (error !== null) {
           callback(error);
           return;
