@@ -1,6 +1,8 @@
 // end-2 (GET/HEAD blob) with ranges, ETag and errors, on both storage drivers.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { Agent, request } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { content, freshRepository, randomContent, type Content } from '../support/content.js';
 import { assertError } from '../support/error-envelope.js';
@@ -89,6 +91,31 @@ for (const storage of ['filesystem', 'inmemory'] as const) {
         assert.equal(small.reused, true);
       } finally {
         agent.destroy();
+      }
+    });
+
+    it('pipelined GETs of large blobs on one connection: each response whole and in order', async () => {
+      // Node answers a pipelined request only once the response before it finished: a body sent to
+      // the socket before then (zero copy) would land ahead of its own headers.
+      const repository = freshRepository('pipelined');
+      const large = randomContent(3 * 1024 * 1024 + 17);
+      const medium = randomContent(700_001);
+      await pushBlob(registry.url, repository, large);
+      await pushBlob(registry.url, repository, medium);
+      const order = [large, medium, large, medium, large];
+      const url = new URL(registry.url);
+      const socket = connect(Number(url.port), url.hostname);
+      try {
+        await once(socket, 'connect');
+        socket.write(order.map((c) => `GET /v2/${repository}/blobs/${c.digest} HTTP/1.1\r\nHost: ${url.host}\r\n\r\n`).join(''));
+        const responses = await readResponses(socket, order.length);
+        responses.forEach((response, i) => {
+          assert.equal(response.status, 200, `response ${i}`);
+          assert.equal(response.headers['docker-content-digest'], order[i]?.digest, `response ${i}`);
+          assert.ok(response.body.equals(order[i]?.bytes ?? Buffer.alloc(0)), `response ${i}: the bytes of its own blob`);
+        });
+      } finally {
+        socket.destroy();
       }
     });
 
@@ -206,4 +233,29 @@ for (const storage of ['filesystem', 'inmemory'] as const) {
       assert.ok(Buffer.from(await response.arrayBuffer()).equals(image.config.bytes));
     });
   });
+}
+
+/** Reads `count` HTTP/1.1 responses framed by Content-Length from a socket, in the order they come. */
+async function readResponses(socket: Socket, count: number): Promise<Array<{ status: number; headers: Record<string, string>; body: Buffer }>> {
+  let buffered = Buffer.alloc(0);
+  const responses: Array<{ status: number; headers: Record<string, string>; body: Buffer }> = [];
+  for await (const chunk of socket) {
+    buffered = Buffer.concat([buffered, chunk as Buffer]);
+    for (;;) {
+      const end = buffered.indexOf('\r\n\r\n');
+      if (end === -1) break;
+      const [statusLine = '', ...lines] = buffered.subarray(0, end).toString('latin1').split('\r\n');
+      assert.match(statusLine, /^HTTP\/1\.1 \d{3} /, `a status line where response ${responses.length} should start`);
+      const headers = Object.fromEntries(lines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]));
+      const length = Number(headers['content-length']);
+      if (buffered.length < end + 4 + length) break;
+      responses.push({ status: Number(statusLine.split(' ')[1]), headers, body: buffered.subarray(end + 4, end + 4 + length) });
+      buffered = buffered.subarray(end + 4 + length);
+      if (responses.length === count) {
+        assert.equal(buffered.length, 0, 'nothing after the last response');
+        return responses;
+      }
+    }
+  }
+  throw new Error(`the connection closed after ${responses.length} of ${count} responses`);
 }

@@ -1,4 +1,5 @@
 // Blob endpoints: GET/HEAD (end-2) with single ranges, DELETE (end-10).
+import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { pipeline } from 'node:stream';
 import { TLSSocket } from 'node:tls';
@@ -44,13 +45,18 @@ export async function getBlob(ctx: RequestContext): Promise<void> {
   }
   const socketFd = plainSocketFd(ctx);
   if (socketFd !== undefined && ctx.registry.blobs.canSendFile) {
-    // Zero-copy: the headers go out through Node, then the body straight from the file, once nothing
-    // of the headers is left queued in Node or libuv (otherwise the body is copied after them).
+    // Zero-copy: the headers go out through Node, then the body straight from the file, once the
+    // response owns the connection and nothing of the headers is left queued in Node or libuv
+    // (otherwise the body is copied after them).
     ctx.res.writeHead(status, headers);
     ctx.res.flushHeaders();
     const socket = ctx.req.socket as Socket & { _handle?: { writeQueueSize?: number } };
+    if (!(await ownsConnection(ctx.res, socket))) {
+      ctx.res.destroy();
+      return;
+    }
     await new Promise<void>((resolve) => socket.write(Buffer.alloc(0), () => resolve()));
-    if (socket.writableLength === 0 && socket._handle?.writeQueueSize === 0 && !socket.destroyed) {
+    if (ctx.res.writableLength === 0 && socket._handle?.writeQueueSize === 0 && !socket.destroyed) {
       try {
         await ctx.registry.blobs.sendFileTo(blob.digest, range, socketFd, ctx.res);
       } catch (error) {
@@ -84,6 +90,27 @@ export async function getBlob(ctx: RequestContext): Promise<void> {
     if (error !== undefined && error !== null && ctx.res.writableFinished === false) {
       ctx.log.debug({ reqId: ctx.id, err: error }, 'blob stream ended early');
     }
+  });
+}
+
+/**
+ * Resolves true once the response owns its connection, false if the connection closed first. Until
+ * an earlier response on the connection has finished (a pipelined request, or the next request read
+ * before the last response's 'finish' ran), Node holds this response's headers back: a body sent
+ * to the socket meanwhile would go out ahead of them, or into the earlier response.
+ */
+function ownsConnection(res: ServerResponse, socket: Socket): Promise<boolean> {
+  if (res.socket === socket) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const settle = (owned: boolean): void => {
+      res.off('socket', onSocket);
+      socket.off('close', onClose);
+      resolve(owned);
+    };
+    const onSocket = (): void => settle(res.socket === socket);
+    const onClose = (): void => settle(false);
+    res.once('socket', onSocket);
+    socket.once('close', onClose);
   });
 }
 
