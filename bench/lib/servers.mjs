@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 export const REPO_ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
 export const BERTH_MAIN = path.join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
 /** Berth's node flags, as `npm start` and the `berth` bin's shebang give them (package.json, src/cli/main.ts). */
-export const BERTH_NODE_FLAGS = ['--max-semi-space-size=8'];
+export const BERTH_NODE_FLAGS = ['--max-semi-space-size=8', '--initial-old-space-size=48'];
 
 export function freePort() {
   return new Promise((resolve, reject) => {
