@@ -101,6 +101,7 @@ export async function getBlob(ctx: RequestContext): Promise<void> {
  */
 function ownsConnection(res: ServerResponse, socket: Socket): Promise<boolean> {
   if (res.socket === socket) return Promise.resolve(true);
+  if (socket.destroyed) return Promise.resolve(false);
   return new Promise((resolve) => {
     const settle = (owned: boolean): void => {
       res.off('socket', onSocket);
