@@ -14,7 +14,7 @@ import { blobUploadInvalid, blobUploadUnknown, digestInvalid, sizeInvalid, uploa
 import type { RepositoryName } from './names.js';
 import type { QuotaChecker } from './quota.js';
 import { uploadPath } from './paths.js';
-import { inlineDigest, offloadedDigest, offloads, type StreamDigest } from './stream-digest.js';
+import { inlineDigest, offloadedDigest, offloads, type HashWorker, type StreamDigest } from './stream-digest.js';
 
 /** A running sha256 over the bytes stored so far; lost on restart, then rebuilt from storage. */
 interface RunningHash {
@@ -46,11 +46,14 @@ export class UploadService {
   readonly #busy = new Set<string>();
 
   readonly #quotas: QuotaChecker | undefined;
+  /** Where large bodies are hashed: the process's own worker unless a test passes another. */
+  readonly #hashWorker: HashWorker | undefined;
 
-  constructor(metadata: MetadataStore, storage: StorageDriver, quotas?: QuotaChecker) {
+  constructor(metadata: MetadataStore, storage: StorageDriver, quotas?: QuotaChecker, hashWorker?: HashWorker) {
     this.#metadata = metadata;
     this.#storage = storage;
     this.#quotas = quotas;
+    this.#hashWorker = hashWorker;
   }
 
   async start(repository: RepositoryName): Promise<string> {
@@ -181,7 +184,7 @@ export class UploadService {
     // Nothing hashed yet: a large first body moves the hashing to the worker thread (stream-digest.ts).
     if (running !== undefined && running.bytes === 0 && offloads(length)) {
       running.hash.dispose();
-      running.hash = offloadedDigest();
+      running.hash = offloadedDigest(this.#hashWorker);
     }
     let written = 0;
     try {
