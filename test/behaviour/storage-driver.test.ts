@@ -410,8 +410,8 @@ describe('FilesystemDriver on Linux', () => {
 });
 
 /**
- * An fdatasync that fails with EIO (as on a disk error) and reports each failure it delivered; the
- * real one for calls after `failures` ran out.
+ * An fdatasync whose first `failures` calls fail with EIO (as on a disk error); later calls are the
+ * real one. `failed()` resolves once the first failure was delivered.
  */
 function failingFdatasync(failures: number): { fdatasync: FdatasyncFunction; failed: () => Promise<void> } {
   let delivered: () => void = () => undefined;
