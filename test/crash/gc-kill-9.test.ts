@@ -66,7 +66,22 @@ function unfinishedDeletions(dataDir: string): number {
   }
 }
 
-async function runGcCommand(dataDir: string, killAfterMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string }> {
+/** Polls `condition` every 2 ms; true once it holds, false after `limitMs` or once `stop()` says so. */
+async function until(condition: () => boolean, limitMs: number, stop: () => boolean = () => false): Promise<boolean> {
+  for (const deadline = Date.now() + limitMs; Date.now() < deadline && !stop(); await new Promise((resolve) => setTimeout(resolve, 2))) {
+    if (condition()) return true;
+  }
+  return false;
+}
+
+/**
+ * When a kill lands: after a random delay (some instant of the run), or as soon as a batch of blob
+ * deletions is underway (recorded, not finished). A random delay alone can land after a fast run has
+ * finished, and then the round tests nothing.
+ */
+type KillAt = { readonly afterMs: number } | { readonly whenDeleting: string };
+
+async function runGcCommand(dataDir: string, kill?: KillAt): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string }> {
   const child = spawn(process.execPath, [MAIN, 'gc', '--json', '--review-delay', '0s'], {
     env: { ...process.env, REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: dataDir, REGISTRY_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -75,8 +90,13 @@ async function runGcCommand(dataDir: string, killAfterMs?: number): Promise<{ co
   child.stdout.on('data', (chunk: Buffer) => {
     stdout += chunk.toString('utf8');
   });
-  if (killAfterMs !== undefined) setTimeout(() => child.kill('SIGKILL'), killAfterMs).unref();
-  const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  if (kill !== undefined && 'afterMs' in kill) setTimeout(() => child.kill('SIGKILL'), kill.afterMs).unref();
+  if (kill !== undefined && 'whenDeleting' in kill) {
+    await until(() => unfinishedDeletions(kill.whenDeleting) > 0, 10_000, () => child.exitCode !== null || child.signalCode !== null);
+    child.kill('SIGKILL');
+  }
+  const [code, signal] = await exited;
   return { code, signal, stdout };
 }
 
@@ -104,9 +124,12 @@ describe('kill -9 during garbage collection', () => {
     let interrupted = 0;
     for (let round = 0; round < ROUNDS; round++) {
       garbage = garbage.concat(await addGarbage(dataDir, GARBAGE_PER_ROUND));
-      // 1. The server's background collector, killed at some instant of its run.
+      // Round 0 kills at random instants; later rounds as soon as a batch of deletions is underway.
+      const atRandom = round === 0;
+      // 1. The server's background collector, killed during its run.
       server = await startRegistryProcess(dataDir, port, { REGISTRY_GC_INTERVAL: '20ms', REGISTRY_GC_REVIEWDELAY: '0s' });
-      await new Promise((resolve) => setTimeout(resolve, 20 + Math.floor(Math.random() * 150)));
+      if (atRandom) await new Promise((resolve) => setTimeout(resolve, 20 + Math.floor(Math.random() * 150)));
+      else await until(() => unfinishedDeletions(dataDir) > 0, 10_000);
       await server.stop('SIGKILL');
       assert.deepEqual(rowsWithoutBytes(dataDir), [], `round ${round}: after killing the server`);
       if (process.env.BERTH_GC_VERBOSE !== undefined) {
@@ -114,9 +137,9 @@ describe('kill -9 during garbage collection', () => {
         process.stderr.write(`round ${round}: server killed with ${unfinishedDeletions(dataDir)} deletions unfinished, ${left} of ${garbage.length} garbage files left\n`);
       }
       if (unfinishedDeletions(dataDir) > 0 || garbage.some((digest) => existsSync(blobPath(dataDir, digest)))) interrupted++;
-      // 2. `berth gc`, killed at some instant of its run.
+      // 2. `berth gc`, killed during its run.
       garbage = garbage.concat(await addGarbage(dataDir, GARBAGE_PER_ROUND / 3));
-      const killed = await runGcCommand(dataDir, 150 + Math.floor(Math.random() * 200));
+      const killed = await runGcCommand(dataDir, atRandom ? { afterMs: 150 + Math.floor(Math.random() * 200) } : { whenDeleting: dataDir });
       assert.deepEqual(rowsWithoutBytes(dataDir), [], `round ${round}: after killing berth gc (${killed.signal ?? killed.code})`);
       if (killed.signal === 'SIGKILL' && (unfinishedDeletions(dataDir) > 0 || garbage.some((digest) => existsSync(blobPath(dataDir, digest))))) interrupted++;
       // Restarted: every acknowledged image pulls fully.
