@@ -1,13 +1,20 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { parseDuration } from './duration.js';
 import { ConfigError, loadConfig } from './load.js';
 
+const directories: string[] = [];
+after(() => {
+  for (const directory of directories) rmSync(directory, { recursive: true, force: true });
+});
+
 function file(text: string): string {
-  const path = join(mkdtempSync(join(tmpdir(), 'berth-config-')), 'config.yml');
+  const directory = mkdtempSync(join(tmpdir(), 'berth-config-'));
+  directories.push(directory);
+  const path = join(directory, 'config.yml');
   writeFileSync(path, text);
   return path;
 }
