@@ -277,21 +277,23 @@ export class FilesystemDriver implements StorageDriver {
         if (directory === below.slice(0, -1) || directory.startsWith(below)) this.#forgetDirectory(directory);
       }
       for (const file of [...this.#writeBehindFailures.keys(), ...this.#durable]) {
-        if (file.startsWith(below)) {
-          this.#writeBehindFailures.delete(file);
-          this.#durable.delete(file);
-        }
+        if (file.startsWith(below)) this.#forgetFile(file);
       }
       await rm(path, { recursive: true, force: true });
       return;
     }
-    this.#writeBehindFailures.delete(path);
-    this.#durable.delete(path);
+    this.#forgetFile(path);
     try {
       await unlinkAsync(path);
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }
+  }
+
+  /** Forgets what append streams left known of a deleted file: a failed fdatasync, or that it is durable. */
+  #forgetFile(path: string): void {
+    this.#writeBehindFailures.delete(path);
+    this.#durable.delete(path);
   }
 
   async *list(prefix: string): AsyncIterable<{ readonly key: string } & ObjectInfo> {
