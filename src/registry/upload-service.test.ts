@@ -17,29 +17,30 @@ const digestOf = (bytes: Buffer): ReturnType<typeof parseDigest> => parseDigest(
 describe('UploadService with a hash worker that dies', () => {
   // The fixture exits (status 70) when it is sent a block of 777 bytes: a body of 1 MiB + 777 bytes
   // goes to the worker (1 MiB and over does) as one full block and then that one.
-  const dying = (): HashWorker => new HashWorker({ script: new URL('../../test/support/failing-hash-worker.js', import.meta.url) });
   const repository = parseRepositoryName('library/dying-worker');
-
-  it('a monolithic upload is verified from the stored bytes instead: stored and recorded', async () => {
+  /** Runs `body` with an UploadService over fresh stores whose hash worker is the dying fixture. */
+  async function withDyingWorker(body: (uploads: UploadService, metadata: SqliteStore, storage: MemoryDriver) => Promise<void>): Promise<void> {
     const metadata = new SqliteStore({ path: ':memory:' });
     const storage = new MemoryDriver();
+    const worker = new HashWorker({ script: new URL('../../test/support/failing-hash-worker.js', import.meta.url) });
     try {
-      const uploads = new UploadService(metadata, storage, undefined, dying());
+      await body(new UploadService(metadata, storage, undefined, worker), metadata, storage);
+    } finally {
+      await metadata.close();
+    }
+  }
+
+  it('a monolithic upload is verified from the stored bytes instead: stored and recorded', () =>
+    withDyingWorker(async (uploads, metadata, storage) => {
       const bytes = randomBytes(1024 * 1024 + 777);
       const digest = digestOf(bytes);
       await uploads.putMonolithic(repository, digest, Readable.from([bytes]), bytes.length);
       assert.ok((await storage.get(blobKey(digest))).equals(bytes));
       assert.equal((await metadata.getRepositoryBlob(repository, digest))?.size, bytes.length);
-    } finally {
-      await metadata.close();
-    }
-  });
+    }));
 
-  it('a chunked upload likewise, and a wrong digest is still refused with DIGEST_INVALID', async () => {
-    const metadata = new SqliteStore({ path: ':memory:' });
-    const storage = new MemoryDriver();
-    try {
-      const uploads = new UploadService(metadata, storage, undefined, dying());
+  it('a chunked upload likewise, and a wrong digest is still refused with DIGEST_INVALID', () =>
+    withDyingWorker(async (uploads, metadata, storage) => {
       const bytes = randomBytes(1024 * 1024 + 777);
       const wrong = await uploads.start(repository);
       await uploads.append(repository, wrong, Readable.from([bytes]), undefined, bytes.length);
@@ -50,8 +51,5 @@ describe('UploadService with a hash worker that dies', () => {
       await uploads.complete(repository, id, digest, undefined);
       assert.ok((await storage.get(blobKey(digest))).equals(bytes));
       assert.equal((await metadata.getRepositoryBlob(repository, digest))?.size, bytes.length);
-    } finally {
-      await metadata.close();
-    }
-  });
+    }));
 });
