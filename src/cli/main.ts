@@ -37,8 +37,11 @@ program
     const stop = (signal: string): void => {
       if (stopping) return;
       stopping = true;
-      log.info({ signal }, 'draining in-flight requests');
-      app.close().then(
+      // SIGTERM (an orchestrator): /readyz answers 503 first, for http.draindelay, so that a load
+      // balancer stops sending before connections close. SIGINT (Ctrl-C) drains at once.
+      const delayMs = signal === 'SIGTERM' ? config.http.drainDelayMs : 0;
+      log.info({ signal, readinessDelayMs: delayMs }, 'draining: /readyz answers 503, then in-flight requests finish');
+      app.drain(delayMs).then(
         () => {
           log.info('stopped');
           process.exit(0);

@@ -6,6 +6,7 @@ import type { AccessDecision } from '../auth/access.js';
 import type { Digest } from '../registry/digest.js';
 import type { RepositoryName } from '../registry/names.js';
 import type { Registry } from '../registry/registry.js';
+import type { Metrics } from '../telemetry/metrics.js';
 
 export interface RouteParams {
   name?: RepositoryName;
@@ -19,6 +20,8 @@ export interface HttpSettings {
   readonly baseUrl: string | undefined;
   /** Headers added to every response. */
   readonly headers: Readonly<Record<string, string[]>>;
+  /** Where handlers report what only they know (bytes served, refusals); undefined when metrics are off. */
+  readonly metrics?: Metrics | undefined;
 }
 
 export class RequestContext {

@@ -99,6 +99,11 @@ export interface MetadataStore {
   hasUpload(id: string): Promise<boolean>;
   /** Upload sessions started before the time (ms since the epoch), oldest first. */
   listUploadsStartedBefore(time: number, limit: number): Promise<UploadRow[]>;
+  /** How many upload sessions exist (metrics: uploads in progress). */
+  countUploads(): Promise<number>;
+
+  /** Schema migrations applied to the database, and how many this code knows (readiness). */
+  schemaStatus(): Promise<{ readonly applied: number; readonly expected: number }>;
 
   close(): Promise<void>;
 }

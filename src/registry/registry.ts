@@ -7,7 +7,7 @@ import { LifecyclePolicy, NO_LIFECYCLE_RULES, type LifecycleRules } from './life
 import { ListingService, type ListingLimits } from './listing-service.js';
 import { ManifestService } from './manifest-service.js';
 import { QuotaChecker } from './quota.js';
-import { UploadService } from './upload-service.js';
+import { UploadService, type UploadObserver } from './upload-service.js';
 
 export interface RegistryOptions {
   readonly deleteEnabled: boolean;
@@ -32,8 +32,8 @@ export class Registry {
   /** Storage accounting, when the metadata store can count (GET /usage, berth usage, quotas). */
   readonly usage: UsageStore | undefined;
 
-  /** `usage` (the metadata store, when it can count) enables quotas. */
-  constructor(metadata: MetadataStore, storage: StorageDriver, options: RegistryOptions, usage?: UsageStore) {
+  /** `usage` (the metadata store, when it can count) enables quotas; `observer` hears of uploaded bytes (metrics). */
+  constructor(metadata: MetadataStore, storage: StorageDriver, options: RegistryOptions, usage?: UsageStore, observer?: UploadObserver) {
     this.metadata = metadata;
     this.storage = storage;
     this.options = options;
@@ -41,7 +41,7 @@ export class Registry {
     this.usage = usage;
     this.policy = new LifecyclePolicy(options.lifecycle ?? NO_LIFECYCLE_RULES);
     const quotas = usage !== undefined && this.policy.hasQuotas ? new QuotaChecker(usage, this.policy) : undefined;
-    this.uploads = new UploadService(metadata, storage, quotas);
+    this.uploads = new UploadService(metadata, storage, quotas, undefined, observer);
     this.manifests = new ManifestService(metadata, this.policy, quotas);
     this.listings = new ListingService(metadata, options.listing);
   }

@@ -39,6 +39,12 @@ const STORED = Symbol('stored');
 
 const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
+/** What the upload service reports as it works (metrics); every member optional. */
+export interface UploadObserver {
+  /** Bytes of an upload body received and stored. */
+  bytesReceived?(bytes: number): void;
+}
+
 export class UploadService {
   readonly #metadata: MetadataStore;
   readonly #storage: StorageDriver;
@@ -48,12 +54,14 @@ export class UploadService {
   readonly #quotas: QuotaChecker | undefined;
   /** Where large bodies are hashed: the process's own worker unless a test passes another. */
   readonly #hashWorker: HashWorker | undefined;
+  readonly #observer: UploadObserver | undefined;
 
-  constructor(metadata: MetadataStore, storage: StorageDriver, quotas?: QuotaChecker, hashWorker?: HashWorker) {
+  constructor(metadata: MetadataStore, storage: StorageDriver, quotas?: QuotaChecker, hashWorker?: HashWorker, observer?: UploadObserver) {
     this.#metadata = metadata;
     this.#storage = storage;
     this.#quotas = quotas;
     this.#hashWorker = hashWorker;
+    this.#observer = observer;
   }
 
   async start(repository: RepositoryName): Promise<string> {
@@ -199,6 +207,7 @@ export class UploadService {
       throw error;
     }
     if (running !== undefined) running.bytes += written;
+    this.#observer?.bytesReceived?.(written);
     return written;
   }
 
@@ -235,6 +244,7 @@ export class UploadService {
       if (error instanceof ExistsError) return again();
       throw error;
     }
+    this.#observer?.bytesReceived?.(bytes.length);
     return STORED;
   }
 

@@ -26,7 +26,8 @@ export async function getBlob(ctx: RequestContext): Promise<void> {
   }
   const range = parseRange(ctx.header('range'), blob.size);
   const status = range === undefined ? 200 : 206;
-  headers['Content-Length'] = range === undefined ? blob.size : range.end - range.start + 1;
+  const length = range === undefined ? blob.size : range.end - range.start + 1;
+  headers['Content-Length'] = length;
   if (range !== undefined) headers['Content-Range'] = `bytes ${range.start}-${range.end}/${blob.size}`;
   if (ctx.isHead) {
     ctx.send(status, headers);
@@ -34,6 +35,7 @@ export async function getBlob(ctx: RequestContext): Promise<void> {
   }
   if (blob.manifestPayload !== undefined) {
     ctx.send(status, headers, range === undefined ? blob.manifestPayload : blob.manifestPayload.subarray(range.start, range.end + 1));
+    ctx.settings.metrics?.bytesPulled('manifest', length);
     return;
   }
   if (range === undefined && blob.size <= WHOLE_READ_LIMIT) {
@@ -41,6 +43,7 @@ export async function getBlob(ctx: RequestContext): Promise<void> {
     const bytes = await ctx.registry.blobs.readWhole(blob.digest);
     if (bytes.length !== blob.size) throw new Error(`stored blob ${blob.digest} has ${bytes.length} bytes, metadata says ${blob.size}`);
     ctx.send(status, headers, bytes);
+    ctx.settings.metrics?.bytesPulled('blob', bytes.length);
     return;
   }
   const socketFd = plainSocketFd(ctx);
@@ -69,6 +72,7 @@ export async function getBlob(ctx: RequestContext): Promise<void> {
         return;
       }
       ctx.res.end();
+      ctx.settings.metrics?.bytesPulled('blob', length);
       return;
     }
   }
@@ -82,6 +86,7 @@ export async function getBlob(ctx: RequestContext): Promise<void> {
       throw error;
     }
     ctx.res.end();
+    ctx.settings.metrics?.bytesPulled('blob', length);
     return;
   }
   const source = await ctx.registry.blobs.read(blob.digest, range);
@@ -89,6 +94,8 @@ export async function getBlob(ctx: RequestContext): Promise<void> {
   pipeline(source, ctx.res, (error) => {
     if (error !== undefined && error !== null && ctx.res.writableFinished === false) {
       ctx.log.debug({ reqId: ctx.id, err: error }, 'blob stream ended early');
+    } else {
+      ctx.settings.metrics?.bytesPulled('blob', length);
     }
   });
 }

@@ -20,6 +20,7 @@ export async function getManifest(ctx: RequestContext): Promise<void> {
     return;
   }
   ctx.send(200, headers, manifest.payload);
+  if (!ctx.isHead) ctx.settings.metrics?.bytesPulled('manifest', manifest.payload.length);
 }
 
 export async function putManifest(ctx: RequestContext): Promise<void> {

@@ -340,6 +340,14 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
     return Promise.resolve(rows);
   }
 
+  schemaStatus(): Promise<{ applied: number; expected: number }> {
+    return Promise.resolve({ applied: this.#db.pragma('user_version', { simple: true }) as number, expected: MIGRATIONS.length });
+  }
+
+  countUploads(): Promise<number> {
+    return Promise.resolve(this.#sql('SELECT count(*) FROM uploads').pluck().get() as number);
+  }
+
   // ---- lifecycle (LifecycleStore; docs/gc.md) ----
 
   collectManifests(cutoff: number, limit: number, dryRun: boolean): Promise<CollectedManifests> {
