@@ -17,9 +17,10 @@ import { Registry } from './registry/registry.js';
 import type { StorageDriver } from './storage/driver.js';
 import { FilesystemDriver } from './storage/filesystem/filesystem-driver.js';
 import { MemoryDriver } from './storage/memory/memory-driver.js';
-import { instrument, timingProbe } from './telemetry/instrument.js';
+import { instrument, probes, timingProbe } from './telemetry/instrument.js';
 import type { Metrics } from './telemetry/metrics.js';
 import { PrometheusMetrics } from './telemetry/prometheus-metrics.js';
+import type { Tracing } from './telemetry/tracing.js';
 
 /** Berth's version, for berth_build_info and the OpenTelemetry resource. */
 export const VERSION = '0.1.0';
@@ -27,6 +28,8 @@ export const VERSION = '0.1.0';
 export interface AppOptions {
   /** Collect prom-client's process metrics (default true; a process holding many Apps, like a test, may turn them off). */
   readonly processMetrics?: boolean;
+  /** Tracing, loaded by the caller from OTEL_* (loadTracing) before the logger is made. */
+  readonly tracing?: Tracing | undefined;
 }
 
 export interface App {
@@ -61,8 +64,15 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     onBackgroundCheckpointError: (message) => log.warn({ error: message }, 'background WAL checkpoint failed; commits checkpoint by themselves'),
   });
   // Thin instrumented proxies only when something listens: the embedded default pays nothing otherwise.
-  const storage = instrument(rawStorage, metrics === undefined ? undefined : timingProbe((action) => metrics.actionObserver('storage', rawStorage.name, action)));
-  const metadata = instrument(rawMetadata, metrics === undefined ? undefined : timingProbe((action) => metrics.actionObserver('metadata', 'sqlite', action)));
+  const tracing = options.tracing;
+  const storage = instrument(
+    rawStorage,
+    probes(metrics === undefined ? undefined : timingProbe((action) => metrics.actionObserver('storage', rawStorage.name, action)), tracing?.probe('storage', rawStorage.name)),
+  );
+  const metadata = instrument(
+    rawMetadata,
+    probes(metrics === undefined ? undefined : timingProbe((action) => metrics.actionObserver('metadata', 'sqlite', action)), tracing?.probe('metadata', 'sqlite')),
+  );
   metrics?.watch({ gcQueueStats: () => rawMetadata.gcQueueStats(), countUploads: () => rawMetadata.countUploads() });
   const registryOptions = {
     deleteEnabled: config.storage.deleteEnabled,
@@ -85,6 +95,7 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     metrics,
     metricsRoute: config.http.debug === undefined ? config.metrics : undefined,
     readiness,
+    tracing,
   });
   const debug = config.http.debug;
   const debugServer =

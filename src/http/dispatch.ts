@@ -8,6 +8,7 @@ import type { TokenService } from '../auth/token-service.js';
 import { readOnly } from '../registry/errors.js';
 import type { Registry } from '../registry/registry.js';
 import type { Metrics } from '../telemetry/metrics.js';
+import type { Tracing } from '../telemetry/tracing.js';
 import { authorizeRequest } from './authorize.js';
 import { RequestContext, type HttpSettings } from './context.js';
 import { serveTokenEndpoint } from './handlers/token.js';
@@ -33,10 +34,12 @@ export interface DispatchDependencies {
   readonly metricsRoute?: { readonly path: string; readonly auth: boolean } | undefined;
   /** What /readyz reports. */
   readonly readiness: Readiness;
+  /** Tracing, when OTEL_* turned it on: a span per request. */
+  readonly tracing?: Tracing | undefined;
 }
 
 export function createDispatcher(deps: DispatchDependencies): (req: IncomingMessage, res: ServerResponse) => void {
-  const { registry, log, metrics, metricsRoute } = deps;
+  const { registry, log, metrics, metricsRoute, tracing } = deps;
   const settings: HttpSettings = { ...deps.settings, metrics };
   const accessLog = deps.accessLog;
   const fixedHeaders: Array<[string, string | string[]]> = [
@@ -56,16 +59,28 @@ export function createDispatcher(deps: DispatchDependencies): (req: IncomingMess
       return;
     }
     // Per request, with metrics on: a clock read, a counter, one 'close' listener (which the access
-    // log shares); with both off, nothing.
-    if (metrics !== undefined || accessLog) {
+    // log shares); with tracing on, a span that the rest runs in; with all off, nothing.
+    const span = tracing?.startRequest(req.method, ctx.path, req.headers, id);
+    if (metrics !== undefined || accessLog || span !== undefined) {
       const started = performance.now();
       metrics?.requestStarted();
       res.once('close', () => {
         const ms = performance.now() - started;
         metrics?.requestFinished(ctx.routeId, req.method, res.statusCode, ms / 1000);
-        if (accessLog) log.info({ reqId: id, method: req.method, path: ctx.path, route: ctx.routeId, status: res.statusCode, ms, ...(res.writableFinished ? {} : { aborted: true }) }, 'request');
+        span?.end(ctx.routeId, res.statusCode, !res.writableFinished);
+        if (accessLog) {
+          log.info(
+            { reqId: id, method: req.method, path: ctx.path, route: ctx.routeId, status: res.statusCode, ms, ...(res.writableFinished ? {} : { aborted: true }), ...(span === undefined ? {} : { trace_id: span.traceId }) },
+            'request',
+          );
+        }
       });
     }
+    if (span === undefined) serve(ctx);
+    else span.run(() => serve(ctx));
+  };
+
+  function serve(ctx: RequestContext): void {
     if (ctx.path === '/healthz') {
       ctx.routeId = 'healthz';
       try {
@@ -96,7 +111,7 @@ export function createDispatcher(deps: DispatchDependencies): (req: IncomingMess
       return;
     }
     handle(ctx, deps.access).catch((error: unknown) => sendError(ctx, error));
-  };
+  }
 
   async function handle(ctx: RequestContext, controller: AccessController): Promise<void> {
     const found: Match = match(ctx.req.method ?? 'GET', ctx.path);
