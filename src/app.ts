@@ -1,12 +1,14 @@
 // The composition root: createApp(config) builds the storage driver, the metadata store, the
 // registry services, access control and the HTTP(S) server; close() drains and releases them.
 import { mkdirSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { createAccess } from './auth/create-access.js';
 import type { Config } from './config/config.js';
+import { Notifications } from './events/notifications.js';
 import { collectGarbage, scheduleCollection, type CollectOptions, type CollectReport } from './gc/collector.js';
 import { purgeUploads, schedulePurging } from './gc/upload-purger.js';
 import { createDebugListener } from './http/debug-server.js';
@@ -38,6 +40,8 @@ export interface App {
   readonly debugServer: Server | undefined;
   /** Metrics, when on. */
   readonly metrics: Metrics | undefined;
+  /** Webhook notifications, when an endpoint is enabled. */
+  readonly notifications: Notifications | undefined;
   readonly registry: Registry;
   /** Runs the garbage collector once now (docs/gc.md), with the configured options unless overridden. */
   collectGarbage(overrides?: Partial<CollectOptions>): Promise<CollectReport>;
@@ -82,7 +86,15 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     listing: { defaultTags: undefined, defaultCatalog: config.limits.catalogDefault, maxPage: config.limits.maxPage },
     lifecycle: config.lifecycle,
   };
-  const registry = new Registry(metadata, storage, registryOptions, metadata, metrics === undefined ? undefined : { bytesReceived: (bytes) => metrics.bytesPushed(bytes) });
+  const notifications = Notifications.create(config.notifications, metadata, { source: eventSource(config), deliver: true }, log, metrics);
+  const registry = new Registry(
+    metadata,
+    storage,
+    registryOptions,
+    metadata,
+    metrics === undefined ? undefined : { bytesReceived: (bytes) => metrics.bytesPushed(bytes) },
+    notifications,
+  );
   const readiness = new Readiness(metadata, storage, { storageCheck: config.health.storageDriver }, log, metrics);
   metrics?.watch({ ready: async () => (await readiness.report()).ready });
   const listener = createDispatcher({
@@ -147,6 +159,7 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
         dryRun: false,
         sweepOrphans: config.gc.sweepOrphans,
         policies: { rules: config.lifecycle, immutability: registry.policy },
+        ...(notifications === undefined ? {} : { removalEvents: (actor: 'gc' | 'retention' | 'untagged') => notifications.removals(actor) }),
         ...overrides,
       },
       log,
@@ -163,6 +176,7 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     await closed;
     clearTimeout(timer);
     await collecting;
+    await notifications?.close(Math.min(config.http.drainTimeoutMs, 5000));
     if (debugServer?.listening === true) {
       const debugClosed = new Promise<void>((resolve) => debugServer.close(() => resolve()));
       debugServer.closeAllConnections();
@@ -174,6 +188,7 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
   return {
     server,
     debugServer,
+    notifications,
     readiness,
     close,
     drain: async (delayMs) => {
@@ -206,11 +221,18 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
             stopCollecting = scheduleCollection(() => collect(), config.gc.intervalMs, log);
           }
           readiness.start();
+          notifications?.start();
           resolve(server.address() as AddressInfo);
         });
       });
     },
   };
+}
+
+/** What events say generated them: this host and port, and the base of target URLs of events no request made. */
+export function eventSource(config: Config): { addr: string; baseUrl: string } {
+  const addr = `${hostname()}:${config.http.port}`;
+  return { addr, baseUrl: config.http.baseUrl ?? `${config.http.tls === undefined ? 'http' : 'https'}://${addr}` };
 }
 
 /** The configured storage driver (also used by `berth gc`). */

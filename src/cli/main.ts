@@ -11,7 +11,8 @@
 // runs the garbage collector once against the configured store.
 import { Command } from 'commander';
 import { pino } from 'pino';
-import { createApp, createStorage, VERSION } from '../app.js';
+import { createApp, createStorage, eventSource, VERSION } from '../app.js';
+import { Notifications } from '../events/notifications.js';
 import { parseDuration } from '../config/duration.js';
 import { collectGarbage } from '../gc/collector.js';
 import { purgeUploads } from '../gc/upload-purger.js';
@@ -82,7 +83,11 @@ program
     try {
       const dryRun = options.dryRun === true;
       const policies = { rules: config.lifecycle, immutability: new LifecyclePolicy(config.lifecycle) };
-      const report = await collectGarbage(metadata, storage, { reviewDelayMs, dryRun, sweepOrphans: config.gc.sweepOrphans, policies }, log);
+      // With notification endpoints, what this run removes is reported through the outbox (the
+      // server's deliverers send it).
+      const notifications = Notifications.create(config.notifications, metadata, { source: eventSource(config), deliver: false }, log);
+      const removalEvents = notifications === undefined ? {} : { removalEvents: (actor: 'gc' | 'retention' | 'untagged') => notifications.removals(actor) };
+      const report = await collectGarbage(metadata, storage, { reviewDelayMs, dryRun, sweepOrphans: config.gc.sweepOrphans, policies, ...removalEvents }, log);
       const uploads = await purgeUploads(metadata, storage, { ageMs: config.storage.uploadPurging.ageMs, dryRun }, log);
       if (options.json === true) {
         process.stdout.write(`${JSON.stringify({ ...report, uploads })}\n`);

@@ -30,11 +30,32 @@ export interface Config {
   /** distribution's health.storagedriver: a periodic storage check that /readyz reports. */
   readonly health: { readonly storageDriver: { readonly enabled: boolean; readonly intervalMs: number; readonly threshold: number } };
   readonly limits: { readonly manifestMaxBytes: number; readonly catalogDefault: number; readonly maxPage: number };
+  /** Webhook notifications (docs/operations.md); endpoints may be empty. */
+  readonly notifications: NotificationsConfig;
   /** Access control; undefined when no `auth.*` method is configured (everything is open). */
   readonly auth: AuthConfig | undefined;
 }
 
 export type PolicyAction = 'pull' | 'push' | 'delete';
+
+/** One `notifications.endpoints` entry, with distribution's defaults filled in. */
+export interface NotificationEndpoint {
+  readonly name: string;
+  readonly url: string;
+  readonly headers: Readonly<Record<string, readonly string[]>>;
+  readonly timeoutMs: number;
+  readonly threshold: number;
+  readonly backoffMs: number;
+  /** `ignoredmediatypes` and `ignore.mediatypes` together. */
+  readonly ignoredMediaTypes: readonly string[];
+  readonly ignoredActions: readonly string[];
+  readonly disabled: boolean;
+}
+
+export interface NotificationsConfig {
+  readonly endpoints: readonly NotificationEndpoint[];
+  readonly includeReferences: boolean;
+}
 
 /** One `auth.policies` entry: who may do which actions on the repositories matching the globs. */
 export interface PolicyRule {

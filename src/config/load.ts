@@ -6,6 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import type { AuthConfig, Config, PolicyAction, PolicyRule } from './config.js';
 import { parseDuration } from './duration.js';
 import { parseLifecycle } from './lifecycle.js';
+import { parseNotifications } from './notifications.js';
 import { envName, KEYS, type KeySpec, type KeyType } from './keys.js';
 
 export class ConfigError extends Error {
@@ -214,6 +215,9 @@ function assemble(values: Map<string, unknown>): Config {
       catalogDefault: get('catalog.maxentries'),
       maxPage: get('pagination.maxentries'),
     },
+    notifications: parseNotifications(get, (message, key) => {
+      throw new ConfigError(message, key);
+    }),
     auth,
   };
 }
