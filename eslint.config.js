@@ -39,4 +39,6 @@ export default tseslint.config(
   layer(['src/config/**'], ['**/http/**', '**/registry/**', '**/metadata/**', '**/storage/**', '**/cli/**'], 'config/ stands beside the layers'),
   layer(['src/auth/**'], ['**/http/**', '**/cli/**', 'node:http', 'node:https'], 'auth/ stands beside http'),
   layer(['src/http/**'], ['**/cli/**'], 'only cli/ and app.ts construct things'),
+  layer(['src/events/**'], ['**/http/**', '**/storage/**', '**/auth/**', '**/cli/**', 'node:http', 'node:https'], 'events/ builds and delivers notifications: it knows the store\'s outbox and the registry\'s changes, not HTTP requests'),
+  layer(['src/telemetry/**'], ['**/http/**', '**/registry/**', '**/metadata/**', '**/storage/**', '**/auth/**', '**/cli/**', 'node:http', 'node:https'], 'telemetry/ stands beside the layers: the rest calls it through small interfaces'),
 );

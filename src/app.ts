@@ -1,41 +1,83 @@
 // The composition root: createApp(config) builds the storage driver, the metadata store, the
 // registry services, access control and the HTTP(S) server; close() drains and releases them.
 import { mkdirSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { createAccess } from './auth/create-access.js';
 import type { Config } from './config/config.js';
+import { Notifications } from './events/notifications.js';
 import { collectGarbage, scheduleCollection, type CollectOptions, type CollectReport } from './gc/collector.js';
 import { purgeUploads, schedulePurging } from './gc/upload-purger.js';
+import { createDebugListener } from './http/debug-server.js';
 import { createDispatcher } from './http/dispatch.js';
+import { Readiness } from './http/readiness.js';
 import { SqliteStore } from './metadata/sqlite/sqlite-store.js';
 import { Registry } from './registry/registry.js';
 import type { StorageDriver } from './storage/driver.js';
 import { FilesystemDriver } from './storage/filesystem/filesystem-driver.js';
 import { MemoryDriver } from './storage/memory/memory-driver.js';
+import { instrument, probes, timingProbe } from './telemetry/instrument.js';
+import type { Metrics } from './telemetry/metrics.js';
+import { PrometheusMetrics } from './telemetry/prometheus-metrics.js';
+import type { Tracing } from './telemetry/tracing.js';
+
+/** Berth's version, for berth_build_info and the OpenTelemetry resource. */
+export const VERSION = '0.1.0';
+
+export interface AppOptions {
+  /** Collect prom-client's process metrics (default true; a process holding many Apps, like a test, may turn them off). */
+  readonly processMetrics?: boolean;
+  /** Tracing, loaded by the caller from OTEL_* (loadTracing) before the logger is made. */
+  readonly tracing?: Tracing | undefined;
+}
 
 export interface App {
   readonly server: Server;
+  /** The operators' server on http.debug.addr, when configured. */
+  readonly debugServer: Server | undefined;
+  /** Metrics, when on. */
+  readonly metrics: Metrics | undefined;
+  /** Webhook notifications, when an endpoint is enabled. */
+  readonly notifications: Notifications | undefined;
   readonly registry: Registry;
   /** Runs the garbage collector once now (docs/gc.md), with the configured options unless overridden. */
   collectGarbage(overrides?: Partial<CollectOptions>): Promise<CollectReport>;
-  /** Starts listening; resolves with the bound address. */
+  /** Starts listening (and the debug server); resolves with the main server's bound address. */
   listen(): Promise<AddressInfo>;
+  /** The debug server's bound address, once listening (undefined without http.debug.addr). */
+  debugAddress(): AddressInfo | undefined;
+  /** What /readyz reports (tests and the CLI start the drain through it). */
+  readonly readiness: Readiness;
+  /** SIGTERM: /readyz answers 503 for `delayMs` while everything else is served, then close(). */
+  drain(delayMs: number): Promise<void>;
   /** Stops accepting, lets in-flight requests finish (up to http.draintimeout), releases resources. */
   close(): Promise<void>;
 }
 
-export function createApp(config: Config, log: Logger): App {
+export function createApp(config: Config, log: Logger, options: AppOptions = {}): App {
   // First: it reads files named by the configuration (htpasswd, keys) and may refuse them.
   const access = createAccess(config.auth, log);
-  const storage = createStorage(config);
-  const metadata = new SqliteStore({
+  const metrics: Metrics | undefined = config.metrics === undefined ? undefined : new PrometheusMetrics({ version: VERSION, defaultMetrics: options.processMetrics ?? true });
+  const rawStorage = createStorage(config);
+  const rawMetadata = new SqliteStore({
     path: config.metadata.sqlitePath,
     synchronous: config.metadata.synchronous,
     onBackgroundCheckpointError: (message) => log.warn({ error: message }, 'background WAL checkpoint failed; commits checkpoint by themselves'),
   });
+  // Thin instrumented proxies only when something listens: the embedded default pays nothing otherwise.
+  const tracing = options.tracing;
+  const storage = instrument(
+    rawStorage,
+    probes(metrics === undefined ? undefined : timingProbe((action) => metrics.actionObserver('storage', rawStorage.name, action)), tracing?.probe('storage', rawStorage.name)),
+  );
+  const metadata = instrument(
+    rawMetadata,
+    probes(metrics === undefined ? undefined : timingProbe((action) => metrics.actionObserver('metadata', 'sqlite', action)), tracing?.probe('metadata', 'sqlite')),
+  );
+  metrics?.watch({ gcQueueStats: () => rawMetadata.gcQueueStats(), countUploads: () => rawMetadata.countUploads() });
   const registryOptions = {
     deleteEnabled: config.storage.deleteEnabled,
     readOnly: config.storage.readOnly,
@@ -44,7 +86,17 @@ export function createApp(config: Config, log: Logger): App {
     listing: { defaultTags: undefined, defaultCatalog: config.limits.catalogDefault, maxPage: config.limits.maxPage },
     lifecycle: config.lifecycle,
   };
-  const registry = new Registry(metadata, storage, registryOptions, metadata);
+  const notifications = Notifications.create(config.notifications, metadata, { source: eventSource(config), deliver: true }, log, metrics);
+  const registry = new Registry(
+    metadata,
+    storage,
+    registryOptions,
+    metadata,
+    metrics === undefined ? undefined : { bytesReceived: (bytes) => metrics.bytesPushed(bytes) },
+    notifications,
+  );
+  const readiness = new Readiness(metadata, storage, { storageCheck: config.health.storageDriver }, log, metrics);
+  metrics?.watch({ ready: async () => (await readiness.report()).ready });
   const listener = createDispatcher({
     registry,
     access: access.controller,
@@ -52,7 +104,16 @@ export function createApp(config: Config, log: Logger): App {
     log,
     settings: { baseUrl: config.http.baseUrl, headers: config.http.headers },
     accessLog: config.log.accessLog,
+    metrics,
+    metricsRoute: config.http.debug === undefined ? config.metrics : undefined,
+    readiness,
+    tracing,
   });
+  const debug = config.http.debug;
+  const debugServer =
+    debug === undefined
+      ? undefined
+      : createHttpServer({ headersTimeout: 10_000, keepAliveTimeout: 65_000 }, createDebugListener({ registry, log, metrics, metricsPath: config.metrics?.path ?? '/metrics', readiness }));
   const serverOptions = {
     requestTimeout: 0,
     headersTimeout: 60_000,
@@ -78,6 +139,18 @@ export function createApp(config: Config, log: Logger): App {
   let stopPurging = (): void => undefined;
   let stopCollecting = (): Promise<void> => Promise.resolve();
   const collect = (overrides: Partial<CollectOptions> = {}): Promise<CollectReport> =>
+    collectAndCount(overrides);
+  const collectAndCount = async (overrides: Partial<CollectOptions>): Promise<CollectReport> => {
+    try {
+      const report = await runCollector(overrides);
+      if (!report.dryRun) metrics?.gcFinished(report);
+      return report;
+    } catch (error) {
+      metrics?.gcFailed();
+      throw error;
+    }
+  };
+  const runCollector = (overrides: Partial<CollectOptions>): Promise<CollectReport> =>
     collectGarbage(
       metadata,
       storage,
@@ -86,17 +159,58 @@ export function createApp(config: Config, log: Logger): App {
         dryRun: false,
         sweepOrphans: config.gc.sweepOrphans,
         policies: { rules: config.lifecycle, immutability: registry.policy },
+        ...(notifications === undefined ? {} : { removalEvents: (actor: 'gc' | 'retention' | 'untagged') => notifications.removals(actor) }),
         ...overrides,
       },
       log,
     );
 
+  const close = async (): Promise<void> => {
+    readiness.startDraining();
+    readiness.stop();
+    stopPurging();
+    const collecting = stopCollecting();
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const timer = setTimeout(() => server.closeAllConnections(), config.http.drainTimeoutMs);
+    await closed;
+    clearTimeout(timer);
+    await collecting;
+    await notifications?.close(Math.min(config.http.drainTimeoutMs, 5000));
+    if (debugServer?.listening === true) {
+      const debugClosed = new Promise<void>((resolve) => debugServer.close(() => resolve()));
+      debugServer.closeAllConnections();
+      await debugClosed;
+    }
+    await metadata.close();
+  };
+
   return {
     server,
+    debugServer,
+    notifications,
+    readiness,
+    close,
+    drain: async (delayMs) => {
+      readiness.startDraining();
+      if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+      await close();
+    },
+    metrics,
     registry,
     collectGarbage: collect,
-    listen: () =>
-      new Promise((resolve, reject) => {
+    debugAddress: () => (debugServer?.listening === true ? (debugServer.address() as AddressInfo) : undefined),
+    listen: async () => {
+      if (debugServer !== undefined && debug !== undefined) {
+        await new Promise<void>((resolve, reject) => {
+          debugServer.once('error', reject);
+          debugServer.listen(debug.port, debug.host, () => {
+            debugServer.off('error', reject);
+            resolve();
+          });
+        });
+      }
+      return new Promise((resolve, reject) => {
         server.once('error', reject);
         server.listen(config.http.port, config.http.host, () => {
           server.off('error', reject);
@@ -106,21 +220,19 @@ export function createApp(config: Config, log: Logger): App {
           if (config.gc.enabled && !config.storage.readOnly) {
             stopCollecting = scheduleCollection(() => collect(), config.gc.intervalMs, log);
           }
+          readiness.start();
+          notifications?.start();
           resolve(server.address() as AddressInfo);
         });
-      }),
-    close: async () => {
-      stopPurging();
-      const collecting = stopCollecting();
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      const timer = setTimeout(() => server.closeAllConnections(), config.http.drainTimeoutMs);
-      await closed;
-      clearTimeout(timer);
-      await collecting;
-      await metadata.close();
+      });
     },
   };
+}
+
+/** What events say generated them: this host and port, and the base of target URLs of events no request made. */
+export function eventSource(config: Config): { addr: string; baseUrl: string } {
+  const addr = `${hostname()}:${config.http.port}`;
+  return { addr, baseUrl: config.http.baseUrl ?? `${config.http.tls === undefined ? 'http' : 'https'}://${addr}` };
 }
 
 /** The configured storage driver (also used by `berth gc`). */

@@ -11,7 +11,8 @@
 // runs the garbage collector once against the configured store.
 import { Command } from 'commander';
 import { pino } from 'pino';
-import { createApp, createStorage } from '../app.js';
+import { createApp, createStorage, eventSource, VERSION } from '../app.js';
+import { Notifications } from '../events/notifications.js';
 import { parseDuration } from '../config/duration.js';
 import { collectGarbage } from '../gc/collector.js';
 import { purgeUploads } from '../gc/upload-purger.js';
@@ -19,6 +20,7 @@ import { SqliteStore } from '../metadata/sqlite/sqlite-store.js';
 import type { Usage } from '../metadata/lifecycle.js';
 import { LifecyclePolicy, namespaceOf } from '../registry/lifecycle-policy.js';
 import { ConfigError, loadConfig } from '../config/load.js';
+import { loadTracing, tracesExporter } from '../telemetry/tracing.js';
 
 const program = new Command();
 program.name('berth').description('An OCI Distribution Spec v1.1 container registry').version('0.1.0');
@@ -29,17 +31,25 @@ program
   .argument('[config]', 'configuration file (distribution config.yml keys); REGISTRY_* environment variables override it')
   .action(async (file: string | undefined) => {
     const config = loadOrExit(file);
-    const log = pino({ level: config.log.level, base: { pid: process.pid, ...config.log.fields } });
-    const app = createOrExit(() => createApp(config, log));
+    // Tracing first: the logger's mixin adds the active span's ids to each line. Off (no OTEL_*
+    // exporter asked for), the SDK is never loaded.
+    const tracing = await loadTracing(process.env, VERSION).catch(exitOnConfigError);
+    const log = pino({ level: config.log.level, base: { pid: process.pid, ...config.log.fields }, ...(tracing === undefined ? {} : { mixin: () => tracing.logMixin() }) });
+    if (tracing !== undefined) log.info({ exporter: tracesExporter(process.env) }, 'OpenTelemetry tracing on');
+    const app = createOrExit(() => createApp(config, log, { tracing }));
     const address = await app.listen();
     log.info({ address: `${address.address}:${address.port}`, storage: config.storage.driver.kind, tls: config.http.tls !== undefined }, 'berth listening');
     let stopping = false;
     const stop = (signal: string): void => {
       if (stopping) return;
       stopping = true;
-      log.info({ signal }, 'draining in-flight requests');
-      app.close().then(
-        () => {
+      // SIGTERM (an orchestrator): /readyz answers 503 first, for http.draindelay, so that a load
+      // balancer stops sending before connections close. SIGINT (Ctrl-C) drains at once.
+      const delayMs = signal === 'SIGTERM' ? config.http.drainDelayMs : 0;
+      log.info({ signal, readinessDelayMs: delayMs }, 'draining: /readyz answers 503, then in-flight requests finish');
+      app.drain(delayMs).then(
+        async () => {
+          await tracing?.shutdown().catch((error: unknown) => log.warn({ err: error }, 'exporting the last spans failed'));
           log.info('stopped');
           process.exit(0);
         },
@@ -73,7 +83,11 @@ program
     try {
       const dryRun = options.dryRun === true;
       const policies = { rules: config.lifecycle, immutability: new LifecyclePolicy(config.lifecycle) };
-      const report = await collectGarbage(metadata, storage, { reviewDelayMs, dryRun, sweepOrphans: config.gc.sweepOrphans, policies }, log);
+      // With notification endpoints, what this run removes is reported through the outbox (the
+      // server's deliverers send it).
+      const notifications = Notifications.create(config.notifications, metadata, { source: eventSource(config), deliver: false }, log);
+      const removalEvents = notifications === undefined ? {} : { removalEvents: (actor: 'gc' | 'retention' | 'untagged') => notifications.removals(actor) };
+      const report = await collectGarbage(metadata, storage, { reviewDelayMs, dryRun, sweepOrphans: config.gc.sweepOrphans, policies, ...removalEvents }, log);
       const uploads = await purgeUploads(metadata, storage, { ageMs: config.storage.uploadPurging.ageMs, dryRun }, log);
       if (options.json === true) {
         process.stdout.write(`${JSON.stringify({ ...report, uploads })}\n`);
@@ -145,6 +159,14 @@ function createOrExit<T>(create: () => T): T {
     }
     throw error;
   }
+}
+
+function exitOnConfigError(error: unknown): never {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`berth: ${error.message}\n`);
+    process.exit(2);
+  }
+  throw error;
 }
 
 function loadOrExit(file: string | undefined): ReturnType<typeof loadConfig> {

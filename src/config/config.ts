@@ -6,9 +6,15 @@ export interface Config {
     readonly port: number;
     readonly baseUrl: string | undefined;
     readonly drainTimeoutMs: number;
+    /** On SIGTERM, /readyz answers 503 this long before the server stops accepting. */
+    readonly drainDelayMs: number;
     readonly headers: Record<string, string[]>;
     readonly tls: { readonly certificate: string; readonly key: string; readonly clientCas: string[]; readonly minVersion: 'TLSv1.2' | 'TLSv1.3' } | undefined;
+    /** The operators' server (http.debug.addr): metrics, /healthz, /readyz without access control. */
+    readonly debug: { readonly host: string; readonly port: number } | undefined;
   };
+  /** Prometheus metrics (http.debug.prometheus.*); undefined when off. */
+  readonly metrics: { readonly path: string; readonly auth: boolean } | undefined;
   readonly storage: {
     readonly driver: { readonly kind: 'filesystem'; readonly rootDirectory: string } | { readonly kind: 'inmemory' };
     readonly deleteEnabled: boolean;
@@ -21,12 +27,35 @@ export interface Config {
   readonly lifecycle: LifecycleConfig;
   /** Online garbage collection (docs/gc.md). */
   readonly gc: { readonly enabled: boolean; readonly reviewDelayMs: number; readonly intervalMs: number; readonly sweepOrphans: boolean };
+  /** distribution's health.storagedriver: a periodic storage check that /readyz reports. */
+  readonly health: { readonly storageDriver: { readonly enabled: boolean; readonly intervalMs: number; readonly threshold: number } };
   readonly limits: { readonly manifestMaxBytes: number; readonly catalogDefault: number; readonly maxPage: number };
+  /** Webhook notifications (docs/operations.md); endpoints may be empty. */
+  readonly notifications: NotificationsConfig;
   /** Access control; undefined when no `auth.*` method is configured (everything is open). */
   readonly auth: AuthConfig | undefined;
 }
 
 export type PolicyAction = 'pull' | 'push' | 'delete';
+
+/** One `notifications.endpoints` entry, with distribution's defaults filled in. */
+export interface NotificationEndpoint {
+  readonly name: string;
+  readonly url: string;
+  readonly headers: Readonly<Record<string, readonly string[]>>;
+  readonly timeoutMs: number;
+  readonly threshold: number;
+  readonly backoffMs: number;
+  /** `ignoredmediatypes` and `ignore.mediatypes` together. */
+  readonly ignoredMediaTypes: readonly string[];
+  readonly ignoredActions: readonly string[];
+  readonly disabled: boolean;
+}
+
+export interface NotificationsConfig {
+  readonly endpoints: readonly NotificationEndpoint[];
+  readonly includeReferences: boolean;
+}
 
 /** One `auth.policies` entry: who may do which actions on the repositories matching the globs. */
 export interface PolicyRule {

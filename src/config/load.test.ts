@@ -91,3 +91,68 @@ test('Go durations parse to milliseconds', () => {
   assert.equal(parseDuration('10s'), 10_000);
   assert.equal(parseDuration('later'), undefined);
 });
+
+test('operations keys: the debug address, metrics, health check, drain delay and notification endpoints', () => {
+  const config = loadConfig(
+    file(`version: 0.1
+http:
+  addr: :5000
+  draindelay: 5s
+  debug: { addr: 127.0.0.1:5001, prometheus: { enabled: true, path: /debug/metrics } }
+health:
+  storagedriver: { enabled: true, interval: 2s, threshold: 0 }
+notifications:
+  events: { includereferences: true }
+  endpoints:
+    - name: ci
+      url: https://ci.example.com/hook
+      headers: { Authorization: [Bearer x] }
+      timeout: 500ms
+      threshold: 5
+      backoff: 2s
+      ignoredmediatypes: [application/octet-stream]
+      ignore: { mediatypes: [application/vnd.oci.image.config.v1+json], actions: [pull] }
+    - { name: old, url: "http://old.example.com/", disabled: true }
+`),
+    {},
+  );
+  assert.deepEqual(config.http.debug, { host: '127.0.0.1', port: 5001 });
+  assert.deepEqual(config.metrics, { path: '/debug/metrics', auth: false });
+  assert.equal(config.http.drainDelayMs, 5000);
+  assert.deepEqual(config.health.storageDriver, { enabled: true, intervalMs: 2000, threshold: 1 });
+  assert.equal(config.notifications.includeReferences, true);
+  const [ci, old] = config.notifications.endpoints;
+  assert.deepEqual(ci, {
+    name: 'ci',
+    url: 'https://ci.example.com/hook',
+    headers: { Authorization: ['Bearer x'] },
+    timeoutMs: 500,
+    threshold: 5,
+    backoffMs: 2000,
+    ignoredMediaTypes: ['application/octet-stream', 'application/vnd.oci.image.config.v1+json'],
+    ignoredActions: ['pull'],
+    disabled: false,
+  });
+  assert.equal(old?.timeoutMs, 1000);
+  assert.equal(old?.threshold, 10);
+  assert.equal(old?.disabled, true);
+  assert.equal(loadConfig(undefined, { REGISTRY_HTTP_DEBUG_PROMETHEUS_ENABLED: 'false' }).metrics, undefined);
+});
+
+test('bad operations keys stop start-up naming the key', () => {
+  const cases: Array<[Record<string, string>, string]> = [
+    [{ REGISTRY_HTTP_DEBUG_ADDR: 'nope' }, 'http.debug.addr'],
+    [{ REGISTRY_HTTP_DEBUG_PROMETHEUS_PATH: '/v2/metrics' }, 'http.debug.prometheus.path'],
+    [{ REGISTRY_HTTP_DEBUG_PROMETHEUS_AUTH: 'true' }, 'http.debug.prometheus.auth'],
+    [{ REGISTRY_HEALTH_STORAGEDRIVER_INTERVAL: '0s' }, 'health.storagedriver.interval'],
+    [{ REGISTRY_NOTIFICATIONS_ENDPOINTS: '[{url: "http://x/"}]' }, 'notifications.endpoints[0]'],
+    [{ REGISTRY_NOTIFICATIONS_ENDPOINTS: '[{name: a, url: "ftp://x/"}]' }, 'notifications.endpoints[0]'],
+    [{ REGISTRY_NOTIFICATIONS_ENDPOINTS: '[{name: a, url: "http://x/"}, {name: a, url: "http://y/"}]' }, 'notifications.endpoints[1]'],
+    [{ REGISTRY_NOTIFICATIONS_ENDPOINTS: '[{name: a, url: "http://x/", retries: 3}]' }, 'notifications.endpoints[0]'],
+    [{ REGISTRY_NOTIFICATIONS_ENDPOINTS: '[{name: a, url: "http://x/", ignore: {actions: [tag]}}]' }, 'notifications.endpoints[0].ignore.actions'],
+    [{ REGISTRY_NOTIFICATIONS_ENDPOINTS: '[{name: a, url: "http://x/", timeout: soon}]' }, 'notifications.endpoints[0].timeout'],
+  ];
+  for (const [env, key] of cases) {
+    assert.throws(() => loadConfig(undefined, env), (error: unknown) => error instanceof ConfigError && error.key === key, JSON.stringify(env));
+  }
+});

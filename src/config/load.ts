@@ -6,6 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import type { AuthConfig, Config, PolicyAction, PolicyRule } from './config.js';
 import { parseDuration } from './duration.js';
 import { parseLifecycle } from './lifecycle.js';
+import { parseNotifications } from './notifications.js';
 import { envName, KEYS, type KeySpec, type KeyType } from './keys.js';
 
 export class ConfigError extends Error {
@@ -125,7 +126,14 @@ function assemble(values: Map<string, unknown>): Config {
   const prefix = get<string | undefined>('http.prefix');
   if (prefix !== undefined && prefix !== '/' && prefix !== '') throw new ConfigError('serving below a prefix is not supported', 'http.prefix');
 
-  const { host, port } = parseAddress(get<string>('http.addr'));
+  const { host, port } = parseAddress(get<string>('http.addr'), 'http.addr');
+  const debugAddr = get<string | undefined>('http.debug.addr');
+  const debug = debugAddr === undefined || debugAddr === '' ? undefined : parseAddress(debugAddr, 'http.debug.addr');
+  const metricsPath = get<string>('http.debug.prometheus.path');
+  if (!/^\/[A-Za-z0-9._~\-/]*$/.test(metricsPath)) throw new ConfigError('must be a path such as /metrics', 'http.debug.prometheus.path');
+  if (debug === undefined && (metricsPath === '/v2' || metricsPath.startsWith('/v2/') || metricsPath.startsWith('/auth/') || metricsPath === '/healthz' || metricsPath === '/readyz' || metricsPath === '/usage' || metricsPath.startsWith('/usage/'))) {
+    throw new ConfigError('collides with a path the registry serves on the main address', 'http.debug.prometheus.path');
+  }
   const certificate = get<string | undefined>('http.tls.certificate');
   const key = get<string | undefined>('http.tls.key');
   if ((certificate === undefined) !== (key === undefined)) {
@@ -143,6 +151,8 @@ function assemble(values: Map<string, unknown>): Config {
   const baseUrl = get<string | undefined>('http.host');
   if (baseUrl !== undefined && !/^https?:\/\/[^/]+\/?$/.test(baseUrl)) throw new ConfigError('must be a URL such as https://registry.example.com', 'http.host');
 
+  const auth = assembleAuth(get, has, inMemory, rootDirectory);
+  if (get<boolean>('http.debug.prometheus.auth') && auth === undefined) throw new ConfigError('needs an authentication method (auth.*)', 'http.debug.prometheus.auth');
   return {
     log: {
       level: get('log.level'),
@@ -154,6 +164,7 @@ function assemble(values: Map<string, unknown>): Config {
       port,
       baseUrl: baseUrl?.replace(/\/$/, ''),
       drainTimeoutMs: get('http.draintimeout'),
+      drainDelayMs: get('http.draindelay'),
       headers,
       tls:
         certificate !== undefined && key !== undefined
@@ -164,7 +175,9 @@ function assemble(values: Map<string, unknown>): Config {
               minVersion: get<string>('http.tls.minimumtls') === 'tls1.3' ? 'TLSv1.3' : 'TLSv1.2',
             }
           : undefined,
+      debug,
     },
+    metrics: get<boolean>('http.debug.prometheus.enabled') ? { path: metricsPath, auth: get<boolean>('http.debug.prometheus.auth') } : undefined,
     storage: {
       driver: inMemory ? { kind: 'inmemory' } : { kind: 'filesystem', rootDirectory },
       deleteEnabled: get('storage.delete.enabled'),
@@ -190,12 +203,22 @@ function assemble(values: Map<string, unknown>): Config {
       intervalMs: get('gc.interval'),
       sweepOrphans: get('gc.orphans'),
     },
+    health: {
+      storageDriver: {
+        enabled: get('health.storagedriver.enabled'),
+        intervalMs: positive(get<number>('health.storagedriver.interval'), 'health.storagedriver.interval'),
+        threshold: Math.max(1, get<number>('health.storagedriver.threshold')),
+      },
+    },
     limits: {
       manifestMaxBytes: get('validation.manifests.maxsize'),
       catalogDefault: get('catalog.maxentries'),
       maxPage: get('pagination.maxentries'),
     },
-    auth: assembleAuth(get, has, inMemory, rootDirectory),
+    notifications: parseNotifications(get, (message, key) => {
+      throw new ConfigError(message, key);
+    }),
+    auth,
   };
 }
 
@@ -280,11 +303,16 @@ function parsePolicies(value: unknown, groups: Record<string, string[]>): Policy
   });
 }
 
-function parseAddress(addr: string): { host: string; port: number } {
+function parseAddress(addr: string, key: string): { host: string; port: number } {
   const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(addr);
   const port = Number(match?.[3]);
-  if (match === null || port > 65535) throw new ConfigError('must be host:port or :port', 'http.addr');
+  if (match === null || port > 65535) throw new ConfigError('must be host:port or :port', key);
   return { host: match[1] ?? (match[2] === '' || match[2] === undefined ? '0.0.0.0' : match[2]), port };
+}
+
+function positive(ms: number, key: string): number {
+  if (!(ms > 0)) throw new ConfigError('must be longer than 0s', key);
+  return ms;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -8,7 +8,9 @@
 // Safe while the registry serves pushes and pulls, in the server or in another process (`berth gc`).
 import type { Logger } from 'pino';
 import { BLOB_DELETION_LEASE_MS, type GcCandidate, type LifecycleStore, type PolicyStore } from '../metadata/lifecycle.js';
+import type { RemovalEvents } from '../metadata/event-store.js';
 import type { MetadataStore } from '../metadata/store.js';
+import type { SystemActor } from '../registry/changes.js';
 import { blobKey } from '../registry/blob-keys.js';
 import type { Digest } from '../registry/digest.js';
 import type { LifecyclePolicy } from '../registry/lifecycle-policy.js';
@@ -25,6 +27,8 @@ export interface CollectOptions {
   readonly batchSize?: number;
   /** Retention and untagged-manifest policies, applied first (docs/lifecycle.md). */
   readonly policies?: { readonly rules: PolicyRules; readonly immutability: LifecyclePolicy };
+  /** Notification events of what the collector and the policies remove (when endpoints are configured). */
+  readonly removalEvents?: (actor: SystemActor) => RemovalEvents;
   /** Called between phases and batches; tests use it to interleave work. */
   readonly onProgress?: (phase: 'manifests' | 'blobs' | 'bytes' | 'orphans') => void | Promise<void>;
 }
@@ -86,7 +90,7 @@ export async function collectGarbage(
 
   const cutoff = (): number => Date.now() - options.reviewDelayMs;
 
-  const policy = options.policies === undefined ? { tags: [], manifests: [] } : await applyPolicies(store, options.policies.rules, options.policies.immutability, options.dryRun);
+  const policy = options.policies === undefined ? { tags: [], manifests: [] } : await applyPolicies(store, options.policies.rules, options.policies.immutability, options.dryRun, options.removalEvents);
 
   // 2. Manifest rows. A dry run sees one batch at a time without removing, so it reads one window.
   for (;;) {
@@ -97,10 +101,11 @@ export async function collectGarbage(
     if (options.dryRun || batch.examined < batchSize) break;
   }
 
-  // 3. Blob rows, then their bytes.
+  // 3. Blob rows, then their bytes. Each repository link removed is reported as a blob delete.
+  const gcEvents = options.removalEvents?.('gc');
   for (;;) {
     await progress('blobs');
-    const batch = await store.beginBlobDeletions(cutoff(), options.dryRun ? 100_000 : batchSize, options.dryRun);
+    const batch = await store.beginBlobDeletions(cutoff(), options.dryRun ? 100_000 : batchSize, options.dryRun, gcEvents);
     blobs += batch.deleting.length;
     for (const blob of batch.deleting) {
       bytesReclaimed += blob.size;

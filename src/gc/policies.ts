@@ -2,7 +2,9 @@
 // collector run (and by `berth gc --dry-run`, which only reports). They remove tags and manifests
 // from repositories; what that leaves unreferenced is then collected like anything else, after the
 // review delay.
+import type { RemovalEvents } from '../metadata/event-store.js';
 import type { PolicyStore } from '../metadata/lifecycle.js';
+import type { SystemActor } from '../registry/changes.js';
 import { compileTagPattern, type LifecyclePolicy } from '../registry/lifecycle-policy.js';
 import { compileRepositoryGlob } from '../registry/repository-glob.js';
 
@@ -25,7 +27,9 @@ export interface PolicyReport {
   readonly manifests: string[];
 }
 
-export async function applyPolicies(store: PolicyStore, rules: PolicyRules, immutability: LifecyclePolicy, dryRun: boolean): Promise<PolicyReport> {
+export async function applyPolicies(store: PolicyStore, rules: PolicyRules, immutability: LifecyclePolicy, dryRun: boolean, events?: (actor: SystemActor) => RemovalEvents): Promise<PolicyReport> {
+  const retentionEvents = events?.('retention');
+  const untaggedEvents = events?.('untagged');
   const report: PolicyReport = { tags: [], manifests: [] };
   if (rules.untagged.length === 0 && rules.retention.length === 0) return report;
   const retention = rules.retention.map((rule) => ({ rule, globs: rule.repositories.map(compileRepositoryGlob), keep: rule.keepTags.map(compileTagPattern) }));
@@ -45,14 +49,14 @@ export async function applyPolicies(store: PolicyStore, rules: PolicyRules, immu
         })
         .map((tag) => tag.name);
       if (doomed.length > 0) {
-        const removed = await store.removeUntagged(repository, { deleteTags: doomed }, dryRun);
+        const removed = await store.removeUntagged(repository, { deleteTags: doomed }, dryRun, retentionEvents);
         report.tags.push(...removed.tags.map((tag) => `${repository}:${tag}`));
         report.manifests.push(...removed.manifests.map((digest) => `${repository}@${digest}`));
       }
     }
     const prune = untagged.find((entry) => entry.globs.some((glob) => glob.test(repository)));
     if (prune !== undefined) {
-      const removed = await store.removeUntagged(repository, { untaggedBefore: now - prune.rule.olderThanMs }, dryRun);
+      const removed = await store.removeUntagged(repository, { untaggedBefore: now - prune.rule.olderThanMs }, dryRun, untaggedEvents);
       report.manifests.push(...removed.manifests.map((digest) => `${repository}@${digest}`));
     }
   }

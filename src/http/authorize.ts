@@ -9,6 +9,15 @@ import type { RequestContext } from './context.js';
 export async function authorizeRequest(ctx: RequestContext, controller: AccessController, scopes: Scope[]): Promise<AccessDecision & { allowed: true }> {
   const decision = await controller.authorize(new RequestAccess(ctx, scopes));
   if (!decision.allowed) {
+    ctx.settings.metrics?.authRefused(
+      decision.retryAfterSeconds !== undefined
+        ? 'rate_limited'
+        : decision.challenge === undefined || decision.challenge.includes('error="insufficient_scope"')
+          ? 'denied'
+          : ctx.req.headers.authorization === undefined
+            ? 'unauthenticated'
+            : 'invalid_credentials',
+    );
     if (decision.retryAfterSeconds !== undefined) throw tooManyRequests(decision.retryAfterSeconds);
     throw decision.challenge === undefined ? denied(decision.reason) : unauthorized(decision.challenge);
   }

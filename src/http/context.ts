@@ -5,7 +5,9 @@ import type { Logger } from 'pino';
 import type { AccessDecision } from '../auth/access.js';
 import type { Digest } from '../registry/digest.js';
 import type { RepositoryName } from '../registry/names.js';
+import type { OriginSource, RequestOrigin } from '../registry/changes.js';
 import type { Registry } from '../registry/registry.js';
+import type { Metrics } from '../telemetry/metrics.js';
 
 export interface RouteParams {
   name?: RepositoryName;
@@ -19,9 +21,11 @@ export interface HttpSettings {
   readonly baseUrl: string | undefined;
   /** Headers added to every response. */
   readonly headers: Readonly<Record<string, string[]>>;
+  /** Where handlers report what only they know (bytes served, refusals); undefined when metrics are off. */
+  readonly metrics?: Metrics | undefined;
 }
 
-export class RequestContext {
+export class RequestContext implements OriginSource {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly id: string;
@@ -88,6 +92,22 @@ export class RequestContext {
     this.res.writeHead(status, headers);
     if (body === undefined || this.isHead) this.res.end();
     else this.res.end(body);
+  }
+
+  /** The request as a notification event reports it (built only when an event is). */
+  requestOrigin(): RequestOrigin {
+    const socket = this.req.socket;
+    const host = this.req.headers.host ?? '';
+    const encrypted = (socket as { encrypted?: boolean }).encrypted === true;
+    return {
+      id: this.id,
+      addr: `${socket.remoteAddress ?? ''}:${socket.remotePort ?? ''}`,
+      host,
+      method: this.req.method ?? '',
+      userAgent: this.header('user-agent') ?? '',
+      actor: this.access?.subject,
+      baseUrl: this.settings.baseUrl ?? `${encrypted ? 'https' : 'http'}://${host}`,
+    };
   }
 
   sendJson(status: number, value: unknown, headers: Record<string, string | number> = {}): void {

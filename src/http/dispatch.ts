@@ -7,10 +7,14 @@ import type { AccessController, Scope } from '../auth/access.js';
 import type { TokenService } from '../auth/token-service.js';
 import { readOnly } from '../registry/errors.js';
 import type { Registry } from '../registry/registry.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import type { Tracing } from '../telemetry/tracing.js';
 import { authorizeRequest } from './authorize.js';
 import { RequestContext, type HttpSettings } from './context.js';
 import { serveTokenEndpoint } from './handlers/token.js';
-import { checkHealth } from './health.js';
+import { checkLiveness, checkReadiness } from './health.js';
+import type { Readiness } from './readiness.js';
+import { serveMetrics } from './metrics-endpoint.js';
 import { isUsagePath, serveUsage } from './usage.js';
 import { match, splitTarget, type Match } from './router.js';
 import { WRITE_METHODS } from './routes.js';
@@ -24,10 +28,20 @@ export interface DispatchDependencies {
   readonly accessLog: boolean;
   /** The built-in token service (`/auth/token`, `/auth/jwks.json`), when enabled. */
   readonly tokenService?: TokenService | undefined;
+  /** Metrics, when on (also reachable from handlers as settings.metrics). */
+  readonly metrics?: Metrics | undefined;
+  /** Serve the metrics on this address at this path (when there is no debug address); `auth`: behind access control. */
+  readonly metricsRoute?: { readonly path: string; readonly auth: boolean } | undefined;
+  /** What /readyz reports. */
+  readonly readiness: Readiness;
+  /** Tracing, when OTEL_* turned it on: a span per request. */
+  readonly tracing?: Tracing | undefined;
 }
 
 export function createDispatcher(deps: DispatchDependencies): (req: IncomingMessage, res: ServerResponse) => void {
-  const { registry, log, settings } = deps;
+  const { registry, log, metrics, metricsRoute, tracing } = deps;
+  const settings: HttpSettings = { ...deps.settings, metrics };
+  const accessLog = deps.accessLog;
   const fixedHeaders: Array<[string, string | string[]]> = [
     ['Docker-Distribution-API-Version', 'registry/2.0'],
     ...Object.entries(settings.headers),
@@ -44,29 +58,60 @@ export function createDispatcher(deps: DispatchDependencies): (req: IncomingMess
       sendError(new RequestContext(req, res, id, registry, log, settings, '/', new URLSearchParams()), error);
       return;
     }
-    if (deps.accessLog) {
-      const started = process.hrtime.bigint();
-      res.once('finish', () => {
-        log.info(
-          { reqId: id, method: req.method, path: ctx.path, route: ctx.routeId, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 },
-          'request',
-        );
+    // Per request, with metrics on: a clock read, a counter, one 'close' listener (which the access
+    // log shares); with tracing on, a span that the rest runs in; with all off, nothing.
+    const span = tracing?.startRequest(req.method, ctx.path, req.headers, id);
+    if (metrics !== undefined || accessLog || span !== undefined) {
+      const started = performance.now();
+      metrics?.requestStarted();
+      res.once('close', () => {
+        const ms = performance.now() - started;
+        metrics?.requestFinished(ctx.routeId, req.method, res.statusCode, ms / 1000);
+        span?.end(ctx.routeId, res.statusCode, !res.writableFinished);
+        if (accessLog) {
+          log.info(
+            { reqId: id, method: req.method, path: ctx.path, route: ctx.routeId, status: res.statusCode, ms, ...(res.writableFinished ? {} : { aborted: true }), ...(span === undefined ? {} : { trace_id: span.traceId }) },
+            'request',
+          );
+        }
       });
     }
+    if (span === undefined) serve(ctx);
+    else span.run(() => serve(ctx));
+  };
+
+  function serve(ctx: RequestContext): void {
     if (ctx.path === '/healthz') {
-      checkHealth(ctx).catch((error: unknown) => sendError(ctx, error));
+      ctx.routeId = 'healthz';
+      try {
+        checkLiveness(ctx);
+      } catch (error) {
+        sendError(ctx, error);
+      }
+      return;
+    }
+    if (ctx.path === '/readyz') {
+      ctx.routeId = 'readyz';
+      checkReadiness(ctx, deps.readiness).catch((error: unknown) => sendError(ctx, error));
+      return;
+    }
+    if (metricsRoute !== undefined && metrics !== undefined && ctx.path === metricsRoute.path) {
+      ctx.routeId = 'metrics';
+      serveMetrics(ctx, metrics, metricsRoute.auth ? deps.access : undefined).catch((error: unknown) => sendError(ctx, error));
       return;
     }
     if (deps.tokenService !== undefined && ctx.path.startsWith('/auth/')) {
+      ctx.routeId = 'token';
       serveTokenEndpoint(ctx, deps.tokenService).catch((error: unknown) => sendError(ctx, error));
       return;
     }
     if (isUsagePath(ctx.path)) {
+      ctx.routeId = 'usage';
       serveUsage(ctx, deps.access).catch((error: unknown) => sendError(ctx, error));
       return;
     }
     handle(ctx, deps.access).catch((error: unknown) => sendError(ctx, error));
-  };
+  }
 
   async function handle(ctx: RequestContext, controller: AccessController): Promise<void> {
     const found: Match = match(ctx.req.method ?? 'GET', ctx.path);

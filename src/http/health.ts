@@ -1,22 +1,18 @@
-// GET /healthz: 200 when the metadata store answers and the storage driver can be read, else 503.
+// GET /healthz (liveness: the process answers; nothing else is checked, so that an outage of
+// storage or the database never makes an orchestrator restart healthy processes) and GET /readyz
+// (readiness: 200 when storage and metadata answer, migrations are current and the instance is not
+// draining; 503 with the failing checks otherwise). Both answer HEAD too.
+import { methodNotAllowed } from '../registry/errors.js';
 import type { RequestContext } from './context.js';
+import type { Readiness } from './readiness.js';
 
-export async function checkHealth(ctx: RequestContext): Promise<void> {
-  const checks: Record<string, string> = {};
-  let healthy = true;
-  try {
-    await ctx.registry.metadata.hasRepository('healthz');
-    checks.metadata = 'ok';
-  } catch (error) {
-    healthy = false;
-    checks.metadata = (error as Error).message;
-  }
-  try {
-    await ctx.registry.storage.stat('healthz');
-    checks.storage = 'ok';
-  } catch (error) {
-    healthy = false;
-    checks.storage = (error as Error).message;
-  }
-  ctx.sendJson(healthy ? 200 : 503, { status: healthy ? 'ok' : 'unhealthy', checks });
+export function checkLiveness(ctx: RequestContext): void {
+  if (ctx.req.method !== 'GET' && ctx.req.method !== 'HEAD') throw methodNotAllowed(['GET', 'HEAD']);
+  ctx.sendJson(200, { status: 'ok' }, { 'Cache-Control': 'no-store' });
+}
+
+export async function checkReadiness(ctx: RequestContext, readiness: Readiness): Promise<void> {
+  if (ctx.req.method !== 'GET' && ctx.req.method !== 'HEAD') throw methodNotAllowed(['GET', 'HEAD']);
+  const report = await readiness.report();
+  ctx.sendJson(report.ready ? 200 : 503, { status: report.ready ? 'ready' : 'not ready', checks: report.checks }, { 'Cache-Control': 'no-store' });
 }

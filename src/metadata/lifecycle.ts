@@ -1,6 +1,7 @@
 // What the online garbage collector asks of the metadata store (docs/gc.md). Every method that
 // decides re-checks every reference in one write transaction, so that it is right whatever pushes,
 // retags and deletes run at the same time, in this process or another one sharing the store.
+import type { RemovalEvents } from './event-store.js';
 
 export interface GcCandidate {
   readonly digest: string;
@@ -35,9 +36,10 @@ export interface LifecycleStore {
   collectManifests(cutoff: number, limit: number, dryRun: boolean): Promise<CollectedManifests>;
   /**
    * Removes blob rows that are due and that no manifest references, with their repository links,
-   * and records a byte deletion for each (started now). With dryRun, only reports.
+   * and records a byte deletion for each (started now). With dryRun, only reports. `events` makes
+   * the event of each repository link removed (appended in the same transaction).
    */
-  beginBlobDeletions(cutoff: number, limit: number, dryRun: boolean): Promise<BlobDeletions>;
+  beginBlobDeletions(cutoff: number, limit: number, dryRun: boolean, events?: RemovalEvents): Promise<BlobDeletions>;
   /**
    * Starts a byte deletion of bytes with no blob row (an orphan); false when a row or a deletion
    * in progress exists.
@@ -106,10 +108,12 @@ export interface PolicyStore {
    * before `untaggedBefore`; with them go the untagged referrers of removed subjects and the untagged
    * children of removed indexes. Never a child of a kept index nor a referrer of a kept subject.
    * One transaction; with dryRun it is rolled back and only reports. Returns the removed digests.
+   * `events` makes the event of each tag and manifest removed (appended in the same transaction).
    */
   removeUntagged(
     repository: string,
     options: { readonly deleteTags?: readonly string[]; readonly untaggedBefore?: number },
     dryRun: boolean,
+    events?: RemovalEvents,
   ): Promise<{ tags: string[]; manifests: string[] }>;
 }

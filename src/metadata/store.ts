@@ -1,6 +1,9 @@
 // The metadata store: repositories, blobs known to each repository, manifests (their exact bytes)
 // and every reference they make, tags, subjects, upload sessions. Knows rows, not OCI: the
 // registry layer has already parsed and validated what it hands over. Values are plain strings.
+// Methods that change something take the notification events reporting it (event-store.ts) and
+// append them in the same transaction, only when the change happens.
+import type { OutboxEvent } from './event-store.js';
 
 export interface BlobRow {
   readonly digest: string;
@@ -71,18 +74,18 @@ export interface MetadataStore {
    * before committing or checking them); when the garbage collector may have deleted those bytes
    * after that time, the store refuses with BlobCollectedError and records nothing (docs/gc.md).
    */
-  linkBlob(repository: string, blob: BlobRow, completedUpload?: string, bytesPresentSince?: number): Promise<void>;
+  linkBlob(repository: string, blob: BlobRow, completedUpload?: string, bytesPresentSince?: number, events?: readonly OutboxEvent[]): Promise<void>;
   /** Hides the blob from the repository; true when it was visible. */
-  unlinkBlob(repository: string, digest: string): Promise<boolean>;
+  unlinkBlob(repository: string, digest: string, events?: readonly OutboxEvent[]): Promise<boolean>;
 
   getManifestByDigest(repository: string, digest: string): Promise<ManifestRow | undefined>;
   getManifestByTag(repository: string, tag: string): Promise<ManifestRow | undefined>;
   /** One transaction: checks references, stores the manifest and its references, moves the tag. */
-  putManifest(manifest: NewManifest): Promise<PutManifestResult>;
+  putManifest(manifest: NewManifest, events?: readonly OutboxEvent[]): Promise<PutManifestResult>;
   /** Removes the manifest from the repository with every tag on it; true when it was there. */
-  deleteManifest(repository: string, digest: string): Promise<boolean>;
+  deleteManifest(repository: string, digest: string, events?: readonly OutboxEvent[]): Promise<boolean>;
   /** Removes one tag; true when it existed. */
-  deleteTag(repository: string, tag: string): Promise<boolean>;
+  deleteTag(repository: string, tag: string, events?: readonly OutboxEvent[]): Promise<boolean>;
   /** The tags naming the manifest in the repository. */
   listTagsOfManifest(repository: string, digest: string): Promise<string[]>;
 
@@ -99,6 +102,11 @@ export interface MetadataStore {
   hasUpload(id: string): Promise<boolean>;
   /** Upload sessions started before the time (ms since the epoch), oldest first. */
   listUploadsStartedBefore(time: number, limit: number): Promise<UploadRow[]>;
+  /** How many upload sessions exist (metrics: uploads in progress). */
+  countUploads(): Promise<number>;
+
+  /** Schema migrations applied to the database, and how many this code knows (readiness). */
+  schemaStatus(): Promise<{ readonly applied: number; readonly expected: number }>;
 
   close(): Promise<void>;
 }

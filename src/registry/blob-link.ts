@@ -3,6 +3,7 @@
 // may have deleted the digest's bytes after the caller knew them present; then the bytes are looked
 // at again, once the deletion is over, and linked only if they are still there.
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { OutboxEvent } from '../metadata/event-store.js';
 import { BlobCollectedError, type BlobRow, type MetadataStore } from '../metadata/store.js';
 import type { StorageDriver } from '../storage/driver.js';
 import { blobKey } from './blob-keys.js';
@@ -23,11 +24,12 @@ export async function linkStoredBlob(
   blob: BlobRow & { readonly digest: Digest },
   completedUpload: string | undefined,
   since: number,
+  events?: readonly OutboxEvent[],
 ): Promise<boolean> {
   let present = since;
   for (let attempt = 0; ; attempt++) {
     try {
-      await metadata.linkBlob(repository, blob, completedUpload, present);
+      await metadata.linkBlob(repository, blob, completedUpload, present, events);
       return true;
     } catch (error) {
       if (!(error instanceof BlobCollectedError) || attempt + 1 >= ATTEMPTS) {

@@ -3,6 +3,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { MetadataStore } from '../metadata/store.js';
 import type { ByteRange, StorageDriver } from '../storage/driver.js';
 import { blobKey } from './blob-keys.js';
+import type { ChangeRecorder, OriginSource } from './changes.js';
 import type { Digest } from './digest.js';
 import { blobUnknown, nameUnknown } from './errors.js';
 import type { RepositoryName } from './names.js';
@@ -17,10 +18,19 @@ export interface BlobInfo {
 export class BlobService {
   readonly #metadata: MetadataStore;
   readonly #storage: StorageDriver;
+  readonly #events: ChangeRecorder | undefined;
 
-  constructor(metadata: MetadataStore, storage: StorageDriver) {
+  constructor(metadata: MetadataStore, storage: StorageDriver, events?: ChangeRecorder) {
     this.#metadata = metadata;
     this.#storage = storage;
+    this.#events = events;
+  }
+
+  /** Records a pull of the blob (a GET served in full), when an endpoint wants pulls. */
+  pulled(repository: RepositoryName, blob: BlobInfo, origin: OriginSource): void {
+    if (this.#events?.recordsPulls !== true) return;
+    const change = blob.manifestPayload === undefined ? { action: 'pull', kind: 'blob', repository, digest: blob.digest, size: blob.size } as const : undefined;
+    if (change !== undefined) this.#events.pulled(change, origin);
   }
 
   async stat(repository: RepositoryName, digest: Digest): Promise<BlobInfo> {
@@ -66,8 +76,9 @@ export class BlobService {
     return this.#storage.get(blobKey(digest));
   }
 
-  async delete(repository: RepositoryName, digest: Digest): Promise<void> {
-    if (!(await this.#metadata.unlinkBlob(repository, digest))) {
+  async delete(repository: RepositoryName, digest: Digest, origin?: OriginSource): Promise<void> {
+    const events = this.#events === undefined ? undefined : [this.#events.event({ action: 'delete', kind: 'blob', repository, digest }, origin)];
+    if (!(await this.#metadata.unlinkBlob(repository, digest, events))) {
       if (!(await this.#metadata.hasRepository(repository))) throw nameUnknown(repository);
       throw blobUnknown(digest);
     }

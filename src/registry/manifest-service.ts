@@ -1,6 +1,7 @@
 // Manifests: get by tag or digest, put (validate, verify digest, store with references and tag in
 // one metadata transaction), delete by digest (with its tags) or by tag (untag only).
 import type { ManifestRow, MetadataStore } from '../metadata/store.js';
+import type { ChangeRecorder, OriginSource } from './changes.js';
 import { digestAlgorithm, digestOf, isDigest, parseDigest, type Digest } from './digest.js';
 import { digestInvalid, manifestBlobUnknown, manifestChildUnknown, manifestUnknown, nameUnknown, tagImmutable } from './errors.js';
 import { LifecyclePolicy, NO_LIFECYCLE_RULES } from './lifecycle-policy.js';
@@ -39,11 +40,20 @@ export class ManifestService {
   readonly #metadata: MetadataStore;
   readonly #policy: LifecyclePolicy;
   readonly #quotas: QuotaChecker | undefined;
+  readonly #events: ChangeRecorder | undefined;
 
-  constructor(metadata: MetadataStore, policy: LifecyclePolicy = new LifecyclePolicy(NO_LIFECYCLE_RULES), quotas?: QuotaChecker) {
+  constructor(metadata: MetadataStore, policy: LifecyclePolicy = new LifecyclePolicy(NO_LIFECYCLE_RULES), quotas?: QuotaChecker, events?: ChangeRecorder) {
     this.#metadata = metadata;
     this.#policy = policy;
     this.#quotas = quotas;
+    this.#events = events;
+  }
+
+  /** Records a pull of the manifest (a GET served in full), when an endpoint wants pulls. */
+  pulled(repository: RepositoryName, reference: Reference, manifest: StoredManifest, origin: OriginSource): void {
+    if (this.#events?.recordsPulls !== true) return;
+    const tag = 'tag' in reference ? reference.tag : undefined;
+    this.#events.pulled({ action: 'pull', kind: 'manifest', repository, digest: manifest.digest, mediaType: manifest.mediaType, size: manifest.payload.length, tag }, origin);
   }
 
   async get(repository: RepositoryName, reference: Reference): Promise<StoredManifest> {
@@ -58,13 +68,32 @@ export class ManifestService {
     return { digest: row.digest as Digest, mediaType: row.mediaType, payload: row.payload };
   }
 
-  async put(repository: RepositoryName, reference: Reference, contentType: string | undefined, payload: Buffer): Promise<PutManifestOutcome> {
+  async put(repository: RepositoryName, reference: Reference, contentType: string | undefined, payload: Buffer, origin?: OriginSource): Promise<PutManifestOutcome> {
     const parsed = parseManifest(payload, contentType);
     const digest = digestOf(payload, 'digest' in reference ? digestAlgorithm(reference.digest) : 'sha256');
     if ('digest' in reference && reference.digest !== digest) throw digestInvalid(`manifest hashes to ${digest}`, reference.digest);
     const blobs = unique(parsed.blobs.map((blob) => blob.digest));
     const tag = 'tag' in reference ? reference.tag : null;
     await this.#quotas?.checkManifest(repository, digest, payload.length, blobs);
+    const recorder = this.#events;
+    const events =
+      recorder === undefined
+        ? undefined
+        : [
+            recorder.event(
+              {
+                action: 'push',
+                kind: 'manifest',
+                repository,
+                digest,
+                mediaType: parsed.mediaType,
+                size: payload.length,
+                tag: tag ?? undefined,
+                ...(recorder.includesReferences ? { references: [...parsed.blobs, ...parsed.manifests].map((d) => ({ mediaType: d.mediaType, digest: d.digest, size: d.size })) } : {}),
+              },
+              origin,
+            ),
+          ];
     const result = await this.#metadata.putManifest({
       repository,
       digest,
@@ -77,7 +106,7 @@ export class ManifestService {
       manifests: unique(parsed.manifests.map((child) => child.digest)),
       tag,
       immutableTag: tag !== null && this.#policy.isImmutable(repository, tag),
-    });
+    }, events);
     if (!result.ok) {
       if (result.missing === undefined) throw tagImmutable(repository, tag ?? '', result.current);
       throw result.missing === 'blob' ? manifestBlobUnknown(result.digest) : manifestChildUnknown(result.digest);
@@ -85,7 +114,7 @@ export class ManifestService {
     return { digest, subject: parsed.subject?.digest };
   }
 
-  async delete(repository: RepositoryName, reference: Reference): Promise<void> {
+  async delete(repository: RepositoryName, reference: Reference, origin?: OriginSource): Promise<void> {
     if ('tag' in reference) {
       if (this.#policy.isImmutable(repository, reference.tag)) throw tagImmutable(repository, reference.tag);
     } else if (this.#policy.hasImmutableTags) {
@@ -93,10 +122,11 @@ export class ManifestService {
         if (this.#policy.isImmutable(repository, tag)) throw tagImmutable(repository, tag);
       }
     }
+    const recorder = this.#events;
     const deleted =
       'tag' in reference
-        ? await this.#metadata.deleteTag(repository, reference.tag)
-        : await this.#metadata.deleteManifest(repository, reference.digest);
+        ? await this.#metadata.deleteTag(repository, reference.tag, recorder && [recorder.event({ action: 'delete', kind: 'tag', repository, tag: reference.tag }, origin)])
+        : await this.#metadata.deleteManifest(repository, reference.digest, recorder && [recorder.event({ action: 'delete', kind: 'manifest', repository, digest: reference.digest }, origin)]);
     if (!deleted) {
       if (!(await this.#metadata.hasRepository(repository))) throw nameUnknown(repository);
       throw manifestUnknown('tag' in reference ? reference.tag : reference.digest);

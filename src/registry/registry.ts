@@ -3,11 +3,12 @@ import type { UsageStore } from '../metadata/lifecycle.js';
 import type { MetadataStore } from '../metadata/store.js';
 import type { StorageDriver } from '../storage/driver.js';
 import { BlobService } from './blob-service.js';
+import type { ChangeRecorder } from './changes.js';
 import { LifecyclePolicy, NO_LIFECYCLE_RULES, type LifecycleRules } from './lifecycle-policy.js';
 import { ListingService, type ListingLimits } from './listing-service.js';
 import { ManifestService } from './manifest-service.js';
 import { QuotaChecker } from './quota.js';
-import { UploadService } from './upload-service.js';
+import { UploadService, type UploadObserver } from './upload-service.js';
 
 export interface RegistryOptions {
   readonly deleteEnabled: boolean;
@@ -31,18 +32,21 @@ export class Registry {
   readonly policy: LifecyclePolicy;
   /** Storage accounting, when the metadata store can count (GET /usage, berth usage, quotas). */
   readonly usage: UsageStore | undefined;
+  /** The notification recorder, when endpoints are configured. */
+  readonly events: ChangeRecorder | undefined;
 
-  /** `usage` (the metadata store, when it can count) enables quotas. */
-  constructor(metadata: MetadataStore, storage: StorageDriver, options: RegistryOptions, usage?: UsageStore) {
+  /** `usage` (the metadata store, when it can count) enables quotas; `observer` hears of uploaded bytes (metrics). */
+  constructor(metadata: MetadataStore, storage: StorageDriver, options: RegistryOptions, usage?: UsageStore, observer?: UploadObserver, events?: ChangeRecorder) {
+    this.events = events;
     this.metadata = metadata;
     this.storage = storage;
     this.options = options;
-    this.blobs = new BlobService(metadata, storage);
+    this.blobs = new BlobService(metadata, storage, events);
     this.usage = usage;
     this.policy = new LifecyclePolicy(options.lifecycle ?? NO_LIFECYCLE_RULES);
     const quotas = usage !== undefined && this.policy.hasQuotas ? new QuotaChecker(usage, this.policy) : undefined;
-    this.uploads = new UploadService(metadata, storage, quotas);
-    this.manifests = new ManifestService(metadata, this.policy, quotas);
+    this.uploads = new UploadService(metadata, storage, quotas, undefined, observer, events);
+    this.manifests = new ManifestService(metadata, this.policy, quotas, events);
     this.listings = new ListingService(metadata, options.listing);
   }
 }

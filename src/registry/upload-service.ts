@@ -8,6 +8,7 @@ import type { MetadataStore } from '../metadata/store.js';
 import { ExistsError, type AppendWriter, type StorageDriver } from '../storage/driver.js';
 import { blobKey, uploadKey } from './blob-keys.js';
 import { linkStoredBlob } from './blob-link.js';
+import type { ChangeRecorder, OriginSource } from './changes.js';
 import { bufferBody, copyBody } from './body-copy.js';
 import { createDigester, digestAlgorithm, digestHex, type Digest } from './digest.js';
 import { blobUploadInvalid, blobUploadUnknown, digestInvalid, sizeInvalid, uploadRangeInvalid } from './errors.js';
@@ -39,6 +40,12 @@ const STORED = Symbol('stored');
 
 const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
+/** What the upload service reports as it works (metrics); every member optional. */
+export interface UploadObserver {
+  /** Bytes of an upload body received and stored. */
+  bytesReceived?(bytes: number): void;
+}
+
 export class UploadService {
   readonly #metadata: MetadataStore;
   readonly #storage: StorageDriver;
@@ -48,12 +55,16 @@ export class UploadService {
   readonly #quotas: QuotaChecker | undefined;
   /** Where large bodies are hashed: the process's own worker unless a test passes another. */
   readonly #hashWorker: HashWorker | undefined;
+  readonly #observer: UploadObserver | undefined;
+  readonly #events: ChangeRecorder | undefined;
 
-  constructor(metadata: MetadataStore, storage: StorageDriver, quotas?: QuotaChecker, hashWorker?: HashWorker) {
+  constructor(metadata: MetadataStore, storage: StorageDriver, quotas?: QuotaChecker, hashWorker?: HashWorker, observer?: UploadObserver, events?: ChangeRecorder) {
+    this.#events = events;
     this.#metadata = metadata;
     this.#storage = storage;
     this.#quotas = quotas;
     this.#hashWorker = hashWorker;
+    this.#observer = observer;
   }
 
   async start(repository: RepositoryName): Promise<string> {
@@ -96,30 +107,30 @@ export class UploadService {
    * Finishes an upload: appends an optional last chunk (`length` bytes, undefined when unknown),
    * verifies the digest, stores the blob.
    */
-  async complete(repository: RepositoryName, id: string, digest: Digest, body: Readable | undefined, length?: number): Promise<void> {
+  async complete(repository: RepositoryName, id: string, digest: Digest, body: Readable | undefined, length?: number, origin?: OriginSource): Promise<void> {
     await this.#session(repository, id);
     await this.#exclusive(id, async () => {
       let last: Readable | undefined | typeof STORED = body;
       // Not when this process appended bytes already: then the body cannot be the whole blob.
-      if (body !== undefined && (this.#hashes.get(id)?.bytes ?? 0) === 0) last = await this.#storeWhole(repository, id, digest, body, length, id);
+      if (body !== undefined && (this.#hashes.get(id)?.bytes ?? 0) === 0) last = await this.#storeWhole(repository, id, digest, body, length, id, origin);
       if (last !== STORED) {
         const size = last === undefined ? await this.#storedSize(id) : await this.#writeLast(id, last, length);
-        await this.#verifyAndStore(repository, id, digest, size, id);
+        await this.#verifyAndStore(repository, id, digest, size, id, origin);
       }
       this.#forget(id);
     });
   }
 
   /** One request that carries the whole blob (POST ?digest=) of `length` bytes (undefined when unknown). */
-  async putMonolithic(repository: RepositoryName, digest: Digest, body: Readable, length?: number): Promise<void> {
+  async putMonolithic(repository: RepositoryName, digest: Digest, body: Readable, length?: number, origin?: OriginSource): Promise<void> {
     await this.#quotas?.checkUpload(repository);
     const id = randomUUID();
     try {
-      const whole = await this.#storeWhole(repository, id, digest, body, length, undefined);
+      const whole = await this.#storeWhole(repository, id, digest, body, length, undefined, origin);
       if (whole === STORED) return;
       this.#hashes.set(id, { hash: inlineDigest(), bytes: 0 });
       const size = await this.#writeLast(id, whole, length);
-      await this.#verifyAndStore(repository, id, digest, size, undefined);
+      await this.#verifyAndStore(repository, id, digest, size, undefined, origin);
     } catch (error) {
       await this.#storage.delete(uploadKey(id));
       throw error;
@@ -138,12 +149,13 @@ export class UploadService {
   }
 
   /** Links a blob the registry already holds into the repository; false when it cannot. */
-  async mount(repository: RepositoryName, digest: Digest, from: RepositoryName | undefined): Promise<boolean> {
+  async mount(repository: RepositoryName, digest: Digest, from: RepositoryName | undefined, origin?: OriginSource): Promise<boolean> {
     const since = Date.now(); // before the bytes are checked: see linkStoredBlob
     const row = from === undefined ? await this.#metadata.getBlob(digest) : await this.#metadata.getRepositoryBlob(from, digest);
     if (row === undefined) return false;
     if ((await this.#storage.stat(blobKey(digest))) === undefined) return false;
-    return linkStoredBlob(this.#metadata, this.#storage, repository, { digest, size: row.size }, undefined, since);
+    const events = this.#events === undefined ? undefined : [this.#events.event({ action: 'mount', kind: 'blob', repository, digest, size: row.size, fromRepository: from }, origin)];
+    return linkStoredBlob(this.#metadata, this.#storage, repository, { digest, size: row.size }, undefined, since, events);
   }
 
   async #session(repository: RepositoryName, id: string): Promise<void> {
@@ -199,6 +211,7 @@ export class UploadService {
       throw error;
     }
     if (running !== undefined) running.bytes += written;
+    this.#observer?.bytesReceived?.(written);
     return written;
   }
 
@@ -208,13 +221,13 @@ export class UploadService {
   }
 
   /** Verifies the upload's bytes, moves them to the blob's key, records the blob (and ends the session). */
-  async #verifyAndStore(repository: RepositoryName, id: string, digest: Digest, size: number, session: string | undefined): Promise<void> {
+  async #verifyAndStore(repository: RepositoryName, id: string, digest: Digest, size: number, session: string | undefined, origin: OriginSource | undefined): Promise<void> {
     if (size === 0 && (await this.#storage.stat(uploadKey(id))) === undefined) {
       await this.#storage.put(uploadKey(id), new Uint8Array(0));
     }
     const actual = await this.#digestOf(id, digestAlgorithm(digest), size);
     if (actual !== digestHex(digest)) throw digestInvalid(`upload hashes to ${digestAlgorithm(digest)}:${actual}`, digest);
-    await this.#commitAndLink(repository, id, digest, size, session, () => this.#storage.commit(uploadKey(id), blobKey(digest)));
+    await this.#commitAndLink(repository, id, digest, size, session, () => this.#storage.commit(uploadKey(id), blobKey(digest)), origin);
   }
 
   /**
@@ -224,27 +237,29 @@ export class UploadService {
    * stored, the body to append and verify with the rest of the upload as usual (which also gives a
    * wrong digest its error): the same bytes again if they were read, else `body` untouched.
    */
-  async #storeWhole(repository: RepositoryName, id: string, digest: Digest, body: Readable, length: number | undefined, session: string | undefined): Promise<Readable | typeof STORED> {
+  async #storeWhole(repository: RepositoryName, id: string, digest: Digest, body: Readable, length: number | undefined, session: string | undefined, origin: OriginSource | undefined): Promise<Readable | typeof STORED> {
     if (length === undefined || length > BUFFERED_BODY_LIMIT) return body;
     const bytes = await bufferBody(body, length, () => blobUploadInvalid('body is longer than its Content-Length'));
     const again = (): Readable => Readable.from([bytes], { objectMode: false });
     if (createDigester(digestAlgorithm(digest)).update(bytes).digest('hex') !== digestHex(digest)) return again();
     try {
-      await this.#commitAndLink(repository, id, digest, bytes.length, session, () => this.#storage.commitBytes(uploadKey(id), blobKey(digest), bytes));
+      await this.#commitAndLink(repository, id, digest, bytes.length, session, () => this.#storage.commitBytes(uploadKey(id), blobKey(digest), bytes), origin);
     } catch (error) {
       if (error instanceof ExistsError) return again();
       throw error;
     }
+    this.#observer?.bytesReceived?.(bytes.length);
     return STORED;
   }
 
   /** Stores verified bytes at the blob's key (`commit`), then records the blob (and ends the session). */
-  async #commitAndLink(repository: RepositoryName, id: string, digest: Digest, size: number, session: string | undefined, commit: () => Promise<void>): Promise<void> {
+  async #commitAndLink(repository: RepositoryName, id: string, digest: Digest, size: number, session: string | undefined, commit: () => Promise<void>, origin: OriginSource | undefined): Promise<void> {
     // A blob already stored has the same verified bytes: replacing it atomically is harmless and
     // spares a stat on every push.
     const since = Date.now(); // before the bytes are committed: see linkStoredBlob (docs/gc.md)
     await commit();
-    if (!(await linkStoredBlob(this.#metadata, this.#storage, repository, { digest, size }, session, since))) {
+    const events = this.#events === undefined ? undefined : [this.#events.event({ action: 'push', kind: 'blob', repository, digest, size }, origin)];
+    if (!(await linkStoredBlob(this.#metadata, this.#storage, repository, { digest, size }, session, since, events))) {
       // The collector deleted these bytes as they were committed: the upload is lost, start again.
       if (session !== undefined) await this.#metadata.deleteUpload(session);
       throw blobUploadUnknown(id);

@@ -23,7 +23,8 @@ export interface RegistryProcess {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export async function startRegistryProcess(dataDir: string, port: number, env: Record<string, string> = {}): Promise<RegistryProcess> {
+/** `stdout`: 'pipe' keeps the child's stdout (the JSON log) readable as child.stdout. */
+export async function startRegistryProcess(dataDir: string, port: number, env: Record<string, string> = {}, options: { stdout?: 'pipe' } = {}): Promise<RegistryProcess> {
   const child = spawn(process.execPath, [MAIN, 'serve'], {
     env: {
       ...process.env,
@@ -33,7 +34,7 @@ export async function startRegistryProcess(dataDir: string, port: number, env: R
       REGISTRY_LOG_LEVEL: 'warn',
       ...env,
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', options.stdout ?? 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 20_000;

@@ -3,6 +3,7 @@ import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { pipeline } from 'node:stream';
 import { TLSSocket } from 'node:tls';
+import type { BlobInfo } from '../../registry/blob-service.js';
 import { unsupported } from '../../registry/errors.js';
 import type { RequestContext } from '../context.js';
 import { parseRange } from '../range.js';
@@ -26,7 +27,8 @@ export async function getBlob(ctx: RequestContext): Promise<void> {
   }
   const range = parseRange(ctx.header('range'), blob.size);
   const status = range === undefined ? 200 : 206;
-  headers['Content-Length'] = range === undefined ? blob.size : range.end - range.start + 1;
+  const length = range === undefined ? blob.size : range.end - range.start + 1;
+  headers['Content-Length'] = length;
   if (range !== undefined) headers['Content-Range'] = `bytes ${range.start}-${range.end}/${blob.size}`;
   if (ctx.isHead) {
     ctx.send(status, headers);
@@ -34,6 +36,7 @@ export async function getBlob(ctx: RequestContext): Promise<void> {
   }
   if (blob.manifestPayload !== undefined) {
     ctx.send(status, headers, range === undefined ? blob.manifestPayload : blob.manifestPayload.subarray(range.start, range.end + 1));
+    served(ctx, blob, 'manifest', length);
     return;
   }
   if (range === undefined && blob.size <= WHOLE_READ_LIMIT) {
@@ -41,6 +44,7 @@ export async function getBlob(ctx: RequestContext): Promise<void> {
     const bytes = await ctx.registry.blobs.readWhole(blob.digest);
     if (bytes.length !== blob.size) throw new Error(`stored blob ${blob.digest} has ${bytes.length} bytes, metadata says ${blob.size}`);
     ctx.send(status, headers, bytes);
+    served(ctx, blob, 'blob', bytes.length);
     return;
   }
   const socketFd = plainSocketFd(ctx);
@@ -69,6 +73,7 @@ export async function getBlob(ctx: RequestContext): Promise<void> {
         return;
       }
       ctx.res.end();
+      served(ctx, blob, 'blob', length);
       return;
     }
   }
@@ -82,6 +87,7 @@ export async function getBlob(ctx: RequestContext): Promise<void> {
       throw error;
     }
     ctx.res.end();
+    served(ctx, blob, 'blob', length);
     return;
   }
   const source = await ctx.registry.blobs.read(blob.digest, range);
@@ -89,8 +95,16 @@ export async function getBlob(ctx: RequestContext): Promise<void> {
   pipeline(source, ctx.res, (error) => {
     if (error !== undefined && error !== null && ctx.res.writableFinished === false) {
       ctx.log.debug({ reqId: ctx.id, err: error }, 'blob stream ended early');
+    } else {
+      served(ctx, blob, 'blob', length);
     }
   });
+}
+
+/** A GET served in full: its bytes to the metrics, a pull event to the endpoints that want pulls. */
+function served(ctx: RequestContext, blob: BlobInfo, kind: 'blob' | 'manifest', length: number): void {
+  ctx.settings.metrics?.bytesPulled(kind, length);
+  ctx.registry.blobs.pulled(ctx.name, blob, ctx);
 }
 
 /**
@@ -128,6 +142,6 @@ function plainSocketFd(ctx: RequestContext): number | undefined {
 
 export async function deleteBlob(ctx: RequestContext): Promise<void> {
   if (!ctx.registry.options.deleteEnabled) throw unsupported('deletes are disabled (storage.delete.enabled)');
-  await ctx.registry.blobs.delete(ctx.name, ctx.digest);
+  await ctx.registry.blobs.delete(ctx.name, ctx.digest, ctx);
   ctx.send(202, {});
 }

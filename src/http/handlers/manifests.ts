@@ -7,7 +7,8 @@ import { readBody } from '../body.js';
 import type { RequestContext } from '../context.js';
 
 export async function getManifest(ctx: RequestContext): Promise<void> {
-  const manifest = await ctx.registry.manifests.get(ctx.name, parseLookupReference(ctx.reference));
+  const reference = parseLookupReference(ctx.reference);
+  const manifest = await ctx.registry.manifests.get(ctx.name, reference);
   const etag = `"${manifest.digest}"`;
   const headers = {
     'Content-Type': manifest.mediaType,
@@ -20,12 +21,15 @@ export async function getManifest(ctx: RequestContext): Promise<void> {
     return;
   }
   ctx.send(200, headers, manifest.payload);
+  if (ctx.isHead) return;
+  ctx.settings.metrics?.bytesPulled('manifest', manifest.payload.length);
+  ctx.registry.manifests.pulled(ctx.name, reference, manifest, ctx);
 }
 
 export async function putManifest(ctx: RequestContext): Promise<void> {
   const reference = parseReference(ctx.reference);
   const payload = await readBody(ctx.req, ctx.registry.options.manifestMaxBytes);
-  const outcome = await ctx.registry.manifests.put(ctx.name, reference, bareMediaType(ctx.header('content-type')), payload);
+  const outcome = await ctx.registry.manifests.put(ctx.name, reference, bareMediaType(ctx.header('content-type')), payload, ctx);
   const headers: Record<string, string> = {
     Location: ctx.url(manifestPath(ctx.name, outcome.digest)),
     'Docker-Content-Digest': outcome.digest,
@@ -36,6 +40,6 @@ export async function putManifest(ctx: RequestContext): Promise<void> {
 
 export async function deleteManifest(ctx: RequestContext): Promise<void> {
   if (!ctx.registry.options.deleteEnabled) throw unsupported('deletes are disabled (storage.delete.enabled)');
-  await ctx.registry.manifests.delete(ctx.name, parseLookupReference(ctx.reference));
+  await ctx.registry.manifests.delete(ctx.name, parseLookupReference(ctx.reference), ctx);
   ctx.send(202, {});
 }

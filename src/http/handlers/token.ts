@@ -19,6 +19,8 @@ export async function serveTokenEndpoint(ctx: RequestContext, service: TokenServ
   ctx.routeId = 'token';
   const params = method === 'POST' ? await readForm(ctx) : ctx.query;
   const response = await service.issue({ method, authorization: ctx.header('authorization'), remoteAddress: ctx.req.socket.remoteAddress, params });
+  if (response.status === 401) ctx.settings.metrics?.authRefused('invalid_credentials');
+  else if (response.status === 429) ctx.settings.metrics?.authRefused('rate_limited');
   ctx.sendJson(response.status, response.body, { ...response.headers });
 }
 

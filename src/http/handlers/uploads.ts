@@ -38,7 +38,7 @@ export async function startUpload(ctx: RequestContext): Promise<void> {
     // without `from` (from anywhere) is off by configuration, and off with access control, where it
     // would disclose other repositories' blobs.
     const allowed = from === undefined ? ctx.registry.options.automaticMount && ctx.access?.may === undefined : ctx.may('pull', from);
-    if (allowed && (await ctx.registry.uploads.mount(ctx.name, digest, from))) {
+    if (allowed && (await ctx.registry.uploads.mount(ctx.name, digest, from, ctx))) {
       sendCreated(ctx, digest);
       return;
     }
@@ -46,7 +46,7 @@ export async function startUpload(ctx: RequestContext): Promise<void> {
   const single = ctx.query.get('digest');
   if (single !== null) {
     const digest = parseDigest(single);
-    await ctx.registry.uploads.putMonolithic(ctx.name, digest, ctx.req, contentLength(ctx));
+    await ctx.registry.uploads.putMonolithic(ctx.name, digest, ctx.req, contentLength(ctx), ctx);
     sendCreated(ctx, digest);
     return;
   }
@@ -65,7 +65,7 @@ export async function completeUpload(ctx: RequestContext): Promise<void> {
   const value = ctx.query.get('digest');
   if (value === null || value === '') throw digestInvalid('the digest query parameter is required');
   const digest = parseDigest(value);
-  await ctx.registry.uploads.complete(ctx.name, ctx.uploadId, digest, hasBody(ctx) ? ctx.req : undefined, contentLength(ctx));
+  await ctx.registry.uploads.complete(ctx.name, ctx.uploadId, digest, hasBody(ctx) ? ctx.req : undefined, contentLength(ctx), ctx);
   sendCreated(ctx, digest);
 }
 

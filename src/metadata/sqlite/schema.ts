@@ -126,4 +126,22 @@ export const MIGRATIONS: readonly string[] = [
   `
   DROP INDEX uploads_by_start;
   `,
+  // 4: the notification outbox (src/metadata/event-store.ts). Events are appended in the
+  // transaction of the change they report; AUTOINCREMENT so that a seq is never reused once pruned
+  // (a cursor past it would skip the new event). One cursor and lease per endpoint.
+  `
+  CREATE TABLE event_outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    repository TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE event_endpoints (
+    name TEXT PRIMARY KEY,
+    delivered_seq INTEGER NOT NULL,
+    lease_owner TEXT,
+    lease_until INTEGER NOT NULL DEFAULT 0,
+    used_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];

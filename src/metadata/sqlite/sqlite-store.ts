@@ -2,6 +2,7 @@
 // Every statement is prepared once; multi-step writes are IMMEDIATE transactions so that several
 // processes (cluster workers) sharing the file serialise their writes.
 import Database from 'better-sqlite3';
+import type { EndpointBacklog, EventStore, OutboxEvent, RemovalEvents, StoredEvent } from '../event-store.js';
 import { BLOB_DELETION_LEASE_MS, type BlobDeletions, type CollectedManifests, type GcCandidate, type GcQueueStats, type LifecycleStore, type Usage, type UsageScope, type UsageStore, type PolicyStore, type TagRow } from '../lifecycle.js';
 import {
   BlobCollectedError,
@@ -31,7 +32,7 @@ export interface SqliteOptions {
 
 type Statement = Database.Statement<unknown[], unknown>;
 
-export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, PolicyStore {
+export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, PolicyStore, EventStore {
   readonly #db: Database.Database;
   readonly #statements = new Map<string, Statement>();
   readonly #tagPages = new TagPageCache(TAG_PAGE_CACHE_NAMES);
@@ -121,7 +122,14 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
     return Promise.resolve(this.#sql('SELECT digest, size FROM blobs WHERE digest = ?').get(digest) as BlobRow | undefined);
   }
 
-  linkBlob(repository: string, blob: BlobRow, completedUpload?: string, bytesPresentSince?: number): Promise<void> {
+  /** Appends notification events inside the caller's transaction. */
+  #appendEvents(events: readonly OutboxEvent[] | undefined, now: number): void {
+    if (events === undefined || events.length === 0) return;
+    const insert = this.#sql('INSERT INTO event_outbox (repository, payload, created_at) VALUES (?, ?, ?)');
+    for (const event of events) insert.run(event.repository, event.payload, now);
+  }
+
+  linkBlob(repository: string, blob: BlobRow, completedUpload?: string, bytesPresentSince?: number, events?: readonly OutboxEvent[]): Promise<void> {
     const now = Date.now();
     try {
       this.#db.transaction(() => {
@@ -143,6 +151,7 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
           `INSERT INTO gc_blob_review_queue (digest, event_at, event) VALUES (?, ?, 'blob_linked')
            ON CONFLICT (digest) DO UPDATE SET event_at = max(event_at, excluded.event_at), event = excluded.event`,
         ).run(blob.digest, now);
+        this.#appendEvents(events, now);
       }).immediate();
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
@@ -150,11 +159,22 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
     return Promise.resolve();
   }
 
-  unlinkBlob(repository: string, digest: string): Promise<boolean> {
-    const result = this.#sql(
-      'DELETE FROM repository_blobs WHERE digest = ? AND repository_id = (SELECT id FROM repositories WHERE name = ?)',
-    ).run(digest, repository);
-    return Promise.resolve(result.changes > 0);
+  unlinkBlob(repository: string, digest: string, events?: readonly OutboxEvent[]): Promise<boolean> {
+    const unlinked = this.#db.transaction((): boolean => {
+      const result = this.#sql('DELETE FROM repository_blobs WHERE digest = ? AND repository_id = (SELECT id FROM repositories WHERE name = ?)').run(digest, repository);
+      if (result.changes > 0) this.#appendEvents(events, Date.now());
+      return result.changes > 0;
+    });
+    return this.#settle(() => (events === undefined ? unlinked.default() : unlinked.immediate()));
+  }
+
+  /** A synchronous outcome as a promise (a throw becomes a rejection). */
+  #settle<T>(work: () => T): Promise<T> {
+    try {
+      return Promise.resolve(work());
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
   }
 
   getManifestByDigest(repository: string, digest: string): Promise<ManifestRow | undefined> {
@@ -177,16 +197,16 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
     return Promise.resolve(row);
   }
 
-  putManifest(manifest: NewManifest): Promise<PutManifestResult> {
+  putManifest(manifest: NewManifest, events?: readonly OutboxEvent[]): Promise<PutManifestResult> {
     try {
-      return Promise.resolve(this.#putManifest(manifest));
+      return Promise.resolve(this.#putManifest(manifest, events));
     } catch (error) {
       if (error instanceof ImmutableTagRefusal) return Promise.resolve({ ok: false, immutable: true, current: error.current });
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
   }
 
-  #putManifest(manifest: NewManifest): PutManifestResult {
+  #putManifest(manifest: NewManifest, events: readonly OutboxEvent[] | undefined): PutManifestResult {
     const now = Date.now();
     const result = this.#db.transaction((): PutManifestResult => {
       const repositoryId = this.#ensureRepository(manifest.repository, now);
@@ -238,25 +258,33 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
            ON CONFLICT (repository_id, name) DO UPDATE SET manifest_id = excluded.manifest_id, updated_at = excluded.updated_at`,
         ).run(repositoryId, manifest.tag, manifestId, now);
       }
+      this.#appendEvents(events, now);
       return { ok: true };
     }).immediate();
     return result;
   }
 
-  deleteManifest(repository: string, digest: string): Promise<boolean> {
-    const deleted = this.#db.transaction((): boolean => {
-      const repositoryId = this.#repositoryId(repository);
-      const manifestId = (this.#sql('SELECT id FROM manifests WHERE digest = ?').get(digest) as { id: number } | undefined)?.id;
-      if (repositoryId === undefined || manifestId === undefined) return false;
-      this.#sql('DELETE FROM tags WHERE repository_id = ? AND manifest_id = ?').run(repositoryId, manifestId);
-      return this.#sql('DELETE FROM repository_manifests WHERE repository_id = ? AND manifest_id = ?').run(repositoryId, manifestId).changes > 0;
-    }).immediate();
-    return Promise.resolve(deleted);
+  deleteManifest(repository: string, digest: string, events?: readonly OutboxEvent[]): Promise<boolean> {
+    return this.#settle(() =>
+      this.#db.transaction((): boolean => {
+        const repositoryId = this.#repositoryId(repository);
+        const manifestId = (this.#sql('SELECT id FROM manifests WHERE digest = ?').get(digest) as { id: number } | undefined)?.id;
+        if (repositoryId === undefined || manifestId === undefined) return false;
+        this.#sql('DELETE FROM tags WHERE repository_id = ? AND manifest_id = ?').run(repositoryId, manifestId);
+        const deleted = this.#sql('DELETE FROM repository_manifests WHERE repository_id = ? AND manifest_id = ?').run(repositoryId, manifestId).changes > 0;
+        if (deleted) this.#appendEvents(events, Date.now());
+        return deleted;
+      }).immediate(),
+    );
   }
 
-  deleteTag(repository: string, tag: string): Promise<boolean> {
-    const result = this.#sql('DELETE FROM tags WHERE name = ? AND repository_id = (SELECT id FROM repositories WHERE name = ?)').run(tag, repository);
-    return Promise.resolve(result.changes > 0);
+  deleteTag(repository: string, tag: string, events?: readonly OutboxEvent[]): Promise<boolean> {
+    const remove = this.#db.transaction((): boolean => {
+      const result = this.#sql('DELETE FROM tags WHERE name = ? AND repository_id = (SELECT id FROM repositories WHERE name = ?)').run(tag, repository);
+      if (result.changes > 0) this.#appendEvents(events, Date.now());
+      return result.changes > 0;
+    });
+    return this.#settle(() => (events === undefined ? remove.default() : remove.immediate()));
   }
 
   listTagsOfManifest(repository: string, digest: string): Promise<string[]> {
@@ -340,6 +368,14 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
     return Promise.resolve(rows);
   }
 
+  schemaStatus(): Promise<{ applied: number; expected: number }> {
+    return Promise.resolve({ applied: this.#db.pragma('user_version', { simple: true }) as number, expected: MIGRATIONS.length });
+  }
+
+  countUploads(): Promise<number> {
+    return Promise.resolve(this.#sql('SELECT count(*) FROM uploads').pluck().get() as number);
+  }
+
   // ---- lifecycle (LifecycleStore; docs/gc.md) ----
 
   collectManifests(cutoff: number, limit: number, dryRun: boolean): Promise<CollectedManifests> {
@@ -367,7 +403,7 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
     return this.#lifecycleTransaction(work, dryRun);
   }
 
-  beginBlobDeletions(cutoff: number, limit: number, dryRun: boolean): Promise<BlobDeletions> {
+  beginBlobDeletions(cutoff: number, limit: number, dryRun: boolean, events?: RemovalEvents): Promise<BlobDeletions> {
     const work = (): BlobDeletions => {
       const now = Date.now();
       const due = this.#sql('SELECT digest FROM gc_blob_review_queue WHERE event_at <= ? ORDER BY event_at LIMIT ?').pluck().all(cutoff, limit) as string[];
@@ -378,6 +414,13 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
         if (eligible) deleting.push({ digest, size: row.size });
         if (dryRun) continue;
         if (eligible) {
+          if (events !== undefined) {
+            const repositories = this.#sql('SELECT r.name FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id WHERE rb.digest = ? ORDER BY r.name').pluck().all(digest) as string[];
+            this.#appendEvents(
+              repositories.map((repository) => events({ kind: 'blob', repository, digest })).filter((event): event is OutboxEvent => event !== undefined),
+              now,
+            );
+          }
           this.#sql('DELETE FROM repository_blobs WHERE digest = ?').run(digest);
           this.#sql('DELETE FROM blobs WHERE digest = ?').run(digest);
           this.#sql(
@@ -522,7 +565,12 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
     repository: string,
     options: { readonly deleteTags?: readonly string[]; readonly untaggedBefore?: number },
     dryRun: boolean,
+    events?: RemovalEvents,
   ): Promise<{ tags: string[]; manifests: string[] }> {
+    const record = (removed: Parameters<RemovalEvents>[0]): void => {
+      const event = events?.(removed);
+      if (event !== undefined) this.#appendEvents([event], Date.now());
+    };
     const outcome = { tags: [] as string[], manifests: [] as string[] };
     const work = (): void => {
       const repositoryId = this.#repositoryId(repository);
@@ -533,6 +581,7 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
         if (row === undefined) continue;
         this.#sql('DELETE FROM tags WHERE repository_id = ? AND name = ?').run(repositoryId, tag);
         outcome.tags.push(tag);
+        if (events !== undefined) record({ kind: 'tag', repository, tag, digest: this.#sql('SELECT digest FROM manifests WHERE id = ?').pluck().get(row.manifest_id) as string });
         candidates.add(row.manifest_id);
       }
       if (options.untaggedBefore !== undefined) {
@@ -568,6 +617,7 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
           const digest = this.#sql('SELECT digest FROM manifests WHERE id = ?').pluck().get(id) as string;
           this.#sql('DELETE FROM repository_manifests WHERE repository_id = ? AND manifest_id = ?').run(repositoryId, id);
           outcome.manifests.push(digest);
+          record({ kind: 'manifest', repository, digest });
           candidates.delete(id);
           for (const follower of followers.pluck().all(repositoryId, digest, id) as number[]) candidates.add(follower);
           progress = true;
@@ -591,6 +641,84 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
+  }
+
+  // ---- notification outbox (EventStore; src/metadata/event-store.ts) ----
+
+  appendEvents(events: readonly OutboxEvent[]): Promise<void> {
+    if (events.length === 0) return Promise.resolve();
+    return this.#settle(() => this.#db.transaction(() => this.#appendEvents(events, Date.now())).immediate());
+  }
+
+  openEndpoint(endpoint: string): Promise<void> {
+    return this.#settle(() => {
+      this.#sql(
+        `INSERT INTO event_endpoints (name, delivered_seq, lease_owner, lease_until, used_at)
+         VALUES (?, (SELECT coalesce(max(seq), 0) FROM event_outbox), NULL, 0, ?) ON CONFLICT (name) DO UPDATE SET used_at = excluded.used_at`,
+      ).run(endpoint, Date.now());
+    });
+  }
+
+  acquireLease(endpoint: string, owner: string, leaseMs: number): Promise<boolean> {
+    return this.#settle(() => {
+      const now = Date.now();
+      const result = this.#sql(
+        `UPDATE event_endpoints SET lease_owner = ?, lease_until = ?, used_at = ?
+         WHERE name = ? AND (lease_owner IS NULL OR lease_owner = ? OR lease_until <= ?)`,
+      ).run(owner, now + leaseMs, now, endpoint, owner, now);
+      return result.changes > 0;
+    });
+  }
+
+  releaseLease(endpoint: string, owner: string): Promise<void> {
+    return this.#settle(() => {
+      this.#sql('UPDATE event_endpoints SET lease_owner = NULL, lease_until = 0 WHERE name = ? AND lease_owner = ?').run(endpoint, owner);
+    });
+  }
+
+  claimBatch(endpoint: string, limit: number): Promise<StoredEvent[]> {
+    return this.#settle(
+      () =>
+        this.#sql(
+          `SELECT e.seq, e.repository, e.payload, e.created_at AS createdAt FROM event_outbox e
+           WHERE e.seq > (SELECT delivered_seq FROM event_endpoints WHERE name = ?) ORDER BY e.seq LIMIT ?`,
+        ).all(endpoint, limit) as StoredEvent[],
+    );
+  }
+
+  markDelivered(endpoint: string, owner: string, seq: number): Promise<boolean> {
+    return this.#settle(() => {
+      const now = Date.now();
+      const result = this.#sql(
+        `UPDATE event_endpoints SET delivered_seq = max(delivered_seq, ?), used_at = ?
+         WHERE name = ? AND lease_owner = ? AND lease_until > ?`,
+      ).run(seq, now, endpoint, owner, now);
+      return result.changes > 0;
+    });
+  }
+
+  eventBacklog(endpoints: readonly string[]): Promise<EndpointBacklog[]> {
+    return this.#settle(() =>
+      endpoints.map((endpoint) => {
+        const row = this.#sql(
+          `SELECT count(*) AS pending, min(e.created_at) AS oldestAt FROM event_outbox e
+           WHERE e.seq > coalesce((SELECT delivered_seq FROM event_endpoints WHERE name = ?), (SELECT coalesce(max(seq), 0) FROM event_outbox))`,
+        ).get(endpoint) as { pending: number; oldestAt: number | null };
+        return { endpoint, pending: row.pending, oldestAt: row.oldestAt ?? undefined };
+      }),
+    );
+  }
+
+  pruneEvents(staleMs: number): Promise<number> {
+    return this.#settle(() =>
+      this.#db.transaction((): number => {
+        this.#sql('DELETE FROM event_endpoints WHERE used_at < ?').run(Date.now() - staleMs);
+        const floor = this.#sql('SELECT min(delivered_seq) FROM event_endpoints').pluck().get() as number | null;
+        // No endpoint at all: nothing will ever deliver what is there.
+        const result = floor === null ? this.#sql('DELETE FROM event_outbox').run() : this.#sql('DELETE FROM event_outbox WHERE seq <= ?').run(floor);
+        return result.changes;
+      }).immediate(),
+    );
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,93 @@
+// Thin instrumented proxies of a storage driver or metadata store, built only when metrics or
+// tracing are on (otherwise the App uses the object itself and pays nothing). Every method of the
+// object (its prototype chain) is wrapped: a probe starts before the call and ends when its promise
+// settles. Properties that are not methods read through; optional methods the object lacks stay
+// absent, so capability checks (`driver.copyTo !== undefined`) still see the truth.
+
+/** Started before a call; the returned function ends it (failed: the call threw or rejected). */
+export type ProbeStart = () => (failed: boolean) => void;
+/** Per action (method name), once when the proxy is built: how to probe its calls, or undefined. */
+export type ActionProbe = (action: string) => ProbeStart | undefined;
+
+/** Composes probes: each call starts all of them and ends them in reverse order. */
+export function probes(...list: ReadonlyArray<ActionProbe | undefined>): ActionProbe | undefined {
+  const present = list.filter((probe): probe is ActionProbe => probe !== undefined);
+  if (present.length === 0) return undefined;
+  if (present.length === 1) return present[0];
+  return (action) => {
+    const starts = present.map((probe) => probe(action)).filter((start): start is ProbeStart => start !== undefined);
+    if (starts.length === 0) return undefined;
+    return () => {
+      const ends = starts.map((start) => start());
+      return (failed) => {
+        for (let i = ends.length - 1; i >= 0; i--) ends[i]?.(failed);
+      };
+    };
+  };
+}
+
+export function instrument<T extends object>(target: T, probe: ActionProbe | undefined): T {
+  if (probe === undefined) return target;
+  const proxy: Record<string, unknown> = {};
+  const seen = new Set<string>(['constructor']);
+  for (let proto: object | null = Object.getPrototypeOf(target) as object | null; proto !== null && proto !== Object.prototype; proto = Object.getPrototypeOf(proto) as object | null) {
+    for (const name of Object.getOwnPropertyNames(proto)) {
+      if (seen.has(name)) continue;
+      seen.add(name);
+      const descriptor = Object.getOwnPropertyDescriptor(proto, name);
+      if (descriptor === undefined) continue;
+      if (typeof descriptor.value === 'function') {
+        proxy[name] = wrap(target, descriptor.value as (...args: unknown[]) => unknown, probe(name));
+      } else if (descriptor.get !== undefined) {
+        Object.defineProperty(proxy, name, { get: () => (target as Record<string, unknown>)[name], enumerable: false });
+      }
+    }
+  }
+  for (const name of Object.keys(target)) {
+    if (seen.has(name)) continue;
+    const value = (target as Record<string, unknown>)[name];
+    if (typeof value === 'function') proxy[name] = wrap(target, value as (...args: unknown[]) => unknown, probe(name));
+    else Object.defineProperty(proxy, name, { get: () => (target as Record<string, unknown>)[name], enumerable: true });
+  }
+  return proxy as T;
+}
+
+function wrap(target: object, method: (...args: unknown[]) => unknown, start: ProbeStart | undefined): (...args: unknown[]) => unknown {
+  if (start === undefined) return (...args) => method.apply(target, args);
+  return (...args) => {
+    const end = start();
+    let result: unknown;
+    try {
+      result = method.apply(target, args);
+    } catch (error) {
+      end(true);
+      throw error;
+    }
+    if (result instanceof Promise) {
+      return result.then(
+        (value: unknown) => {
+          end(false);
+          return value;
+        },
+        (error: unknown) => {
+          end(true);
+          throw error;
+        },
+      );
+    }
+    end(false);
+    return result;
+  };
+}
+
+/** The metrics probe: the call's duration in seconds and whether it failed, to a per-action observer. */
+export function timingProbe(observer: (action: string) => ((seconds: number, failed: boolean) => void) | undefined): ActionProbe {
+  return (action) => {
+    const observe = observer(action);
+    if (observe === undefined) return undefined;
+    return () => {
+      const started = performance.now();
+      return (failed) => observe((performance.now() - started) / 1000, failed);
+    };
+  };
+}
