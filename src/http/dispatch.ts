@@ -16,6 +16,7 @@ import { checkLiveness, checkReadiness } from './health.js';
 import type { Readiness } from './readiness.js';
 import { serveMetrics } from './metrics-endpoint.js';
 import { isUsagePath, serveUsage } from './usage.js';
+import { isExtensionPath, serveExtension } from './extensions.js';
 import { match, splitTarget, type Match } from './router.js';
 import { WRITE_METHODS } from './routes.js';
 import { sendError } from './send-error.js';
@@ -108,6 +109,11 @@ export function createDispatcher(deps: DispatchDependencies): (req: IncomingMess
     if (isUsagePath(ctx.path)) {
       ctx.routeId = 'usage';
       serveUsage(ctx, deps.access).catch((error: unknown) => sendError(ctx, error));
+      return;
+    }
+    if (isExtensionPath(ctx.path)) {
+      ctx.routeId = 'extension';
+      serveExtension(ctx, deps.access).catch((error: unknown) => sendError(ctx, error));
       return;
     }
     handle(ctx, deps.access).catch((error: unknown) => sendError(ctx, error));

@@ -144,4 +144,8 @@ export const MIGRATIONS: readonly string[] = [
     used_at INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  // 5: the web UI's tag listings sorted by push time, newest first (src/metadata/browse.ts).
+  `
+  CREATE INDEX tags_by_push ON tags (repository_id, updated_at DESC, name);
+  `,
 ];
