@@ -95,7 +95,7 @@ describe('web UI in Chromium (playwright-core, axe-core)', () => {
 
   async function axe(t: TestContext, label: string): Promise<void> {
     await page.evaluate(axeSource);
-    const result = (await page.evaluate('axe.run(document, { resultTypes: ["violations"] })')) as AxeResult;
+    const result = await page.evaluate<AxeResult>('axe.run(document, { resultTypes: ["violations"] })');
     const serious = result.violations.filter((violation) => violation.impact === 'serious' || violation.impact === 'critical');
     t.diagnostic(`axe ${label}: ${result.violations.length} violations, ${serious.length} serious or critical`);
     assert.deepEqual(serious.map((violation) => `${violation.id}: ${violation.help} at ${violation.nodes.map((node) => node.target.join(' ')).join('; ')}`), [], label);
