@@ -14,6 +14,8 @@ import { purgeUploads, schedulePurging } from './gc/upload-purger.js';
 import { createDebugListener } from './http/debug-server.js';
 import { createDispatcher } from './http/dispatch.js';
 import { Readiness } from './http/readiness.js';
+import { postgresOptions } from './metadata/postgres/connection.js';
+import { PostgresStore } from './metadata/postgres/postgres-store.js';
 import { SqliteStore } from './metadata/sqlite/sqlite-store.js';
 import { Registry } from './registry/registry.js';
 import type { StorageDriver } from './storage/driver.js';
@@ -62,11 +64,16 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
   const access = createAccess(config.auth, log);
   const metrics: Metrics | undefined = config.metrics === undefined ? undefined : new PrometheusMetrics({ version: VERSION, defaultMetrics: options.processMetrics ?? true });
   const rawStorage = createStorage(config);
-  const rawMetadata = new SqliteStore({
-    path: config.metadata.sqlitePath,
-    synchronous: config.metadata.synchronous,
-    onBackgroundCheckpointError: (message) => log.warn({ error: message }, 'background WAL checkpoint failed; commits checkpoint by themselves'),
-  });
+  // PostgreSQL: the caller has checked the schema (PostgresStore.checkSchema; `berth serve` does).
+  const metadataKind = config.database === undefined ? 'sqlite' : 'postgres';
+  const rawMetadata =
+    config.database === undefined
+      ? new SqliteStore({
+          path: config.metadata.sqlitePath,
+          synchronous: config.metadata.synchronous,
+          onBackgroundCheckpointError: (message) => log.warn({ error: message }, 'background WAL checkpoint failed; commits checkpoint by themselves'),
+        })
+      : PostgresStore.connect(postgresOptions(config.database));
   // Thin instrumented proxies only when something listens: the embedded default pays nothing otherwise.
   const tracing = options.tracing;
   const storage = instrument(
@@ -75,7 +82,7 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
   );
   const metadata = instrument(
     rawMetadata,
-    probes(metrics === undefined ? undefined : timingProbe((action) => metrics.actionObserver('metadata', 'sqlite', action)), tracing?.probe('metadata', 'sqlite')),
+    probes(metrics === undefined ? undefined : timingProbe((action) => metrics.actionObserver('metadata', metadataKind, action)), tracing?.probe('metadata', metadataKind)),
   );
   metrics?.watch({ gcQueueStats: () => rawMetadata.gcQueueStats(), countUploads: () => rawMetadata.countUploads() });
   const registryOptions = {

@@ -81,8 +81,21 @@ export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore,
     this.#pool = pool;
   }
 
-  /** Connects and checks the schema: refuses (SchemaMismatchError) one it does not know. */
-  static async open(options: PostgresOptions): Promise<PostgresStore> {
+  /**
+   * A store whose pool connects on first use, without checking the schema (the caller has, with
+   * open() or checkSchema()); for a composition root that is synchronous.
+   */
+  static connect(options: PostgresOptions): PostgresStore {
+    return new PostgresStore(PostgresStore.#createPool(options));
+  }
+
+  /** Checks the schema once: refuses (SchemaMismatchError) one it does not know, naming the command. */
+  static async checkSchema(options: PostgresOptions): Promise<void> {
+    const store = await PostgresStore.open(options);
+    await store.close();
+  }
+
+  static #createPool(options: PostgresOptions): pg.Pool {
     const base: pg.PoolConfig = typeof options.connection === 'string' ? { connectionString: options.connection } : { ...options.connection };
     const pool = new pg.Pool({
       ...base,
@@ -94,6 +107,12 @@ export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore,
     pool.on('error', () => {
       // An idle connection dropped by the server: the pool discards it; the next query reconnects.
     });
+    return pool;
+  }
+
+  /** Connects and checks the schema: refuses (SchemaMismatchError) one it does not know. */
+  static async open(options: PostgresOptions): Promise<PostgresStore> {
+    const pool = PostgresStore.#createPool(options);
     try {
       if (options.migrate === true) await migrateUp(pool);
       const status = await migrationStatus(pool);
