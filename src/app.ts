@@ -15,6 +15,8 @@ import { createDebugListener } from './http/debug-server.js';
 import { createDispatcher } from './http/dispatch.js';
 import { Readiness } from './http/readiness.js';
 import { UiFiles } from './http/ui.js';
+import { postgresOptions } from './metadata/postgres/connection.js';
+import { PostgresStore } from './metadata/postgres/postgres-store.js';
 import { SqliteStore } from './metadata/sqlite/sqlite-store.js';
 import { Registry } from './registry/registry.js';
 import type { StorageDriver } from './storage/driver.js';
@@ -63,11 +65,16 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
   const access = createAccess(config.auth, log);
   const metrics: Metrics | undefined = config.metrics === undefined ? undefined : new PrometheusMetrics({ version: VERSION, defaultMetrics: options.processMetrics ?? true });
   const rawStorage = createStorage(config);
-  const rawMetadata = new SqliteStore({
-    path: config.metadata.sqlitePath,
-    synchronous: config.metadata.synchronous,
-    onBackgroundCheckpointError: (message) => log.warn({ error: message }, 'background WAL checkpoint failed; commits checkpoint by themselves'),
-  });
+  // PostgreSQL: the caller has checked the schema (PostgresStore.checkSchema; `berth serve` does).
+  const metadataKind = config.database === undefined ? 'sqlite' : 'postgres';
+  const rawMetadata =
+    config.database === undefined
+      ? new SqliteStore({
+          path: config.metadata.sqlitePath,
+          synchronous: config.metadata.synchronous,
+          onBackgroundCheckpointError: (message) => log.warn({ error: message }, 'background WAL checkpoint failed; commits checkpoint by themselves'),
+        })
+      : PostgresStore.connect(postgresOptions(config.database));
   // Thin instrumented proxies only when something listens: the embedded default pays nothing otherwise.
   const tracing = options.tracing;
   const storage = instrument(
@@ -76,7 +83,7 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
   );
   const metadata = instrument(
     rawMetadata,
-    probes(metrics === undefined ? undefined : timingProbe((action) => metrics.actionObserver('metadata', 'sqlite', action)), tracing?.probe('metadata', 'sqlite')),
+    probes(metrics === undefined ? undefined : timingProbe((action) => metrics.actionObserver('metadata', metadataKind, action)), tracing?.probe('metadata', metadataKind)),
   );
   metrics?.watch({ gcQueueStats: () => rawMetadata.gcQueueStats(), countUploads: () => rawMetadata.countUploads() });
   const registryOptions = {
@@ -96,7 +103,8 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     metadata,
     metrics === undefined ? undefined : { bytesReceived: (bytes) => metrics.bytesPushed(bytes) },
     notifications,
-    metadata,
+    // The browse API (web UI) has a SQLite implementation only so far; on PostgreSQL it answers 404.
+    metadata instanceof SqliteStore || rawMetadata instanceof SqliteStore ? (metadata as SqliteStore) : undefined,
   );
   const readiness = new Readiness(metadata, storage, { storageCheck: config.health.storageDriver }, log, metrics);
   metrics?.watch({ ready: async () => (await readiness.report()).ready });

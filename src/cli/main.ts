@@ -16,10 +16,15 @@ import { Notifications } from '../events/notifications.js';
 import { parseDuration } from '../config/duration.js';
 import { collectGarbage } from '../gc/collector.js';
 import { purgeUploads } from '../gc/upload-purger.js';
+import pg from 'pg';
+import { postgresOptions } from '../metadata/postgres/connection.js';
+import { migrateDown, migrateUp, migrationStatus, SchemaMismatchError } from '../metadata/postgres/migrator.js';
+import { PostgresStore } from '../metadata/postgres/postgres-store.js';
 import { SqliteStore } from '../metadata/sqlite/sqlite-store.js';
 import type { Usage } from '../metadata/lifecycle.js';
 import { LifecyclePolicy, namespaceOf } from '../registry/lifecycle-policy.js';
 import { ConfigError, loadConfig } from '../config/load.js';
+import type { Config } from '../config/config.js';
 import { loadTracing, tracesExporter } from '../telemetry/tracing.js';
 
 const program = new Command();
@@ -36,6 +41,8 @@ program
     const tracing = await loadTracing(process.env, VERSION).catch(exitOnConfigError);
     const log = pino({ level: config.log.level, base: { pid: process.pid, ...config.log.fields }, ...(tracing === undefined ? {} : { mixin: () => tracing.logMixin() }) });
     if (tracing !== undefined) log.info({ exporter: tracesExporter(process.env) }, 'OpenTelemetry tracing on');
+    // PostgreSQL: refuse a schema this berth does not know (or not migrated), naming the command.
+    if (config.database !== undefined) await PostgresStore.checkSchema(postgresOptions(config.database)).catch(exitOnSchemaError);
     const app = createOrExit(() => createApp(config, log, { tracing }));
     const address = await app.listen();
     log.info({ address: `${address.address}:${address.port}`, storage: config.storage.driver.kind, tls: config.http.tls !== undefined }, 'berth listening');
@@ -79,7 +86,7 @@ program
       process.exit(2);
     }
     const storage = createStorage(config);
-    const metadata = new SqliteStore({ path: config.metadata.sqlitePath, synchronous: config.metadata.synchronous });
+    const metadata = await openMetadata(config);
     try {
       const dryRun = options.dryRun === true;
       const policies = { rules: config.lifecycle, immutability: new LifecyclePolicy(config.lifecycle) };
@@ -116,7 +123,7 @@ program
   .option('--json', 'print JSON')
   .action(async (file: string | undefined, options: { repository?: string; json?: boolean }) => {
     const config = loadOrExit(file);
-    const metadata = new SqliteStore({ path: config.metadata.sqlitePath, synchronous: config.metadata.synchronous });
+    const metadata = await openMetadata(config);
     try {
       const repositories = options.repository === undefined ? await metadata.listRepositoryUsage() : [await metadata.usage({ repository: options.repository })];
       const namespaces = await Promise.all([...new Set(repositories.map((row) => namespaceOf(row.scope)))].map((namespace) => metadata.usage({ namespace })));
@@ -137,6 +144,47 @@ program
       await metadata.close();
     }
   });
+
+const databaseCommand = program.command('database').description('the PostgreSQL metadata database (database.*)');
+const migrateCommand = databaseCommand.command('migrate').description('schema migrations (a server refuses a schema it does not know)');
+for (const [name, description] of [
+  ['up', 'apply every pending migration'],
+  ['down', 'revert the newest migration (or --count of them)'],
+  ['status', 'print the applied and known schema versions; exit status 1 when they differ'],
+] as const) {
+  migrateCommand
+    .command(name)
+    .description(description)
+    .argument('[config]', "configuration file (the same as the server's)")
+    .option('-n, --count <n>', 'how many migrations (up: all, down: 1)')
+    .action(async (file: string | undefined, options: { count?: string }) => {
+      const config = loadOrExit(file);
+      if (config.database === undefined) {
+        process.stderr.write('berth: database.enabled is false: the metadata is in SQLite, which migrates itself\n');
+        process.exit(2);
+      }
+      const count = options.count === undefined ? undefined : Number(options.count);
+      if (count !== undefined && (!Number.isInteger(count) || count < 1)) {
+        process.stderr.write(`berth: --count: not a positive integer: ${options.count ?? ''}\n`);
+        process.exit(2);
+      }
+      const pool = new pg.Pool(postgresOptions(config.database).connection as pg.PoolConfig);
+      try {
+        if (name === 'status') {
+          const status = await migrationStatus(pool);
+          process.stdout.write(`applied ${status.applied}, known ${status.expected}${status.applied === status.expected ? '' : status.applied < status.expected ? ': run `berth database migrate up`' : ': the schema is newer than this berth'}\n`);
+          process.exitCode = status.applied === status.expected ? 0 : 1;
+          return;
+        }
+        const done = name === 'up' ? await migrateUp(pool, count) : await migrateDown(pool, count ?? 1);
+        process.stdout.write(done.length === 0 ? 'nothing to do\n' : `${name === 'up' ? 'applied' : 'reverted'} ${done.join(', ')}\n`);
+      } catch (error) {
+        exitOnSchemaError(error);
+      } finally {
+        await pool.end();
+      }
+    });
+}
 
 const configCommand = program.command('config').description('configuration tools');
 configCommand
@@ -182,3 +230,15 @@ function loadOrExit(file: string | undefined): ReturnType<typeof loadConfig> {
 }
 
 await program.parseAsync(process.argv);
+
+/** The configured metadata store: SQLite, or PostgreSQL with its schema checked. */
+async function openMetadata(config: Config): Promise<SqliteStore | PostgresStore> {
+  if (config.database === undefined) return new SqliteStore({ path: config.metadata.sqlitePath, synchronous: config.metadata.synchronous });
+  return PostgresStore.open(postgresOptions(config.database)).catch(exitOnSchemaError);
+}
+
+/** A schema this berth does not know (the message names the command), or a database it cannot reach: exit status 2. */
+function exitOnSchemaError(error: unknown): never {
+  process.stderr.write(`berth: ${error instanceof SchemaMismatchError ? error.message : `database: ${error instanceof Error ? error.message : String(error)}`}\n`);
+  process.exit(2);
+}

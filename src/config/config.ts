@@ -25,6 +25,8 @@ export interface Config {
     readonly uploadPurging: { readonly enabled: boolean; readonly ageMs: number; readonly intervalMs: number; readonly dryRun: boolean };
   };
   readonly metadata: { readonly sqlitePath: string; readonly synchronous: 'FULL' | 'NORMAL' };
+  /** PostgreSQL metadata (database.*); undefined when database.enabled is false (SQLite). */
+  readonly database: DatabaseConfig | undefined;
   /** Lifecycle rules: immutable tags, quotas, untagged-manifest and retention policies (docs/lifecycle.md). */
   readonly lifecycle: LifecycleConfig;
   /** Online garbage collection (docs/gc.md). */
@@ -108,4 +110,18 @@ export interface LifecycleConfig {
   readonly quotas: readonly { readonly repositories: readonly string[]; readonly limitBytes: number; readonly per: 'repository' | 'namespace' }[];
   readonly untagged: readonly { readonly repositories: readonly string[]; readonly olderThanMs: number }[];
   readonly retention: readonly RetentionRule[];
+}
+
+export interface DatabaseConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string | undefined;
+  readonly password: string | undefined;
+  readonly dbname: string;
+  readonly sslmode: 'disable' | 'require' | 'verify-ca' | 'verify-full';
+  readonly sslcert: string | undefined;
+  readonly sslkey: string | undefined;
+  readonly sslrootcert: string | undefined;
+  readonly connectTimeoutMs: number;
+  readonly pool: { readonly maxOpen: number; readonly maxIdle: number; readonly maxLifetimeMs: number };
 }

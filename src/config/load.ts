@@ -195,6 +195,21 @@ function assemble(values: Map<string, unknown>): Config {
       sqlitePath: get<string | undefined>('metadata.sqlite.path') ?? (inMemory ? ':memory:' : join(rootDirectory, 'metadata.sqlite')),
       synchronous: get('metadata.sqlite.synchronous'),
     },
+    database: get<boolean>('database.enabled')
+      ? {
+          host: get('database.host'),
+          port: get('database.port'),
+          user: get('database.user'),
+          password: get('database.password'),
+          dbname: get('database.dbname'),
+          sslmode: get('database.sslmode'),
+          sslcert: get('database.sslcert'),
+          sslkey: get('database.sslkey'),
+          sslrootcert: get('database.sslrootcert'),
+          connectTimeoutMs: get('database.connecttimeout'),
+          pool: { maxOpen: get('database.pool.maxopen'), maxIdle: get('database.pool.maxidle'), maxLifetimeMs: get('database.pool.maxlifetime') },
+        }
+      : undefined,
     lifecycle: parseLifecycle(get, (message, key) => {
       throw new ConfigError(message, key);
     }),
