@@ -144,4 +144,15 @@ export const MIGRATIONS: readonly string[] = [
     used_at INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  // The import journal (src/metadata/import-store.ts): one row per repository of a source that
+  // `berth import` finished, with the fingerprint of what the source held then.
+  `
+  CREATE TABLE import_journal (
+    source TEXT NOT NULL,
+    repository TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    imported_at INTEGER NOT NULL,
+    PRIMARY KEY (source, repository)
+  ) WITHOUT ROWID;
+  `,
 ];
