@@ -14,6 +14,7 @@ import { purgeUploads, schedulePurging } from './gc/upload-purger.js';
 import { createDebugListener } from './http/debug-server.js';
 import { createDispatcher } from './http/dispatch.js';
 import { Readiness } from './http/readiness.js';
+import { UiFiles } from './http/ui.js';
 import { SqliteStore } from './metadata/sqlite/sqlite-store.js';
 import { Registry } from './registry/registry.js';
 import type { StorageDriver } from './storage/driver.js';
@@ -85,6 +86,7 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     manifestMaxBytes: config.limits.manifestMaxBytes,
     listing: { defaultTags: undefined, defaultCatalog: config.limits.catalogDefault, maxPage: config.limits.maxPage },
     lifecycle: config.lifecycle,
+    gc: { enabled: config.gc.enabled && !config.storage.readOnly, reviewDelayMs: config.gc.reviewDelayMs, intervalMs: config.gc.intervalMs },
   };
   const notifications = Notifications.create(config.notifications, metadata, { source: eventSource(config), deliver: true }, log, metrics);
   const registry = new Registry(
@@ -94,10 +96,14 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     metadata,
     metrics === undefined ? undefined : { bytesReceived: (bytes) => metrics.bytesPushed(bytes) },
     notifications,
+    metadata,
   );
   const readiness = new Readiness(metadata, storage, { storageCheck: config.health.storageDriver }, log, metrics);
   metrics?.watch({ ready: async () => (await readiness.report()).ready });
+  const ui = config.ui.enabled ? new UiFiles(config.ui.path) : undefined;
+  if (ui !== undefined && !ui.built) log.warn({ path: config.ui.path }, 'ui.enabled but the web UI is not built (npm run build); its path answers 404');
   const listener = createDispatcher({
+    ui,
     registry,
     access: access.controller,
     tokenService: access.tokenService,

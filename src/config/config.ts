@@ -13,6 +13,8 @@ export interface Config {
     /** The operators' server (http.debug.addr): metrics, /healthz, /readyz without access control. */
     readonly debug: { readonly host: string; readonly port: number } | undefined;
   };
+  /** The web UI (ui.*): served at `path` when on. */
+  readonly ui: { readonly enabled: boolean; readonly path: string };
   /** Prometheus metrics (http.debug.prometheus.*); undefined when off. */
   readonly metrics: { readonly path: string; readonly auth: boolean } | undefined;
   readonly storage: {

@@ -34,6 +34,8 @@ export const KEYS: readonly KeySpec[] = [
   { path: 'http.debug.prometheus.enabled', type: 'boolean', default: true, description: 'Collect and serve Prometheus metrics (docs/operations.md). false: nothing is measured, and the request path carries no metrics work. Unlike distribution, on by default.' },
   { path: 'http.debug.prometheus.path', type: 'string', default: '/metrics', description: 'Path of the metrics, on `http.debug.addr` when it is set, else on the main address.' },
   { path: 'http.debug.prometheus.auth', type: 'boolean', default: false, description: 'On the main address, the metrics need credentials that may list the catalog (an admin, or a token with `registry:catalog:*`; needs `auth.*`). Never on `http.debug.addr`.' },
+  { path: 'ui.enabled', type: 'boolean', default: true, description: 'Serve the web UI (docs/ui.md) on the main address at `ui.path`; it uses only `/v2` and the API extensions (docs/api.md), with the same access control.' },
+  { path: 'ui.path', type: 'string', default: '/ui/', description: 'Path of the web UI, ending in `/`; it may not overlap `/v2/`, `/auth/`, `/usage`, `/healthz`, `/readyz` nor the metrics path.' },
   { path: 'storage.filesystem.rootdirectory', type: 'string', default: './data', description: 'Directory for blob bytes, uploads and (by default) the SQLite metadata file.' },
   { path: 'storage.filesystem.maxthreads', type: 'integer', default: 100, description: 'Accepted for distribution files; not used.' },
   { path: 'storage.inmemory', type: 'map', description: 'Use the in-memory driver (tests only; nothing survives a restart).' },

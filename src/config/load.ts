@@ -177,6 +177,7 @@ function assemble(values: Map<string, unknown>): Config {
           : undefined,
       debug,
     },
+    ui: { enabled: get<boolean>('ui.enabled'), path: uiPath(get<string>('ui.path'), debug === undefined && get<boolean>('http.debug.prometheus.enabled') ? metricsPath : undefined) },
     metrics: get<boolean>('http.debug.prometheus.enabled') ? { path: metricsPath, auth: get<boolean>('http.debug.prometheus.auth') } : undefined,
     storage: {
       driver: inMemory ? { kind: 'inmemory' } : { kind: 'filesystem', rootDirectory },
@@ -317,4 +318,12 @@ function positive(ms: number, key: string): number {
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** ui.path: an absolute path ending in `/` that shadows nothing the main address serves. */
+function uiPath(path: string, metricsPath: string | undefined): string {
+  if (!/^\/([A-Za-z0-9._~-]+\/)*$/.test(path)) throw new ConfigError('must be a path ending in / such as /ui/', 'ui.path');
+  const taken = ['/v2/', '/auth/', '/usage/', '/healthz/', '/readyz/', ...(metricsPath === undefined ? [] : [`${metricsPath.replace(/\/$/, '')}/`])];
+  if (path === '/' || taken.some((other) => other.startsWith(path) || path.startsWith(other))) throw new ConfigError('collides with a path the registry serves on the main address', 'ui.path');
+  return path;
 }

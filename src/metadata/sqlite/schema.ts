@@ -144,7 +144,11 @@ export const MIGRATIONS: readonly string[] = [
     used_at INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
-  // The import journal (src/metadata/import-store.ts): one row per repository of a source that
+  // 5: the web UI's tag listings sorted by push time, newest first (src/metadata/browse.ts).
+  `
+  CREATE INDEX tags_by_push ON tags (repository_id, updated_at DESC, name);
+  `,
+  // 6: the import journal (src/metadata/import-store.ts): one row per repository of a source that
   // `berth import` finished, with the fingerprint of what the source held then.
   `
   CREATE TABLE import_journal (

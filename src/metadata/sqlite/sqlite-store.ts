@@ -3,6 +3,7 @@
 // processes (cluster workers) sharing the file serialise their writes.
 import type { ImportedRepository, ImportStore } from '../import-store.js';
 import Database from 'better-sqlite3';
+import type { BrowseStore, ManifestSummary, RepositorySearch, RepositorySummary, TagCursor, TagDetail } from '../browse.js';
 import type { EndpointBacklog, EventStore, OutboxEvent, RemovalEvents, StoredEvent } from '../event-store.js';
 import { BLOB_DELETION_LEASE_MS, type BlobDeletions, type CollectedManifests, type GcCandidate, type GcQueueStats, type LifecycleStore, type Usage, type UsageScope, type UsageStore, type PolicyStore, type TagRow } from '../lifecycle.js';
 import {
@@ -33,7 +34,7 @@ export interface SqliteOptions {
 
 type Statement = Database.Statement<unknown[], unknown>;
 
-export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, PolicyStore, EventStore, ImportStore {
+export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, PolicyStore, EventStore, BrowseStore, ImportStore {
   readonly #db: Database.Database;
   readonly #statements = new Map<string, Statement>();
   readonly #tagPages = new TagPageCache(TAG_PAGE_CACHE_NAMES);
@@ -644,6 +645,80 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
     }
   }
 
+  // ---- browsing (BrowseStore; docs/api.md) ----
+
+  searchRepositories(search: RepositorySearch): Promise<RepositorySummary[]> {
+    // Walks the name index from `after` and stops at `limit` matches: a page costs the names read.
+    return this.#settle(
+      () =>
+        this.#sql(
+          `SELECT r.name, (SELECT count(*) FROM tags t WHERE t.repository_id = r.id) AS tags,
+                  (SELECT max(t.updated_at) FROM tags t WHERE t.repository_id = r.id) AS pushedAt
+             FROM repositories r
+            WHERE r.name > ? AND (? = '' OR instr(r.name, ?) > 0)
+              AND EXISTS (SELECT 1 FROM repository_manifests rm WHERE rm.repository_id = r.id)
+            ORDER BY r.name LIMIT ?`,
+        ).all(search.after ?? '', search.contains, search.contains, search.limit) as RepositorySummary[],
+    );
+  }
+
+  getRepositorySummary(repository: string): Promise<RepositorySummary | undefined> {
+    return this.#settle(
+      () =>
+        this.#sql(
+          `SELECT r.name, (SELECT count(*) FROM tags t WHERE t.repository_id = r.id) AS tags,
+                  (SELECT max(t.updated_at) FROM tags t WHERE t.repository_id = r.id) AS pushedAt
+             FROM repositories r WHERE r.name = ?`,
+        ).get(repository) as RepositorySummary | undefined,
+    );
+  }
+
+  listTagDetails(repository: string, cursor: TagCursor, limit: number): Promise<TagDetail[] | undefined> {
+    return this.#settle(() => {
+      const repositoryId = this.#repositoryId(repository);
+      if (repositoryId === undefined) return undefined;
+      const select = `SELECT t.name, m.digest, m.media_type AS mediaType, ${MANIFEST_SIZE} AS size, t.updated_at AS pushedAt
+                        FROM tags t JOIN manifests m ON m.id = t.manifest_id`;
+      if (cursor.sort === 'name') {
+        return this.#sql(`${select} WHERE t.repository_id = ? AND t.name > ? ORDER BY t.name LIMIT ?`).all(repositoryId, cursor.after ?? '', limit) as TagDetail[];
+      }
+      if (cursor.after === undefined) {
+        return this.#sql(`${select} WHERE t.repository_id = ? ORDER BY t.updated_at DESC, t.name LIMIT ?`).all(repositoryId, limit) as TagDetail[];
+      }
+      const { pushedAt, name } = cursor.after;
+      return this.#sql(
+        `${select} WHERE t.repository_id = ? AND (t.updated_at < ? OR (t.updated_at = ? AND t.name > ?))
+          ORDER BY t.updated_at DESC, t.name LIMIT ?`,
+      ).all(repositoryId, pushedAt, pushedAt, name, limit) as TagDetail[];
+    });
+  }
+
+  getManifestSummary(repository: string, digest: string): Promise<ManifestSummary | undefined> {
+    return this.#settle(() => {
+      const row = this.#sql(
+        `SELECT m.id, r.id AS repositoryId, m.digest, m.media_type AS mediaType, ${MANIFEST_SIZE} AS size, m.artifact_type AS artifactType,
+                m.subject, rm.created_at AS createdAt
+           FROM repositories r JOIN repository_manifests rm ON rm.repository_id = r.id
+           JOIN manifests m ON m.id = rm.manifest_id AND m.digest = ?
+          WHERE r.name = ?`,
+      ).get(digest, repository) as (Omit<ManifestSummary, 'tags' | 'parents' | 'referrers'> & { id: number; repositoryId: number }) | undefined;
+      if (row === undefined) return undefined;
+      const { id, repositoryId, ...summary } = row;
+      const tags = this.#sql('SELECT name FROM tags WHERE repository_id = ? AND manifest_id = ? ORDER BY name').pluck().all(repositoryId, id) as string[];
+      const parents = this.#sql(
+        `SELECT p.digest FROM manifest_references mr JOIN manifests p ON p.id = mr.manifest_id
+           JOIN repository_manifests rm ON rm.manifest_id = p.id AND rm.repository_id = ?
+          WHERE mr.child = ? AND mr.kind = 'manifest' ORDER BY p.digest`,
+      ).pluck().all(repositoryId, digest) as string[];
+      const counts = this.#sql(
+        `SELECT coalesce(m.artifact_type, '') AS artifactType, count(*) AS n FROM manifests m
+           JOIN repository_manifests rm ON rm.manifest_id = m.id AND rm.repository_id = ?
+          WHERE m.subject = ? GROUP BY 1 ORDER BY 1`,
+      ).all(repositoryId, digest) as { artifactType: string; n: number }[];
+      return { ...summary, tags, parents, referrers: Object.fromEntries(counts.map((count) => [count.artifactType, count.n])) };
+    });
+  }
+
   // ---- notification outbox (EventStore; src/metadata/event-store.ts) ----
 
   appendEvents(events: readonly OutboxEvent[]): Promise<void> {
@@ -752,6 +827,15 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
     this.#db.close();
   }
 }
+
+/**
+ * A manifest's size as the UI shows it (SQL over `m`): its payload, the blobs it references, and the
+ * payloads and blobs of its child manifests (an index; a layer shared by two children counts twice).
+ */
+const MANIFEST_SIZE = `(m.size
+  + (SELECT coalesce(sum(b.size), 0) FROM manifest_references mr JOIN blobs b ON b.digest = mr.child WHERE mr.manifest_id = m.id AND mr.kind = 'blob')
+  + (SELECT coalesce(sum(c.size + (SELECT coalesce(sum(cb.size), 0) FROM manifest_references cr JOIN blobs cb ON cb.digest = cr.child WHERE cr.manifest_id = c.id AND cr.kind = 'blob')), 0)
+       FROM manifest_references mr JOIN manifests c ON c.digest = mr.child WHERE mr.manifest_id = m.id AND mr.kind = 'manifest'))`;
 
 /** Thrown inside putManifest's transaction to roll it back when an immutable tag would move. */
 class ImmutableTagRefusal extends Error {
