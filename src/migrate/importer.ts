@@ -96,6 +96,8 @@ export class Importer {
   readonly #options: ImportOptions;
   readonly #blobs = new Map<string, Promise<BlobOutcome>>();
   readonly #refusals: Refusal[] = [];
+  /** Refusals per repository (repositories run concurrently). */
+  readonly #refusedIn = new Map<string, number>();
   #started = 0;
   #counts = { imported: 0, unchanged: 0, withRefusals: 0, done: 0, total: 0, manifests: 0, manifestsPresent: 0, tags: 0, tagsRemoved: 0, layerLinks: 0, hardLinked: 0, copied: 0, present: 0, bytes: 0, bytesCopied: 0, bytesVerified: 0, uploads: 0 };
 
@@ -160,6 +162,7 @@ export class Importer {
 
   #refuse(refusal: Refusal): void {
     this.#refusals.push(refusal);
+    this.#refusedIn.set(refusal.repository, (this.#refusedIn.get(refusal.repository) ?? 0) + 1);
   }
 
   async #importRepository(name: string): Promise<'imported' | 'unchanged' | 'refused'> {
@@ -182,7 +185,7 @@ export class Importer {
     const manifests = await this.#importManifests(repository, layout);
     await this.#importTags(repository, layout, manifests);
     // Repositories run concurrently: count this one's refusals only.
-    if (this.#refusals.some((refusal) => refusal.repository === name)) return 'refused';
+    if (this.#refusedIn.has(name)) return 'refused';
     if (!this.#dryRun) await this.#journal.recordImportedRepository(this.#layout.source, name, fingerprint);
     return 'imported';
   }
