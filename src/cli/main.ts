@@ -25,6 +25,10 @@ import type { Usage } from '../metadata/lifecycle.js';
 import { LifecyclePolicy, namespaceOf } from '../registry/lifecycle-policy.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 import type { Config } from '../config/config.js';
+import { FilesystemLayout } from '../migrate/filesystem-layout.js';
+import { Importer } from '../migrate/importer.js';
+import { formatImportReport } from '../migrate/report.js';
+import { progressPrinter } from '../migrate/progress.js';
 import { loadTracing, tracesExporter } from '../telemetry/tracing.js';
 
 const program = new Command();
@@ -185,6 +189,42 @@ for (const [name, description] of [
       }
     });
 }
+
+program
+  .command('import')
+  .description("import a distribution registry's storage (docker/registry/v2/...) into the configured store: verified, hard-linked on the same filesystem, resumable, safe while the old registry serves")
+  .argument('<source>', "distribution's storage.filesystem.rootdirectory (the directory holding docker/registry/v2)")
+  .argument('[config]', "configuration file of the destination (the same as the server's)")
+  .option('--dry-run', 'report what would come over, change nothing')
+  .option('--no-verify <reason>', 'do not hash blob bytes (the reason goes into the report)')
+  .option('--full', 'ignore the journal: look at every repository again')
+  .option('--concurrency <n>', 'repositories imported at once', '4')
+  .option('--json', 'print the final report as JSON')
+  .action(async (source: string, file: string | undefined, options: { dryRun?: boolean; verify?: string | boolean; full?: boolean; concurrency: string; json?: boolean }) => {
+    const config = loadOrExit(file);
+    const concurrency = Number(options.concurrency);
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      process.stderr.write(`berth: --concurrency: not a positive integer: ${options.concurrency}\n`);
+      process.exit(2);
+    }
+    const storage = createStorage(config);
+    const metadata = new SqliteStore({ path: config.metadata.sqlitePath, synchronous: config.metadata.synchronous });
+    try {
+      const importer = new Importer(new FilesystemLayout(source), metadata, metadata, storage, {
+        dryRun: options.dryRun === true,
+        ...(typeof options.verify === 'string' ? { noVerifyReason: options.verify } : {}),
+        full: options.full === true,
+        concurrency,
+        onProgress: progressPrinter(process.stderr),
+      });
+      const report = await importer.run();
+      if (options.json === true) process.stdout.write(`${JSON.stringify(report)}\n`);
+      else process.stdout.write(formatImportReport(report));
+      process.exitCode = report.refusals.length > 0 ? 3 : 0;
+    } finally {
+      await metadata.close();
+    }
+  });
 
 const configCommand = program.command('config').description('configuration tools');
 configCommand

@@ -68,6 +68,13 @@ export interface StorageDriver {
    * append and commit: for small objects that pays.
    */
   commitBytes(from: string, to: string, bytes: Buffer): Promise<void>;
+  /**
+   * Optional: makes the file at `path` (outside the driver, on the local filesystem) the object at
+   * `key` without copying its bytes (a hard link), replacing any object there; not yet durable (the
+   * caller commits `key` next). Resolves false when it cannot (another filesystem, a driver that is
+   * not local): the caller then copies. `berth import` uses it.
+   */
+  linkFrom?(path: string, key: string): Promise<boolean>;
   /** Removes an object, or every object below a prefix ending in "/". Absent keys are not an error. */
   delete(keyOrPrefix: string): Promise<void>;
   /** Every object below a prefix, in no particular order. */

@@ -148,4 +148,15 @@ export const MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX tags_by_push ON tags (repository_id, updated_at DESC, name);
   `,
+  // 6: the import journal (src/metadata/import-store.ts): one row per repository of a source that
+  // `berth import` finished, with the fingerprint of what the source held then.
+  `
+  CREATE TABLE import_journal (
+    source TEXT NOT NULL,
+    repository TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    imported_at INTEGER NOT NULL,
+    PRIMARY KEY (source, repository)
+  ) WITHOUT ROWID;
+  `,
 ];

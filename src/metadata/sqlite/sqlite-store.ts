@@ -1,6 +1,7 @@
 // The embedded metadata store: SQLite through better-sqlite3 (synchronous, in-process, WAL).
 // Every statement is prepared once; multi-step writes are IMMEDIATE transactions so that several
 // processes (cluster workers) sharing the file serialise their writes.
+import type { ImportedRepository, ImportStore } from '../import-store.js';
 import Database from 'better-sqlite3';
 import type { BrowseStore, ManifestSummary, RepositorySearch, RepositorySummary, TagCursor, TagDetail } from '../browse.js';
 import type { EndpointBacklog, EventStore, OutboxEvent, RemovalEvents, StoredEvent } from '../event-store.js';
@@ -33,7 +34,7 @@ export interface SqliteOptions {
 
 type Statement = Database.Statement<unknown[], unknown>;
 
-export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, PolicyStore, EventStore, BrowseStore {
+export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, PolicyStore, EventStore, BrowseStore, ImportStore {
   readonly #db: Database.Database;
   readonly #statements = new Map<string, Statement>();
   readonly #tagPages = new TagPageCache(TAG_PAGE_CACHE_NAMES);
@@ -794,6 +795,30 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
         return result.changes;
       }).immediate(),
     );
+  }
+
+  // ---- the import journal (ImportStore; docs/import.md) ----
+
+  getImportedRepository(source: string, repository: string): Promise<ImportedRepository | undefined> {
+    const row = this.#sql('SELECT fingerprint, imported_at AS importedAt FROM import_journal WHERE source = ? AND repository = ?').get(source, repository) as
+      | ImportedRepository
+      | undefined;
+    return Promise.resolve(row);
+  }
+
+  recordImportedRepository(source: string, repository: string, fingerprint: string): Promise<void> {
+    return this.#settle(() => {
+      this.#sql(
+        `INSERT INTO import_journal (source, repository, fingerprint, imported_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (source, repository) DO UPDATE SET fingerprint = excluded.fingerprint, imported_at = excluded.imported_at`,
+      ).run(source, repository, fingerprint, Date.now());
+    });
+  }
+
+  forgetImportSource(source: string): Promise<void> {
+    return this.#settle(() => {
+      this.#sql('DELETE FROM import_journal WHERE source = ?').run(source);
+    });
   }
 
   async close(): Promise<void> {
