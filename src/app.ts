@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { createAccess } from './auth/create-access.js';
 import type { Config } from './config/config.js';
 import { Notifications } from './events/notifications.js';
-import { collectGarbage, scheduleCollection, type CollectOptions, type CollectReport } from './gc/collector.js';
+import { collectGarbage, gcRunOf, scheduleCollection, type CollectOptions, type CollectReport } from './gc/collector.js';
 import { purgeUploads, schedulePurging } from './gc/upload-purger.js';
 import { createDebugListener } from './http/debug-server.js';
 import { createDispatcher } from './http/dispatch.js';
@@ -97,6 +97,7 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     metrics === undefined ? undefined : { bytesReceived: (bytes) => metrics.bytesPushed(bytes) },
     notifications,
     metadata,
+    metadata,
   );
   const readiness = new Readiness(metadata, storage, { storageCheck: config.health.storageDriver }, log, metrics);
   metrics?.watch({ ready: async () => (await readiness.report()).ready });
@@ -149,7 +150,10 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
   const collectAndCount = async (overrides: Partial<CollectOptions>): Promise<CollectReport> => {
     try {
       const report = await runCollector(overrides);
-      if (!report.dryRun) metrics?.gcFinished(report);
+      if (!report.dryRun) {
+        metrics?.gcFinished(report);
+        await metadata.recordGcRun(gcRunOf(report, 'server'));
+      }
       return report;
     } catch (error) {
       metrics?.gcFailed();
