@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { BrowseStore, TagDetail } from '../../src/metadata/browse.js';
+import { TAG_COUNT_CAP, type BrowseStore, type TagDetail } from '../../src/metadata/browse.js';
 import { GC_RUNS_KEPT, type GcRunRow, type GcRunStore } from '../../src/metadata/gc-runs.js';
 import { SqliteStore } from '../../src/metadata/sqlite/sqlite-store.js';
 import type { MetadataStore, NewManifest } from '../../src/metadata/store.js';
@@ -87,6 +87,10 @@ export function browseStoreSuite(factory: StoreFactory): void {
       assert.ok((row?.pushedAt ?? 0) >= before);
       assert.deepEqual(await store.getRepositorySummary('summary/app'), row);
       assert.equal(await store.getRepositorySummary('summary/none'), undefined);
+      // Counted up to the cap, so that a page costs the same whatever a repository holds.
+      const many = await put(store, manifest('summary/many', 'many'));
+      for (let i = 0; i < TAG_COUNT_CAP + 3; i++) await put(store, { ...many, tag: `t${i}` });
+      assert.equal((await store.getRepositorySummary('summary/many'))?.tags, TAG_COUNT_CAP);
     });
 
     it('listTagDetails by name: every tag once, in lexical order, with digest, media type and push time; undefined for an unknown repository', async () => {

@@ -2,7 +2,7 @@
 // Every statement is prepared once; multi-step writes are IMMEDIATE transactions so that several
 // processes (cluster workers) sharing the file serialise their writes.
 import Database from 'better-sqlite3';
-import type { BrowseStore, ManifestSummary, RepositorySearch, RepositorySummary, TagCursor, TagDetail } from '../browse.js';
+import { TAG_COUNT_CAP, type BrowseStore, type ManifestSummary, type RepositorySearch, type RepositorySummary, type TagCursor, type TagDetail } from '../browse.js';
 import { GC_RUNS_KEPT, type GcRunRow, type GcRunStore } from '../gc-runs.js';
 import type { EndpointBacklog, EventStore, OutboxEvent, RemovalEvents, StoredEvent } from '../event-store.js';
 import { BLOB_DELETION_LEASE_MS, type BlobDeletions, type CollectedManifests, type GcCandidate, type GcQueueStats, type LifecycleStore, type Usage, type UsageScope, type UsageStore, type PolicyStore, type TagRow } from '../lifecycle.js';
@@ -652,7 +652,7 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
     return this.#settle(
       () =>
         this.#sql(
-          `SELECT r.name, (SELECT count(*) FROM tags t WHERE t.repository_id = r.id) AS tags,
+          `SELECT r.name, (SELECT count(*) FROM (SELECT 1 FROM tags t WHERE t.repository_id = r.id LIMIT ${TAG_COUNT_CAP})) AS tags,
                   (SELECT max(t.updated_at) FROM tags t WHERE t.repository_id = r.id) AS pushedAt
              FROM repositories r
             WHERE r.name > ? AND (? = '' OR instr(r.name, ?) > 0)
@@ -666,7 +666,7 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
     return this.#settle(
       () =>
         this.#sql(
-          `SELECT r.name, (SELECT count(*) FROM tags t WHERE t.repository_id = r.id) AS tags,
+          `SELECT r.name, (SELECT count(*) FROM (SELECT 1 FROM tags t WHERE t.repository_id = r.id LIMIT ${TAG_COUNT_CAP})) AS tags,
                   (SELECT max(t.updated_at) FROM tags t WHERE t.repository_id = r.id) AS pushedAt
              FROM repositories r WHERE r.name = ?`,
         ).get(repository) as RepositorySummary | undefined,
