@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { createAccess } from './auth/create-access.js';
 import type { Config } from './config/config.js';
 import { Notifications } from './events/notifications.js';
-import { collectGarbage, scheduleCollection, type CollectOptions, type CollectReport } from './gc/collector.js';
+import { collectGarbage, gcRunOf, scheduleCollection, type CollectOptions, type CollectReport } from './gc/collector.js';
 import { purgeUploads, schedulePurging } from './gc/upload-purger.js';
 import { createDebugListener } from './http/debug-server.js';
 import { createDispatcher } from './http/dispatch.js';
@@ -103,8 +103,10 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     metadata,
     metrics === undefined ? undefined : { bytesReceived: (bytes) => metrics.bytesPushed(bytes) },
     notifications,
-    // The browse API (web UI) has a SQLite implementation only so far; on PostgreSQL it answers 404.
-    metadata instanceof SqliteStore || rawMetadata instanceof SqliteStore ? (metadata as SqliteStore) : undefined,
+    // The browse API and GC-run history (web UI) have a SQLite implementation only so far; on
+    // PostgreSQL the browse API answers 404.
+    rawMetadata instanceof SqliteStore ? (metadata as SqliteStore) : undefined,
+    rawMetadata instanceof SqliteStore ? (metadata as SqliteStore) : undefined,
   );
   const readiness = new Readiness(metadata, storage, { storageCheck: config.health.storageDriver }, log, metrics);
   metrics?.watch({ ready: async () => (await readiness.report()).ready });
@@ -157,7 +159,11 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
   const collectAndCount = async (overrides: Partial<CollectOptions>): Promise<CollectReport> => {
     try {
       const report = await runCollector(overrides);
-      if (!report.dryRun) metrics?.gcFinished(report);
+      if (!report.dryRun) {
+        metrics?.gcFinished(report);
+        // The GC-run history has a SQLite implementation only so far.
+        if (rawMetadata instanceof SqliteStore) await rawMetadata.recordGcRun(gcRunOf(report, 'server'));
+      }
       return report;
     } catch (error) {
       metrics?.gcFailed();

@@ -5,7 +5,7 @@
 import type { AccessController, Scope } from '../auth/access.js';
 import { parseTagSort } from '../registry/browse-service.js';
 import { parseDigest } from '../registry/digest.js';
-import { methodNotAllowed, nameUnknown, notFound } from '../registry/errors.js';
+import { denied, methodNotAllowed, nameUnknown, notFound } from '../registry/errors.js';
 import { parsePageRequest } from '../registry/listing-service.js';
 import { parseRepositoryName, type RepositoryName } from '../registry/names.js';
 import { authorizeRequest } from './authorize.js';
@@ -31,7 +31,7 @@ const DISCOVERY = {
       name: '_berth',
       description: 'Browse repositories, tags, manifests and what deleting them removes (the web UI\'s API).',
       url: 'docs/api.md',
-      endpoints: ['_berth/browse/repositories', '_berth/browse/repositories/{name}', '_berth/browse/repositories/{name}/tags', '_berth/browse/repositories/{name}/manifests/{digest}', '_berth/browse/repositories/{name}/tags/{tag}/deletion'],
+      endpoints: ['_berth/browse/repositories', '_berth/browse/repositories/{name}', '_berth/browse/repositories/{name}/tags', '_berth/browse/repositories/{name}/manifests/{digest}', '_berth/browse/repositories/{name}/tags/{tag}/deletion', '_berth/browse/gc-runs'],
     },
   ],
 };
@@ -56,6 +56,15 @@ export async function serveExtension(ctx: RequestContext, access: AccessControll
     const page = await browse.repositories(ctx.query.get('q') ?? '', request.n, request.last, decision.listable);
     const query = new URLSearchParams({ ...(ctx.query.get('q') ? { q: ctx.query.get('q') ?? '' } : {}), ...(request.n === undefined ? {} : { n: String(request.n) }) });
     ctx.sendJson(200, { repositories: page.items, next: page.next ?? null }, link(ctx, 'repositories', query, page.next));
+    return;
+  }
+  if (rest === 'gc-runs') {
+    ctx.routeId = 'berth-gc-runs';
+    // Registry-wide: for callers who see the whole catalog (an admin, or open access).
+    const decision = await authorizeRequest(ctx, access, [{ type: 'registry', name: 'catalog', actions: ['*'] }]);
+    if (decision.listable !== undefined) throw denied('the garbage collector\'s runs are shown to admins');
+    const request = parsePageRequest(ctx.query.get('n'), null);
+    ctx.sendJson(200, await browse.gcRuns(request.n));
     return;
   }
   if (!rest.startsWith('repositories/')) throw notFound();

@@ -3,9 +3,12 @@
 // sortable by name or push time, and the tags of a manifest. Every method is O(page): keyset
 // pagination over an index, never an OFFSET nor a count over the whole registry.
 
+/** Tags are counted up to this many (a page stays O(page) whatever a repository holds); more reads as the cap. */
+export const TAG_COUNT_CAP = 1000;
+
 export interface RepositorySummary {
   readonly name: string;
-  /** Tags in the repository. */
+  /** Tags in the repository, counted up to TAG_COUNT_CAP. */
   readonly tags: number;
   /** When a tag was last pushed or moved in it (ms since the epoch), or null when it has none. */
   readonly pushedAt: number | null;

@@ -2,6 +2,7 @@
 // tags with digest, size, push time, platforms and immutability, and what deleting a tag or a
 // manifest removes and when its bytes can be reclaimed. Pages are O(page) (BrowseStore).
 import type { BrowseStore, ManifestSummary, RepositorySummary, TagCursor, TagDetail } from '../metadata/browse.js';
+import type { GcRunRow, GcRunStore } from '../metadata/gc-runs.js';
 import type { MetadataStore } from '../metadata/store.js';
 import type { Digest } from './digest.js';
 import { manifestUnknown, nameUnknown, paginationInvalid } from './errors.js';
@@ -77,8 +78,10 @@ export class BrowseService {
   readonly #policy: LifecyclePolicy;
   readonly #maxPage: number;
   readonly #gc: GcTiming;
+  readonly #gcRuns: GcRunStore | undefined;
 
-  constructor(store: BrowseStore, metadata: MetadataStore, policy: LifecyclePolicy, maxPage: number, gc: GcTiming) {
+  constructor(store: BrowseStore, metadata: MetadataStore, policy: LifecyclePolicy, maxPage: number, gc: GcTiming, gcRuns?: GcRunStore) {
+    this.#gcRuns = gcRuns;
     this.#store = store;
     this.#metadata = metadata;
     this.#policy = policy;
@@ -181,6 +184,11 @@ export class BrowseService {
       reclaimableAfter: null,
       gc: this.#gc,
     };
+  }
+
+  /** The collector's schedule and its newest runs (none recorded when the store keeps no history). */
+  async gcRuns(n: number | undefined): Promise<{ gc: GcTiming; runs: GcRunRow[] }> {
+    return { gc: this.#gc, runs: this.#gcRuns === undefined ? [] : await this.#gcRuns.listGcRuns(Math.max(1, Math.min(n ?? 20, 100))) };
   }
 
   #reclaimableAfter(): number | null {

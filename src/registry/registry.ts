@@ -1,5 +1,6 @@
 // The registry's services, composed over one metadata store and one storage driver.
 import type { BrowseStore } from '../metadata/browse.js';
+import type { GcRunStore } from '../metadata/gc-runs.js';
 import type { UsageStore } from '../metadata/lifecycle.js';
 import type { MetadataStore } from '../metadata/store.js';
 import type { StorageDriver } from '../storage/driver.js';
@@ -42,7 +43,7 @@ export class Registry {
   readonly browse: BrowseService | undefined;
 
   /** `usage` (the metadata store, when it can count) enables quotas; `observer` hears of uploaded bytes (metrics). */
-  constructor(metadata: MetadataStore, storage: StorageDriver, options: RegistryOptions, usage?: UsageStore, observer?: UploadObserver, events?: ChangeRecorder, browse?: BrowseStore) {
+  constructor(metadata: MetadataStore, storage: StorageDriver, options: RegistryOptions, usage?: UsageStore, observer?: UploadObserver, events?: ChangeRecorder, browse?: BrowseStore, gcRuns?: GcRunStore) {
     this.events = events;
     this.metadata = metadata;
     this.storage = storage;
@@ -54,6 +55,6 @@ export class Registry {
     this.uploads = new UploadService(metadata, storage, quotas, undefined, observer, events);
     this.manifests = new ManifestService(metadata, this.policy, quotas, events);
     this.listings = new ListingService(metadata, options.listing);
-    this.browse = browse === undefined ? undefined : new BrowseService(browse, metadata, this.policy, options.listing.maxPage, options.gc ?? { enabled: false, reviewDelayMs: 0, intervalMs: 0 });
+    this.browse = browse === undefined ? undefined : new BrowseService(browse, metadata, this.policy, options.listing.maxPage, options.gc ?? { enabled: false, reviewDelayMs: 0, intervalMs: 0 }, gcRuns);
   }
 }

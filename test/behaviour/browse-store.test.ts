@@ -7,11 +7,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { BrowseStore, TagDetail } from '../../src/metadata/browse.js';
+import { TAG_COUNT_CAP, type BrowseStore, type TagDetail } from '../../src/metadata/browse.js';
+import { GC_RUNS_KEPT, type GcRunRow, type GcRunStore } from '../../src/metadata/gc-runs.js';
 import { SqliteStore } from '../../src/metadata/sqlite/sqlite-store.js';
 import type { MetadataStore, NewManifest } from '../../src/metadata/store.js';
 
-type Store = MetadataStore & BrowseStore;
+type Store = MetadataStore & BrowseStore & GcRunStore;
 
 interface StoreFactory {
   readonly name: string;
@@ -86,6 +87,10 @@ export function browseStoreSuite(factory: StoreFactory): void {
       assert.ok((row?.pushedAt ?? 0) >= before);
       assert.deepEqual(await store.getRepositorySummary('summary/app'), row);
       assert.equal(await store.getRepositorySummary('summary/none'), undefined);
+      // Counted up to the cap, so that a page costs the same whatever a repository holds.
+      const many = await put(store, manifest('summary/many', 'many'));
+      for (let i = 0; i < TAG_COUNT_CAP + 3; i++) await put(store, { ...many, tag: `t${i}` });
+      assert.equal((await store.getRepositorySummary('summary/many'))?.tags, TAG_COUNT_CAP);
     });
 
     it('listTagDetails by name: every tag once, in lexical order, with digest, media type and push time; undefined for an unknown repository', async () => {
@@ -175,6 +180,17 @@ export function browseStoreSuite(factory: StoreFactory): void {
       assert.deepEqual(indexSummary?.tags, ['multi']);
       assert.deepEqual(indexSummary?.parents, []);
       assert.deepEqual(indexSummary?.referrers, {});
+    });
+
+    it('GcRunStore: runs listed newest first, only the newest GC_RUNS_KEPT kept', async () => {
+      assert.deepEqual(await store.listGcRuns(10), []);
+      const run = (i: number): GcRunRow => ({ startedAt: 1000 * i, finishedAt: 1000 * i + 5, trigger: i % 2 === 0 ? 'server' : 'command', manifests: i, blobs: 2 * i, bytesReclaimed: 100 * i, orphans: 0, orphanBytes: 0, policyTags: 1, policyManifests: 0 });
+      for (let i = 1; i <= GC_RUNS_KEPT + 5; i++) await store.recordGcRun(run(i));
+      const newest = await store.listGcRuns(3);
+      assert.deepEqual(newest, [run(GC_RUNS_KEPT + 5), run(GC_RUNS_KEPT + 4), run(GC_RUNS_KEPT + 3)]);
+      const all = await store.listGcRuns(1000);
+      assert.equal(all.length, GC_RUNS_KEPT);
+      assert.deepEqual(all[all.length - 1], run(6));
     });
   });
 }

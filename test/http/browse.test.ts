@@ -183,6 +183,23 @@ describe('extensions: /v2/_oci/ext/discover and /v2/_berth/browse', () => {
     await expectError(await call(url, 'GET', '/v2/_berth/browse/repositories/team/app/tags/nope/deletion', alice), 404, 'MANIFEST_UNKNOWN', 'no tag');
   });
 
+  it('GET gc-runs: the collector\'s schedule and its recorded runs (not dry runs), for admins; others → 403 DENIED', async () => {
+    await registry.app.collectGarbage({ reviewDelayMs: 0, dryRun: true });
+    const before = Date.now();
+    const report = await registry.app.collectGarbage({ reviewDelayMs: 0 });
+    const { status, body } = await json(url, '/v2/_berth/browse/gc-runs', root);
+    assert.equal(status, 200);
+    const runs = body.runs as { trigger: string; finishedAt: number; manifests: number; blobs: number; bytesReclaimed: number }[];
+    assert.equal(runs.length, 1);
+    assert.equal(runs[0]?.trigger, 'server');
+    assert.ok((runs[0]?.finishedAt ?? 0) >= before);
+    assert.equal(runs[0]?.bytesReclaimed, report.bytesReclaimed);
+    assert.equal(runs[0]?.blobs, report.blobs);
+    assert.deepEqual(body.gc, { enabled: true, reviewDelayMs: 24 * 3600_000, intervalMs: 3600_000 });
+    await expectError(await call(url, 'GET', '/v2/_berth/browse/gc-runs', alice), 403, 'DENIED', 'alice');
+    await expectError(await call(url, 'GET', '/v2/_berth/browse/gc-runs', undefined), 403, 'DENIED', 'anonymous');
+  });
+
   it('POST to an extension → 405 UNSUPPORTED; an unknown extension path → 404', async () => {
     const post = await call(url, 'POST', '/v2/_berth/browse/repositories', root);
     assert.equal(post.status, 405);

@@ -19,10 +19,12 @@ const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/
 
 const alice = { user: 'alice', password: 'alice-Secret-1' };
 const bob = { user: 'bob', password: 'bob-Secret-2' };
+const root = { user: 'root', password: 'root-Secret-3' };
 
 const CONFIG = `
 auth:
   htpasswd: { realm: "Berth", path: \${dir}/htpasswd }
+  admins: [root]
   policies:
     - { repositories: ["public/**"], anonymous: true, actions: [pull] }
     - { repositories: ["team/**", "public/**"], users: [alice], actions: [pull, push, delete] }
@@ -63,7 +65,7 @@ describe('web UI in Chromium (playwright-core, axe-core)', () => {
 
   before(async () => {
     const dir = tempDir('berth-ui-');
-    writeFileSync(join(dir, 'htpasswd'), [htpasswdLine(alice.user, alice.password), htpasswdLine(bob.user, bob.password), ''].join('\n'));
+    writeFileSync(join(dir, 'htpasswd'), [htpasswdLine(alice.user, alice.password), htpasswdLine(bob.user, bob.password), htpasswdLine(root.user, root.password), ''].join('\n'));
     registry = await startAuthRegistry(CONFIG, dir);
     url = registry.url;
     image = (await pushImageAs(url, 'team/app', 'v1', alice)).manifest;
@@ -232,6 +234,23 @@ describe('web UI in Chromium (playwright-core, axe-core)', () => {
     await page.goto(`${url}/ui/#/r/team/app`);
     await page.getByRole('alert').filter({ hasText: 'Log in to see this.' }).waitFor();
     await axe(t, 'anonymous refusal');
+  });
+
+  it('an admin sees the garbage collector\'s last runs and what they reclaimed', async (t) => {
+    await registry.app.collectGarbage({ reviewDelayMs: 0 });
+    await page.getByRole('navigation', { name: 'Session' }).getByRole('link', { name: 'Log in' }).click();
+    await page.getByLabel('User').fill(root.user);
+    await page.getByLabel('Password').fill(root.password);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByText('Signed in as').waitFor();
+    await page.getByRole('link', { name: 'Garbage collection' }).click();
+    const runs = page.getByRole('region', { name: 'Collector runs' });
+    await runs.waitFor();
+    assert.ok((await runs.locator('tbody tr').count()) >= 1, 'the run just made, and any the schedule made');
+    assert.match((await runs.textContent()) ?? '', /schedule/);
+    await axe(t, 'gc');
+    await shot('gc');
+    await page.getByRole('button', { name: 'Log out' }).click();
   });
 
   it('dark theme and a phone-sized screen pass axe too', async (t) => {

@@ -2,6 +2,7 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { currentSession, logout } from './api.js';
+import { GcPage } from './gc-page.js';
 import { LoginPage } from './login-page.js';
 import { ManifestPage } from './manifest-page.js';
 import { RepositoriesPage } from './repositories-page.js';
@@ -33,6 +34,7 @@ function App() {
       <a class="skip" href="#main" onClick={(event) => { event.preventDefault(); document.getElementById('main')?.focus(); }}>Skip to content</a>
       <header class="top">
         <a class="brand" href={href.repositories()}>Berth</a>
+        <nav aria-label="Pages"><a href={href.repositories()}>Repositories</a> <a href={href.gc()}>Garbage collection</a></nav>
         <nav aria-label="Session">
           {session === undefined ? (
             <a href={href.login()}>Log in</a>
@@ -48,6 +50,7 @@ function App() {
         {route.page === 'repositories' && <RepositoriesPage key={`${session?.user ?? ''}`} initialQuery={route.q} />}
         {route.page === 'repository' && <RepositoryPage key={`${route.name}|${session?.user ?? ''}`} name={route.name} />}
         {route.page === 'manifest' && <ManifestPage key={`${route.name}|${route.reference}|${session?.user ?? ''}`} name={route.name} reference={route.reference} />}
+        {route.page === 'gc' && <GcPage key={session?.user ?? ''} />}
         {route.page === 'login' && <LoginPage onLogin={() => setSession(currentSession())} />}
       </main>
     </>

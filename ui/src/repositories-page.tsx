@@ -55,7 +55,7 @@ export function RepositoriesPage({ initialQuery }: { initialQuery: string }) {
                 {rows.map((row) => (
                   <tr key={row.name}>
                     <td><a href={href.repository(row.name)}>{row.name}</a></td>
-                    <td>{row.tags}</td>
+                    <td>{row.tags >= 1000 ? '1000+' : row.tags}</td>
                     <td>{formatTime(row.pushedAt)}</td>
                   </tr>
                 ))}

@@ -3,11 +3,13 @@ export type Route =
   | { readonly page: 'repositories'; readonly q: string }
   | { readonly page: 'repository'; readonly name: string }
   | { readonly page: 'manifest'; readonly name: string; readonly reference: string }
-  | { readonly page: 'login' };
+  | { readonly page: 'login' }
+  | { readonly page: 'gc' };
 
 export function parseRoute(hash: string): Route {
   const path = decodeURIComponent(hash.replace(/^#/, ''));
   if (path === '/login') return { page: 'login' };
+  if (path === '/gc') return { page: 'gc' };
   const manifest = /^\/r\/(.+)\/m\/([^/]+)$/.exec(path);
   if (manifest !== null) return { page: 'manifest', name: manifest[1] ?? '', reference: manifest[2] ?? '' };
   const repository = /^\/r\/(.+)$/.exec(path);
@@ -21,4 +23,5 @@ export const href = {
   repository: (name: string): string => `#/r/${name}`,
   manifest: (name: string, reference: string): string => `#/r/${name}/m/${reference}`,
   login: (): string => '#/login',
+  gc: (): string => '#/gc',
 };

@@ -159,4 +159,20 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (source, repository)
   ) WITHOUT ROWID;
   `,
+  // 7: the history of garbage-collector runs (src/metadata/gc-runs.ts), for the web UI.
+  `
+  CREATE TABLE gc_runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    started_at INTEGER NOT NULL,
+    finished_at INTEGER NOT NULL,
+    trigger TEXT NOT NULL,
+    manifests INTEGER NOT NULL,
+    blobs INTEGER NOT NULL,
+    bytes_reclaimed INTEGER NOT NULL,
+    orphans INTEGER NOT NULL,
+    orphan_bytes INTEGER NOT NULL,
+    policy_tags INTEGER NOT NULL,
+    policy_manifests INTEGER NOT NULL
+  );
+  `,
 ];

@@ -3,7 +3,8 @@
 // processes (cluster workers) sharing the file serialise their writes.
 import type { ImportedRepository, ImportStore } from '../import-store.js';
 import Database from 'better-sqlite3';
-import type { BrowseStore, ManifestSummary, RepositorySearch, RepositorySummary, TagCursor, TagDetail } from '../browse.js';
+import { TAG_COUNT_CAP, type BrowseStore, type ManifestSummary, type RepositorySearch, type RepositorySummary, type TagCursor, type TagDetail } from '../browse.js';
+import { GC_RUNS_KEPT, type GcRunRow, type GcRunStore } from '../gc-runs.js';
 import type { EndpointBacklog, EventStore, OutboxEvent, RemovalEvents, StoredEvent } from '../event-store.js';
 import { BLOB_DELETION_LEASE_MS, type BlobDeletions, type CollectedManifests, type GcCandidate, type GcQueueStats, type LifecycleStore, type Usage, type UsageScope, type UsageStore, type PolicyStore, type TagRow } from '../lifecycle.js';
 import {
@@ -34,7 +35,7 @@ export interface SqliteOptions {
 
 type Statement = Database.Statement<unknown[], unknown>;
 
-export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, PolicyStore, EventStore, BrowseStore, ImportStore {
+export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, PolicyStore, EventStore, BrowseStore, ImportStore, GcRunStore {
   readonly #db: Database.Database;
   readonly #statements = new Map<string, Statement>();
   readonly #tagPages = new TagPageCache(TAG_PAGE_CACHE_NAMES);
@@ -652,7 +653,7 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
     return this.#settle(
       () =>
         this.#sql(
-          `SELECT r.name, (SELECT count(*) FROM tags t WHERE t.repository_id = r.id) AS tags,
+          `SELECT r.name, (SELECT count(*) FROM (SELECT 1 FROM tags t WHERE t.repository_id = r.id LIMIT ${TAG_COUNT_CAP})) AS tags,
                   (SELECT max(t.updated_at) FROM tags t WHERE t.repository_id = r.id) AS pushedAt
              FROM repositories r
             WHERE r.name > ? AND (? = '' OR instr(r.name, ?) > 0)
@@ -666,7 +667,7 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
     return this.#settle(
       () =>
         this.#sql(
-          `SELECT r.name, (SELECT count(*) FROM tags t WHERE t.repository_id = r.id) AS tags,
+          `SELECT r.name, (SELECT count(*) FROM (SELECT 1 FROM tags t WHERE t.repository_id = r.id LIMIT ${TAG_COUNT_CAP})) AS tags,
                   (SELECT max(t.updated_at) FROM tags t WHERE t.repository_id = r.id) AS pushedAt
              FROM repositories r WHERE r.name = ?`,
         ).get(repository) as RepositorySummary | undefined,
@@ -717,6 +718,31 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
       ).all(repositoryId, digest) as { artifactType: string; n: number }[];
       return { ...summary, tags, parents, referrers: Object.fromEntries(counts.map((count) => [count.artifactType, count.n])) };
     });
+  }
+
+  // ---- garbage-collector runs (GcRunStore) ----
+
+  recordGcRun(run: GcRunRow): Promise<void> {
+    return this.#settle(() =>
+      this.#db.transaction(() => {
+        this.#sql(
+          `INSERT INTO gc_runs (started_at, finished_at, trigger, manifests, blobs, bytes_reclaimed, orphans, orphan_bytes, policy_tags, policy_manifests)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        ).run(run.startedAt, run.finishedAt, run.trigger, run.manifests, run.blobs, run.bytesReclaimed, run.orphans, run.orphanBytes, run.policyTags, run.policyManifests);
+        this.#sql(`DELETE FROM gc_runs WHERE id <= (SELECT max(id) FROM gc_runs) - ${GC_RUNS_KEPT}`).run();
+      }).immediate(),
+    );
+  }
+
+  listGcRuns(limit: number): Promise<GcRunRow[]> {
+    return this.#settle(
+      () =>
+        this.#sql(
+          `SELECT started_at AS startedAt, finished_at AS finishedAt, trigger, manifests, blobs, bytes_reclaimed AS bytesReclaimed,
+                  orphans, orphan_bytes AS orphanBytes, policy_tags AS policyTags, policy_manifests AS policyManifests
+             FROM gc_runs ORDER BY id DESC LIMIT ?`,
+        ).all(limit) as GcRunRow[],
+    );
   }
 
   // ---- notification outbox (EventStore; src/metadata/event-store.ts) ----
