@@ -253,6 +253,7 @@ export function createStorage(config: Config): StorageDriver {
       multipartCopyThresholdSize: driver.multipartCopyThresholdSize,
       storageClass: driver.storageClass,
       encryption: driver.encrypt ? { keyId: driver.keyId } : undefined,
+      redirect: !config.storage.redirectDisabled,
     });
   }
   mkdirSync(driver.rootDirectory, { recursive: true });

@@ -506,7 +506,7 @@ storageDriverSuite({
     const client = createS3Client({ accessKey: service.accessKey, secretKey: service.secretKey, region: service.region, regionEndpoint: service.endpoint, forcePathStyle: true, secure: false, skipVerify: false });
     s3Bucket = `berth-driver-${process.pid}-${Date.now()}`;
     await client.send(new CreateBucketCommand({ Bucket: s3Bucket }));
-    return new S3Driver({ client, bucket: s3Bucket, rootDirectory: 'registry/root', chunkSize: MIN_PART_SIZE, multipartCopyChunkSize: MIN_PART_SIZE, multipartCopyMaxConcurrency: 4, multipartCopyThresholdSize: MIN_PART_SIZE, storageClass: undefined, encryption: undefined });
+    return new S3Driver({ client, bucket: s3Bucket, rootDirectory: 'registry/root', chunkSize: MIN_PART_SIZE, multipartCopyChunkSize: MIN_PART_SIZE, multipartCopyMaxConcurrency: 4, multipartCopyThresholdSize: MIN_PART_SIZE, storageClass: undefined, encryption: undefined, redirect: true });
   },
   dispose: () => undefined,
 });

@@ -43,6 +43,8 @@ export interface S3DriverOptions {
   readonly storageClass: string | undefined;
   /** Server-side encryption: undefined (off), or AES256 / aws:kms with an optional key id. */
   readonly encryption: { readonly keyId: string | undefined } | undefined;
+  /** Blob GETs may be redirected to presigned URLs (storage.redirect.disable: false). */
+  readonly redirect: boolean;
 }
 
 function statusOf(error: unknown): number | undefined {
@@ -116,9 +118,11 @@ export class S3Driver implements StorageDriver {
     }
   }
 
-  /** A presigned GET URL for the object, valid `expiresInSeconds`; the bytes then go from S3 to the client. */
-  async redirectUrl(key: string, expiresInSeconds: number): Promise<string> {
-    return getSignedUrl(this.#client, new GetObjectCommand({ Bucket: this.#bucket, Key: this.#key(key) }), { expiresIn: expiresInSeconds });
+  /** A presigned GET URL valid 20 minutes (distribution's expiry), unless redirects are off (storage.redirect.disable). */
+  async redirectUrl(key: string): Promise<string | undefined> {
+    const name = this.#key(key);
+    if (!this.#options.redirect) return undefined;
+    return getSignedUrl(this.#client, new GetObjectCommand({ Bucket: this.#bucket, Key: name }), { expiresIn: 20 * 60 });
   }
 
   async get(key: string): Promise<Buffer> {
