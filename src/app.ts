@@ -22,6 +22,8 @@ import { Registry } from './registry/registry.js';
 import type { StorageDriver } from './storage/driver.js';
 import { FilesystemDriver } from './storage/filesystem/filesystem-driver.js';
 import { MemoryDriver } from './storage/memory/memory-driver.js';
+import { createS3Client } from './storage/s3/s3-client.js';
+import { S3Driver } from './storage/s3/s3-driver.js';
 import { instrument, probes, timingProbe } from './telemetry/instrument.js';
 import type { Metrics } from './telemetry/metrics.js';
 import { PrometheusMetrics } from './telemetry/prometheus-metrics.js';
@@ -259,6 +261,21 @@ export function eventSource(config: Config): { addr: string; baseUrl: string } {
 export function createStorage(config: Config): StorageDriver {
   const driver = config.storage.driver;
   if (driver.kind === 'inmemory') return new MemoryDriver();
+  if (driver.kind === 's3') {
+    const client = createS3Client({ accessKey: driver.accessKey, secretKey: driver.secretKey, region: driver.region, regionEndpoint: driver.regionEndpoint, forcePathStyle: driver.forcePathStyle, secure: driver.secure, skipVerify: driver.skipVerify });
+    return new S3Driver({
+      client,
+      bucket: driver.bucket,
+      rootDirectory: driver.rootDirectory,
+      chunkSize: driver.chunkSize,
+      multipartCopyChunkSize: driver.multipartCopyChunkSize,
+      multipartCopyMaxConcurrency: driver.multipartCopyMaxConcurrency,
+      multipartCopyThresholdSize: driver.multipartCopyThresholdSize,
+      storageClass: driver.storageClass,
+      encryption: driver.encrypt ? { keyId: driver.keyId } : undefined,
+      redirect: !config.storage.redirectDisabled,
+    });
+  }
   mkdirSync(driver.rootDirectory, { recursive: true });
   return new FilesystemDriver(driver.rootDirectory);
 }

@@ -18,7 +18,9 @@ export interface Config {
   /** Prometheus metrics (http.debug.prometheus.*); undefined when off. */
   readonly metrics: { readonly path: string; readonly auth: boolean } | undefined;
   readonly storage: {
-    readonly driver: { readonly kind: 'filesystem'; readonly rootDirectory: string } | { readonly kind: 'inmemory' };
+    readonly driver: { readonly kind: 'filesystem'; readonly rootDirectory: string } | { readonly kind: 'inmemory' } | S3StorageConfig;
+    /** storage.redirect.disable: blob GETs stream through Berth instead of redirecting (drivers that can redirect). */
+    readonly redirectDisabled: boolean;
     readonly deleteEnabled: boolean;
     readonly readOnly: boolean;
     readonly automaticMount: boolean;
@@ -38,6 +40,28 @@ export interface Config {
   readonly notifications: NotificationsConfig;
   /** Access control; undefined when no `auth.*` method is configured (everything is open). */
   readonly auth: AuthConfig | undefined;
+}
+
+/** storage.s3.* (distribution's keys). */
+export interface S3StorageConfig {
+  readonly kind: 's3';
+  readonly accessKey: string | undefined;
+  readonly secretKey: string | undefined;
+  readonly region: string;
+  readonly regionEndpoint: string | undefined;
+  readonly forcePathStyle: boolean;
+  readonly bucket: string;
+  readonly rootDirectory: string;
+  readonly encrypt: boolean;
+  readonly keyId: string | undefined;
+  readonly secure: boolean;
+  readonly skipVerify: boolean;
+  readonly chunkSize: number;
+  readonly multipartCopyChunkSize: number;
+  readonly multipartCopyMaxConcurrency: number;
+  readonly multipartCopyThresholdSize: number;
+  /** undefined: send no storage class (`NONE`). */
+  readonly storageClass: string | undefined;
 }
 
 export type PolicyAction = 'pull' | 'push' | 'delete';

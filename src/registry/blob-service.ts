@@ -42,6 +42,11 @@ export class BlobService {
     throw blobUnknown(digest);
   }
 
+  /** Where a client may fetch the blob's bytes directly (a presigned URL), when the driver redirects. */
+  async redirectUrl(digest: Digest): Promise<string | undefined> {
+    return this.#storage.redirectUrl === undefined ? undefined : this.#storage.redirectUrl(blobKey(digest));
+  }
+
   read(digest: Digest, range?: ByteRange): Promise<Readable> {
     return this.#storage.read(blobKey(digest), range);
   }

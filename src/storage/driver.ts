@@ -49,6 +49,11 @@ export interface StorageDriver {
    * `NotFoundError` when absent, or with the socket's error (the peer left).
    */
   sendFileTo?(key: string, range: ByteRange | undefined, socketFd: number, fallback: Writable): Promise<void>;
+  /**
+   * Optional: a URL from which a client may GET the object (or a Range of it) directly, valid for a
+   * few minutes, or undefined when this driver was configured not to redirect. Needs no request.
+   */
+  redirectUrl?(key: string): Promise<string | undefined>;
   /** Whole small object (e.g. a manifest). Rejects with `NotFoundError` when absent. */
   get(key: string): Promise<Buffer>;
   /** Creates or replaces an object durably in one step. */
