@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { call, expectError, htpasswdLine, pushImageAs, startAuthRegistry, tempDir, type AuthRegistry, type Credentials } from '../support/auth.js';
-import { artifactManifest, content, EMPTY_CONFIG, indexOf, type Content, type ManifestBody } from '../support/content.js';
+import { call, pushBlobAs, putManifestAs, expectError, htpasswdLine, pushImageAs, startAuthRegistry, tempDir, type AuthRegistry, type Credentials } from '../support/auth.js';
+import { artifactManifest, content, EMPTY_CONFIG, indexOf, type ManifestBody } from '../support/content.js';
 
 const alice = { user: 'alice', password: 'alice-Secret-1' };
 const bob = { user: 'bob', password: 'bob-Secret-2' };
@@ -33,18 +33,6 @@ async function json(url: string, path: string, credentials: Credentials): Promis
   const response = await call(url, 'GET', path, credentials);
   const body = (await response.json()) as Record<string, unknown>;
   return { status: response.status, body, link: response.headers.get('link') };
-}
-
-async function pushBlobAs(url: string, repository: string, blob: Content, credentials: Credentials): Promise<void> {
-  const response = await call(url, 'POST', `/v2/${repository}/blobs/uploads/?digest=${blob.digest}`, credentials, { headers: { 'Content-Type': 'application/octet-stream' }, body: blob.bytes });
-  await response.arrayBuffer();
-  assert.equal(response.status, 201);
-}
-
-async function putManifestAs(url: string, repository: string, reference: string, manifest: ManifestBody, credentials: Credentials): Promise<void> {
-  const response = await call(url, 'PUT', `/v2/${repository}/manifests/${reference}`, credentials, { headers: { 'Content-Type': manifest.mediaType }, body: manifest.bytes });
-  await response.arrayBuffer();
-  assert.equal(response.status, 201, `PUT ${repository}:${reference}`);
 }
 
 describe('extensions: /v2/_oci/ext/discover and /v2/_berth/browse', () => {

@@ -10,8 +10,8 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { call, htpasswdLine, pushImageAs, startAuthRegistry, tempDir, type AuthRegistry, type Credentials } from '../support/auth.js';
-import { artifactManifest, content, EMPTY_CONFIG, indexOf, type Content, type ManifestBody } from '../support/content.js';
+import { call, pushBlobAs, putManifestAs, htpasswdLine, pushImageAs, startAuthRegistry, tempDir, type AuthRegistry } from '../support/auth.js';
+import { artifactManifest, content, EMPTY_CONFIG, indexOf, type ManifestBody } from '../support/content.js';
 
 const CHROMIUM = process.env.BERTH_TEST_CHROMIUM ?? '/usr/bin/chromium';
 const SCREENSHOTS = new URL('../../../docs/ui/', import.meta.url);
@@ -37,18 +37,6 @@ lifecycle:
 
 const COSIGN = 'application/vnd.dev.cosign.artifact.sig.v1+json';
 const SBOM = 'application/spdx+json';
-
-async function pushBlobAs(url: string, repository: string, blob: Content, credentials: Credentials): Promise<void> {
-  const response = await call(url, 'POST', `/v2/${repository}/blobs/uploads/?digest=${blob.digest}`, credentials, { headers: { 'Content-Type': 'application/octet-stream' }, body: blob.bytes });
-  await response.arrayBuffer();
-  assert.equal(response.status, 201);
-}
-
-async function putManifestAs(url: string, repository: string, reference: string, manifest: ManifestBody, credentials: Credentials): Promise<void> {
-  const response = await call(url, 'PUT', `/v2/${repository}/manifests/${reference}`, credentials, { headers: { 'Content-Type': manifest.mediaType }, body: manifest.bytes });
-  await response.arrayBuffer();
-  assert.equal(response.status, 201, `PUT ${repository}:${reference}`);
-}
 
 interface AxeResult {
   violations: { id: string; impact: string | null; help: string; nodes: { target: string[] }[] }[];
