@@ -57,15 +57,10 @@ export function migrateUp(pool: pg.Pool, limit = Infinity): Promise<number[]> {
     if (applied > MIGRATIONS.length) throw new SchemaMismatchError({ applied, expected: MIGRATIONS.length });
     const done: number[] = [];
     for (let version = applied + 1; version <= MIGRATIONS.length && done.length < limit; version++) {
-      await client.query('BEGIN');
-      try {
+      await inTransaction(client, async () => {
         await client.query(MIGRATIONS[version - 1]?.up ?? '');
         await client.query(`INSERT INTO ${MIGRATIONS_TABLE} (version, applied_at) VALUES ($1, $2)`, [version, Date.now()]);
-        await client.query('COMMIT');
-      } catch (error) {
-        await client.query('ROLLBACK');
-        throw error;
-      }
+      });
       done.push(version);
     }
     return done;
@@ -79,17 +74,24 @@ export function migrateDown(pool: pg.Pool, count = 1): Promise<number[]> {
     if (applied > MIGRATIONS.length) throw new SchemaMismatchError({ applied, expected: MIGRATIONS.length });
     const done: number[] = [];
     for (let version = applied; version >= 1 && done.length < count; version--) {
-      await client.query('BEGIN');
-      try {
+      await inTransaction(client, async () => {
         await client.query(MIGRATIONS[version - 1]?.down ?? '');
         await client.query(`DELETE FROM ${MIGRATIONS_TABLE} WHERE version = $1`, [version]);
-        await client.query('COMMIT');
-      } catch (error) {
-        await client.query('ROLLBACK');
-        throw error;
-      }
+      });
       done.push(version);
     }
     return done;
   });
+}
+
+/** One migration step on the locked connection: its statements and its bookkeeping row commit together. */
+async function inTransaction(client: pg.PoolClient, work: () => Promise<void>): Promise<void> {
+  await client.query('BEGIN');
+  try {
+    await work();
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK');
+    throw error;
+  }
 }
