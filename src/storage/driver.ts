@@ -95,6 +95,14 @@ export class NotFoundError extends Error {
   }
 }
 
+/** The storage backend did not answer (down, unreachable, or failing with 5xx after retries). */
+export class StorageUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super(`storage: unavailable (${cause instanceof Error ? cause.message : String(cause)})`, { cause });
+    this.name = 'StorageUnavailableError';
+  }
+}
+
 /** commitBytes found an object at its scratch key. */
 export class ExistsError extends Error {
   readonly key: string;

@@ -22,7 +22,7 @@ import {
   type StorageClass,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { checkKey, ExistsError, NotFoundError, type AppendWriter, type ByteRange, type ObjectInfo, type StorageDriver } from '../driver.js';
+import { checkKey, ExistsError, NotFoundError, StorageUnavailableError, type AppendWriter, type ByteRange, type ObjectInfo, type StorageDriver } from '../driver.js';
 
 /** S3's smallest part (except the last one of an upload). */
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
@@ -65,6 +65,19 @@ export class S3Driver implements StorageDriver {
   constructor(options: S3DriverOptions) {
     if (options.chunkSize < MIN_PART_SIZE) throw new Error(`storage.s3.chunksize must be at least ${MIN_PART_SIZE}`);
     this.#client = options.client;
+    // Outermost (above the SDK's retries): no answer, or a 5xx after the retries → StorageUnavailableError.
+    this.#client.middlewareStack.add(
+      (next) => async (args) => {
+        try {
+          return await next(args);
+        } catch (error) {
+          const status = statusOf(error);
+          if (status === undefined || status >= 500) throw new StorageUnavailableError(error);
+          throw error;
+        }
+      },
+      { step: 'initialize', name: 'berthStorageUnavailable' },
+    );
     this.#options = options;
     const root = options.rootDirectory.replace(/^\/+|\/+$/g, '');
     this.#prefix = root === '' ? '' : `${root}/`;
