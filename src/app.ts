@@ -96,6 +96,8 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     listing: { defaultTags: undefined, defaultCatalog: config.limits.catalogDefault, maxPage: config.limits.maxPage },
     lifecycle: config.lifecycle,
     gc: { enabled: config.gc.enabled && !config.storage.readOnly, reviewDelayMs: config.gc.reviewDelayMs, intervalMs: config.gc.intervalMs },
+    // PostgreSQL is there to be shared by several instances: any of them may continue an upload.
+    sharedUploads: metadataKind === 'postgres',
   };
   const notifications = Notifications.create(config.notifications, metadata, { source: eventSource(config), deliver: true }, log, metrics);
   const registry = new Registry(
