@@ -85,7 +85,7 @@ export async function serveExtension(ctx: RequestContext, access: AccessControll
     const sort = parseTagSort(ctx.query.get('sort'));
     const page = await browse.tags(name, { sort, n: request.n, last: request.last });
     const query = new URLSearchParams({ sort, ...(request.n === undefined ? {} : { n: String(request.n) }) });
-    ctx.sendJson(200, { name, tags: page.items, next: page.next ?? null, actions }, link(ctx, `repositories/${name}/tags`, query, page.next));
+    ctx.sendJson(200, { name, tags: page.items, next: page.next ?? null, actions, gc: browse.gc }, link(ctx, `repositories/${name}/tags`, query, page.next));
     return;
   }
   if (groups.digest !== undefined) {

@@ -7,6 +7,7 @@ import type { StorageDriver } from '../storage/driver.js';
 import { BlobService } from './blob-service.js';
 import { BrowseService, type GcTiming } from './browse-service.js';
 import type { ChangeRecorder } from './changes.js';
+import type { RetentionPolicyRule } from './retention-policy.js';
 import { LifecyclePolicy, NO_LIFECYCLE_RULES, type LifecycleRules } from './lifecycle-policy.js';
 import { ListingService, type ListingLimits } from './listing-service.js';
 import { ManifestService } from './manifest-service.js';
@@ -21,7 +22,7 @@ export interface RegistryOptions {
   readonly automaticMount: boolean;
   readonly listing: ListingLimits;
   /** Immutable tags and quotas (docs/lifecycle.md); none when absent. */
-  readonly lifecycle?: LifecycleRules;
+  readonly lifecycle?: LifecycleRules & { readonly retention?: readonly RetentionPolicyRule[] };
   /** The collector's schedule, as the UI explains when deleted bytes are reclaimed. */
   readonly gc?: GcTiming;
 }
@@ -55,6 +56,6 @@ export class Registry {
     this.uploads = new UploadService(metadata, storage, quotas, undefined, observer, events);
     this.manifests = new ManifestService(metadata, this.policy, quotas, events);
     this.listings = new ListingService(metadata, options.listing);
-    this.browse = browse === undefined ? undefined : new BrowseService(browse, metadata, this.policy, options.listing.maxPage, options.gc ?? { enabled: false, reviewDelayMs: 0, intervalMs: 0 }, gcRuns);
+    this.browse = browse === undefined ? undefined : new BrowseService(browse, metadata, this.policy, options.listing.maxPage, options.gc ?? { enabled: false, reviewDelayMs: 0, intervalMs: 0 }, gcRuns, options.lifecycle?.retention);
   }
 }

@@ -33,6 +33,8 @@ auth:
 lifecycle:
   immutable:
     - { repositories: ["team/**"], tags: ["release-.*"] }
+  retention:
+    - { repositories: ["team/app"], keeptags: ["multi"], keepyoungerthan: 720h }
 `;
 
 const COSIGN = 'application/vnd.dev.cosign.artifact.sig.v1+json';
@@ -131,7 +133,7 @@ describe('web UI in Chromium (playwright-core, axe-core)', () => {
     await shot('repositories');
   });
 
-  it('a repository: tags sortable by name and push time, digest, size, platforms, immutability, pull commands', async (t) => {
+  it('a repository: tags sortable by name and push time, digest, size, platforms, immutability, retention, pull commands', async (t) => {
     await page.locator('tbody a', { hasText: 'team/app' }).click();
     await page.getByRole('heading', { name: 'team/app' }).waitFor();
     await page.getByRole('region', { name: 'Tags' }).waitFor();
@@ -139,6 +141,9 @@ describe('web UI in Chromium (playwright-core, axe-core)', () => {
     const release = page.locator('tbody tr', { hasText: 'release-1' });
     assert.equal(await release.locator('.badge', { hasText: 'immutable' }).count(), 1);
     assert.equal(await release.getByRole('button', { name: /Delete/ }).count(), 0);
+    assert.match((await release.textContent()) ?? '', /Kept by immutable, its age/);
+    assert.match((await page.locator('tbody tr', { hasText: 'v1' }).textContent()) ?? '', /Kept by its age until \d{4}-\d\d-\d\d/);
+    assert.match((await page.locator('tbody tr', { hasText: 'multi' }).textContent()) ?? '', /Kept by a keeptags pattern, its age/);
     assert.match((await page.locator('tbody tr', { hasText: 'multi' }).textContent()) ?? '', /linux\/amd64/);
     assert.match((await page.locator('.pull').textContent()) ?? '', /docker pull 127\.0\.0\.1:\d+\/team\/app:multi/);
     await page.getByRole('button', { name: 'Newest first' }).click();

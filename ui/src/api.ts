@@ -159,6 +159,17 @@ export interface TagView {
   readonly pushedAt: number;
   readonly immutable: boolean;
   readonly platforms?: readonly Platform[];
+  readonly retention: RetentionStatus | null;
+}
+
+export type RetentionKeep = 'immutable' | 'keeptags' | 'keepnewest' | 'keepyoungerthan';
+
+/** What lifecycle.retention will do to a tag (docs/api.md). */
+export interface RetentionStatus {
+  readonly rule: number;
+  readonly keptBy: readonly RetentionKeep[];
+  readonly deletableAt: number | null;
+  readonly deleteBy: number | null;
 }
 
 export interface DeletionPlan {
