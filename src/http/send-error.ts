@@ -2,6 +2,7 @@
 // anything else as a logged 500 carrying the request id. Unread request bodies are not read on:
 // a large or unbounded remainder closes the connection instead.
 import { RegistryError } from '../registry/errors.js';
+import { UpstreamUnavailableError } from '../registry/proxy-errors.js';
 import { StorageUnavailableError } from '../storage/driver.js';
 import type { RequestContext } from './context.js';
 
@@ -30,6 +31,12 @@ export function sendError(ctx: RequestContext, error: unknown): void {
     headers = { 'Retry-After': 5 };
     ctx.log.error({ reqId: ctx.id, err: error, method: req.method, path: ctx.path }, 'storage unavailable');
     body = { errors: [{ code: 'UNAVAILABLE', message: 'storage is unavailable, retry later', detail: { requestId: ctx.id } }] };
+  } else if (error instanceof UpstreamUnavailableError) {
+    // The upstream of a proxied repository is down, failing or sent bad bytes, and nothing is cached.
+    status = 503;
+    headers = { 'Retry-After': error.retryAfterSeconds };
+    ctx.log.warn({ reqId: ctx.id, err: error, method: req.method, path: ctx.path }, 'upstream unavailable');
+    body = { errors: [{ code: 'UNAVAILABLE', message: 'the upstream registry is unavailable, retry later', detail: { requestId: ctx.id } }] };
   } else {
     status = 500;
     ctx.log.error({ reqId: ctx.id, err: error, method: req.method, path: ctx.path }, 'internal error');
