@@ -19,6 +19,7 @@ import { postgresOptions } from './metadata/postgres/connection.js';
 import { PostgresStore } from './metadata/postgres/postgres-store.js';
 import { SqliteStore } from './metadata/sqlite/sqlite-store.js';
 import { Registry } from './registry/registry.js';
+import { ProxyUpstreams } from './registry/proxy-upstreams.js';
 import type { StorageDriver } from './storage/driver.js';
 import { FilesystemDriver } from './storage/filesystem/filesystem-driver.js';
 import { MemoryDriver } from './storage/memory/memory-driver.js';
@@ -96,6 +97,7 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     listing: { defaultTags: undefined, defaultCatalog: config.limits.catalogDefault, maxPage: config.limits.maxPage },
     lifecycle: config.lifecycle,
     gc: { enabled: config.gc.enabled && !config.storage.readOnly, reviewDelayMs: config.gc.reviewDelayMs, intervalMs: config.gc.intervalMs },
+    ...(config.proxy === undefined ? {} : { upstreams: new ProxyUpstreams(config.proxy.upstreams) }),
   };
   const notifications = Notifications.create(config.notifications, metadata, { source: eventSource(config), deliver: true }, log, metrics);
   const registry = new Registry(

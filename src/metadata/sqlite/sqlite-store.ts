@@ -215,11 +215,11 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
     const now = Date.now();
     const result = this.#db.transaction((): PutManifestResult => {
       const repositoryId = this.#ensureRepository(manifest.repository, now);
-      for (const digest of manifest.blobs) {
+      for (const digest of manifest.fromUpstream === true ? [] : manifest.blobs) {
         const found = this.#sql('SELECT 1 FROM repository_blobs WHERE repository_id = ? AND digest = ?').get(repositoryId, digest);
         if (found === undefined) return { ok: false, missing: 'blob', digest };
       }
-      for (const digest of manifest.manifests) {
+      for (const digest of manifest.fromUpstream === true ? [] : manifest.manifests) {
         const found = this.#sql(
           'SELECT 1 FROM repository_manifests rm JOIN manifests m ON m.id = rm.manifest_id WHERE rm.repository_id = ? AND m.digest = ?',
         ).get(repositoryId, digest);

@@ -70,6 +70,8 @@ export interface RegistryOptions {
   readonly auth?: string;
   /** Serve HTTPS with this certificate and key; `ca` is the CA file the readiness probe trusts. */
   readonly tls?: { readonly certificate: string; readonly key: string; readonly ca: string };
+  /** More top-level YAML lines of the configuration (e.g. `proxy: { remoteurl: … }`). */
+  readonly extra?: readonly string[];
 }
 
 /** Starts a registry in `workDir/registry` and waits until `GET /v2/` answers 200 (401 with auth). */
@@ -89,6 +91,7 @@ export async function startRegistry(workDir: string, kind: RegistryKind = regist
       options.tls === undefined ? `http: { addr: ${host} }` : `http: { addr: ${host}, tls: { certificate: ${options.tls.certificate}, key: ${options.tls.key} } }`,
       `storage: { filesystem: { rootdirectory: ${dataDir} }, delete: { enabled: true } }`,
       ...(options.auth === undefined ? [] : [`auth: ${options.auth}`]),
+      ...(options.extra ?? []),
       '',
     ].join('\n'),
   );
