@@ -5,6 +5,7 @@ import type { UsageStore } from '../metadata/lifecycle.js';
 import type { MetadataStore } from '../metadata/store.js';
 import type { StorageDriver } from '../storage/driver.js';
 import { BlobService } from './blob-service.js';
+import { NamespaceTree } from './namespace-tree.js';
 import { BrowseService, type GcTiming } from './browse-service.js';
 import type { ChangeRecorder } from './changes.js';
 import type { RetentionPolicyRule } from './retention-policy.js';
@@ -48,6 +49,8 @@ export class Registry {
   readonly browse: BrowseService | undefined;
   /** The pull-through cache, when upstreams are configured. */
   readonly proxy: PullThrough | undefined;
+  /** The web UI's namespace tree, with the browse API. */
+  readonly namespaces: NamespaceTree | undefined;
 
   /** `usage` (the metadata store, when it can count) enables quotas; `observer` hears of uploaded bytes (metrics). */
   constructor(metadata: MetadataStore, storage: StorageDriver, options: RegistryOptions, usage?: UsageStore, observer?: UploadObserver, events?: ChangeRecorder, browse?: BrowseStore, gcRuns?: GcRunStore) {
@@ -64,5 +67,6 @@ export class Registry {
     this.manifests = new ManifestService(metadata, this.policy, quotas, events, this.proxy);
     this.listings = new ListingService(metadata, options.listing);
     this.browse = browse === undefined ? undefined : new BrowseService(browse, metadata, this.policy, options.listing.maxPage, options.gc ?? { enabled: false, reviewDelayMs: 0, intervalMs: 0 }, gcRuns, options.lifecycle?.retention);
+    this.namespaces = browse === undefined ? undefined : new NamespaceTree(browse, usage, options.listing.maxPage);
   }
 }

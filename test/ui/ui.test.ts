@@ -243,6 +243,24 @@ describe('web UI in Chromium (playwright-core, axe-core)', () => {
     assert.match((await runs.textContent()) ?? '', /schedule/);
     await axe(t, 'gc');
     await shot('gc');
+  });
+
+  it('the namespace tree: namespaces and repositories with their usage, each openable', async (t) => {
+    const started = Date.now();
+    await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Namespaces' }).click();
+    const tree = page.getByRole('region', { name: 'Namespace contents' });
+    await tree.waitFor();
+    timings['namespaces (root)'] = Date.now() - started;
+    assert.deepEqual(await tree.locator('tbody td:first-child a').allTextContents(), ['public/', 'team/']);
+    assert.match((await tree.locator('tbody tr', { hasText: 'team/' }).textContent()) ?? '', /namespace\d+(\.\d)? (B|KiB)\d+\d+/);
+    await tree.getByRole('link', { name: 'team/' }).click();
+    await page.getByRole('heading', { name: 'Namespace team' }).waitFor();
+    await page.waitForFunction(() => document.querySelectorAll('tbody td:first-child a').length === 2 && document.querySelector('tbody td:first-child a')?.textContent === 'app');
+    assert.deepEqual(await tree.locator('tbody td:first-child a').allTextContents(), ['app', 'web']);
+    await axe(t, 'namespaces');
+    await shot('namespaces');
+    await tree.getByRole('link', { name: 'app' }).click();
+    await page.getByRole('heading', { name: 'team/app' }).waitFor();
     await page.getByRole('button', { name: 'Log out' }).click();
   });
 

@@ -162,6 +162,24 @@ export interface TagView {
   readonly retention: RetentionStatus | null;
 }
 
+export interface Usage {
+  readonly scope: string;
+  readonly blobs: number;
+  readonly blobBytes: number;
+  readonly manifests: number;
+  readonly manifestBytes: number;
+  readonly tags: number;
+}
+
+/** A child of a namespace prefix (docs/api.md, namespaces). */
+export interface NamespaceChild {
+  readonly name: string;
+  readonly path: string;
+  readonly repository: boolean;
+  readonly namespace: boolean;
+  readonly usage: Usage | null;
+}
+
 export type RetentionKeep = 'immutable' | 'keeptags' | 'keepnewest' | 'keepyoungerthan';
 
 /** What lifecycle.retention will do to a tag (docs/api.md). */

@@ -679,6 +679,17 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
     );
   }
 
+  nextRepositoryName(after: string, before: string): Promise<string | undefined> {
+    return this.#settle(
+      () =>
+        this.#sql(
+          `SELECT r.name FROM repositories r
+            WHERE r.name > ? AND r.name < ? AND EXISTS (SELECT 1 FROM repository_manifests rm WHERE rm.repository_id = r.id)
+            ORDER BY r.name LIMIT 1`,
+        ).pluck().get(after, before) as string | undefined,
+    );
+  }
+
   getRepositorySummary(repository: string): Promise<RepositorySummary | undefined> {
     return this.#settle(
       () =>
