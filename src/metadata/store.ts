@@ -40,6 +40,11 @@ export interface NewManifest {
   readonly tag: string | null;
   /** The tag may not move: when it names another manifest, nothing is stored ({ ok: false, immutable }). */
   readonly immutableTag?: boolean;
+  /**
+   * A pull-through cache's copy of an upstream manifest: the blobs and manifests it references need
+   * not be in the repository yet (they are fetched when a client pulls them), so they are not checked.
+   */
+  readonly fromUpstream?: boolean;
 }
 
 export type PutManifestResult =

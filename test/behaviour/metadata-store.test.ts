@@ -122,6 +122,18 @@ export function metadataStoreSuite(factory: StoreFactory): void {
         assert.equal(await store.getManifestByTag(repository, 'x'), undefined);
       });
 
+      it('putManifest fromUpstream (a pull-through copy) stores it and its tag with blobs and children absent; the blob joins later', async () => {
+        const repository = freshName('from-upstream');
+        const layer = digest('upstream layer');
+        const child = digest('upstream child');
+        const m = manifest(repository, 'from upstream', { blobs: [layer], manifests: [child], tag: 'latest', fromUpstream: true });
+        assert.deepEqual(await store.putManifest(m), { ok: true });
+        assert.equal((await store.getManifestByTag(repository, 'latest'))?.digest, m.digest);
+        assert.equal(await store.getRepositoryBlob(repository, layer), undefined);
+        await store.linkBlob(repository, { digest: layer, size: 3 });
+        assert.equal((await store.getRepositoryBlob(repository, layer))?.size, 3);
+      });
+
       it('putManifest of a blob linked only in another repository → missing blob', async () => {
         const repository = freshName('elsewhere');
         const blob = { digest: digest('elsewhere blob'), size: 1 };

@@ -267,7 +267,7 @@ export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore,
       const repositoryId = await this.#ensureRepository(client, manifest.repository, now);
       // Lock what the manifest references (FOR SHARE, in digest order), then check it in a fresh statement.
       const blobs = [...new Set(manifest.blobs)].sort();
-      if (blobs.length > 0) {
+      if (blobs.length > 0 && manifest.fromUpstream !== true) {
         await this.#rows(client, 'SELECT 1 FROM blobs WHERE digest = ANY($1::text[]) ORDER BY digest FOR SHARE', [blobs]);
         const present = await this.#rows<{ digest: string }>(client, 'SELECT digest FROM repository_blobs WHERE repository_id = $1 AND digest = ANY($2::text[])', [repositoryId, blobs]);
         const found = new Set(present.map((row) => row.digest));
@@ -275,7 +275,7 @@ export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore,
         if (missing !== undefined) return { ok: false, missing: 'blob', digest: missing };
       }
       const children = [...new Set(manifest.manifests)].sort();
-      if (children.length > 0) {
+      if (children.length > 0 && manifest.fromUpstream !== true) {
         await this.#rows(client, 'SELECT 1 FROM manifests WHERE digest = ANY($1::text[]) ORDER BY digest FOR SHARE', [children]);
         const present = await this.#rows<{ digest: string }>(
           client,

@@ -216,11 +216,11 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
     const now = Date.now();
     const result = this.#db.transaction((): PutManifestResult => {
       const repositoryId = this.#ensureRepository(manifest.repository, now);
-      for (const digest of manifest.blobs) {
+      for (const digest of manifest.fromUpstream === true ? [] : manifest.blobs) {
         const found = this.#sql('SELECT 1 FROM repository_blobs WHERE repository_id = ? AND digest = ?').get(repositoryId, digest);
         if (found === undefined) return { ok: false, missing: 'blob', digest };
       }
-      for (const digest of manifest.manifests) {
+      for (const digest of manifest.fromUpstream === true ? [] : manifest.manifests) {
         const found = this.#sql(
           'SELECT 1 FROM repository_manifests rm JOIN manifests m ON m.id = rm.manifest_id WHERE rm.repository_id = ? AND m.digest = ?',
         ).get(repositoryId, digest);
@@ -705,6 +705,17 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
               AND EXISTS (SELECT 1 FROM repository_manifests rm WHERE rm.repository_id = r.id)
             ORDER BY r.name LIMIT ?`,
         ).all(search.after ?? '', search.contains, search.contains, search.limit) as RepositorySummary[],
+    );
+  }
+
+  nextRepositoryName(after: string, before: string): Promise<string | undefined> {
+    return this.#settle(
+      () =>
+        this.#sql(
+          `SELECT r.name FROM repositories r
+            WHERE r.name > ? AND r.name < ? AND EXISTS (SELECT 1 FROM repository_manifests rm WHERE rm.repository_id = r.id)
+            ORDER BY r.name LIMIT 1`,
+        ).pluck().get(after, before) as string | undefined,
     );
   }
 
