@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// `npm run bench`: Berth against the reference registry (Debian's docker-registry), taking turns
+// `npm run bench`: Berth against the reference registries (Debian's docker-registry 2.8 and, when
+// given, CNCF Distribution v3), taking turns
 // step by step, same validated workload, one side-by-side table, plus the growth case. See bench/README.md.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -10,7 +11,7 @@ import { Alternation } from './lib/alternation.mjs';
 import { LoadGenerator } from './lib/loadgen.mjs';
 import { PullWorkers } from './lib/parallel-pulls.mjs';
 import { ServerMonitor, startSection, machineBusySeconds } from './lib/proc.mjs';
-import { REPO_ROOT, BERTH_MAIN, ensureReference, referenceVersion, startServer, tail } from './lib/servers.mjs';
+import { REPO_ROOT, BERTH_MAIN, ensureReference, referenceVersion, v3Binary, v3Version, startServer, tail } from './lib/servers.mjs';
 import {
   MiB,
   GiB,
@@ -36,6 +37,7 @@ import { seed, metadataFile, BIG_REPO, repoName, tagName } from './lib/growth.mj
 const { values: opt } = parseArgs({
   options: {
     only: { type: 'string' },
+    v3: { type: 'string' },
     quick: { type: 'boolean', default: false },
     out: { type: 'string' },
     'no-growth': { type: 'boolean', default: false },
@@ -46,9 +48,11 @@ const { values: opt } = parseArgs({
   },
 });
 if (opt.help) {
-  console.log(`usage: npm run bench -- [--only berth|reference] [--quick] [--out FILE] [--duration SECONDS]
-                       [--no-growth] [--growth-only]
+  console.log(`usage: npm run bench -- [--only berth|reference|v3] [--v3 PATH] [--quick] [--out FILE]
+                       [--duration SECONDS] [--no-growth] [--growth-only]
   --only       run one registry only (ratios are then left out)
+  --v3         the CNCF Distribution v3.0.0 binary, the second reference (or env
+               BERTH_BENCH_DISTRIBUTION_V3); without it, v3 is left out and the bench says so
   --quick      small sizes and short runs: a smoke check of the bench itself (about 1 minute)
   --out        JSON results (default bench/results/bench-<date>.json)
   --duration   seconds per small-request load (default 5, quick 1)
@@ -57,7 +61,9 @@ if (opt.help) {
   --no-growth / --growth-only   leave out / run only the growth case (Berth, 100k repos, 1M tags)`);
   process.exit(0);
 }
-if (opt.only && !['berth', 'reference'].includes(opt.only)) throw new Error('--only must be berth or reference');
+if (opt.only && !['berth', 'reference', 'v3'].includes(opt.only)) throw new Error('--only must be berth, reference or v3');
+const V3 = v3Binary(opt.v3);
+if (opt.only === 'v3' && !V3.path) throw new Error(`--only v3: ${V3.why}`);
 
 const Q = opt.quick;
 const P = {
@@ -127,7 +133,7 @@ async function benchRegistry(kind, alternation) {
     const busy0 = machineBusySeconds();
     await new Promise((r) => setTimeout(r, 1000));
     out.machine_busy_before_pct = Math.round((machineBusySeconds() - busy0) * 1000) / 10;
-    srv = await startServer(kind, dir);
+    srv = await startServer(kind, dir, { v3: V3.path });
     mon = new ServerMonitor(srv.pid);
     out.pid = srv.pid;
     fig('startup', srv.startupMs, null);
@@ -507,20 +513,39 @@ const fmt = (x) => {
   return x.toFixed(3);
 };
 
-function mainTable(berth, ref) {
+/** Berth against each reference that ran: value columns, then one advantage column per reference. */
+function mainTable(berth, refs) {
   const rows = [];
+  const names = { reference: 'distribution 2.8', v3: 'distribution v3' };
+  const present = Object.keys(refs).filter((k) => refs[k]);
   const lines = [
-    '| figure | unit | Berth | reference | Berth advantage (×, >1 = Berth better) | other CPU % (Berth run) | other CPU % (ref run) |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+    `| figure | unit | Berth | ${present.map((k) => names[k]).join(' | ')} | ${present.map((k) => `Berth advantage vs ${names[k]} (×, >1 = Berth better)`).join(' | ')} | other CPU % (Berth${present.map((k) => ` / ${names[k]}`).join('')} runs) |`,
+    `| --- | --- | ---: | ${present.map(() => '---:').join(' | ')} | ${present.map(() => '---:').join(' | ')} | ---: |`,
   ];
   for (const [id, label, unit, higher] of FIGURES) {
     const b = figureValue(berth, id);
-    const r = figureValue(ref, id);
-    let adv = null;
-    if (b.value > 0 && r.value > 0) adv = higher ? b.value / r.value : r.value / b.value;
-    rows.push({ id, label, unit, higher_is_better: higher, berth: b.value, reference: r.value, berth_over_reference: b.value && r.value ? b.value / r.value : null, berth_advantage: adv, other_pct_berth: b.other ?? null, other_pct_reference: r.other ?? null });
+    const row = { id, label, unit, higher_is_better: higher, berth: b.value, other_pct_berth: b.other ?? null };
+    const advs = [];
+    const others = [b.other];
+    const vals = [];
+    for (const k of present) {
+      const r = figureValue(refs[k], id);
+      let adv = null;
+      if (b.value > 0 && r.value > 0) adv = higher ? b.value / r.value : r.value / b.value;
+      row[k] = r.value;
+      row[`berth_over_${k}`] = b.value && r.value ? b.value / r.value : null;
+      row[`berth_advantage_${k}`] = adv;
+      row[`other_pct_${k}`] = r.other ?? null;
+      vals.push(fmt(r.value));
+      advs.push(adv === null ? 'n/a' : `${adv.toFixed(2)}×`);
+      others.push(r.other);
+    }
+    // Kept under their old names for readers of earlier results: the 2.8 reference.
+    row.reference = row.reference ?? null;
+    row.berth_advantage = row.berth_advantage_reference ?? null;
+    rows.push(row);
     const o = (x) => (x === null || x === undefined ? '' : x.toFixed(0));
-    lines.push(`| ${label} | ${unit}${higher ? ' ↑' : ' ↓'} | ${fmt(b.value)} | ${fmt(r.value)} | ${adv === null ? 'n/a' : `${adv.toFixed(2)}×`} | ${o(b.other)} | ${o(r.other)} |`);
+    lines.push(`| ${label} | ${unit}${higher ? ' ↑' : ' ↓'} | ${fmt(b.value)} | ${vals.join(' | ')} | ${advs.join(' | ')} | ${others.map(o).join(' / ')} |`);
   }
   return { text: lines.join('\n'), rows };
 }
@@ -557,7 +582,8 @@ if (!fs.existsSync(BERTH_MAIN)) {
   console.error(`${BERTH_MAIN} is missing: run \`npm run build\` first (npm run bench does).`);
   process.exit(1);
 }
-const kinds = opt['growth-only'] ? [] : opt.only ? [opt.only] : ['berth', 'reference'];
+const kinds = opt['growth-only'] ? [] : opt.only ? [opt.only] : ['berth', 'reference', ...(V3.path ? ['v3'] : [])];
+if (!opt['growth-only'] && !opt.only && !V3.path) log(`# distribution v3 is left out: ${V3.why} (bench/README.md says how to build it)`);
 const result = {
   bench: 'berth bench/bench.mjs',
   date: new Date().toISOString(),
@@ -583,6 +609,10 @@ if (kinds.includes('reference')) {
   ensureReference();
   result.reference_version = referenceVersion();
 }
+if (kinds.includes('v3')) {
+  result.v3_binary = V3.path;
+  result.v3_version = v3Version(V3.path);
+} else result.v3_missing = V3.why;
 const alternation = new Alternation(kinds);
 const outcomes = await Promise.all(kinds.map((k) => benchRegistry(k, alternation)));
 kinds.forEach((k, i) => (result.results[k] = outcomes[i]));
@@ -590,12 +620,12 @@ agent.destroy();
 if (!opt['no-growth'] && opt.only !== 'reference') result.growth = await growthCase();
 
 let text = `# Berth benchmark ${result.date}${Q ? ' (QUICK: smaller sizes, shorter runs; not comparable with full runs)' : ''}\n\n`;
-text += `Machine: ${result.host.cpus} CPUs, ${result.host.cpu_model}, node ${result.host.node}. Reference: ${result.reference_version ?? 'not run'}. Each registry runs fresh on loopback; they take turns section by section (the other is idle meanwhile); client and server share the CPUs.\n`;
+text += `Machine: ${result.host.cpus} CPUs, ${result.host.cpu_model}, node ${result.host.node}. References: ${result.reference_version ?? 'docker-registry 2.8 not run'}; ${result.v3_version ?? `distribution v3 not run (${result.v3_missing ?? 'not asked for'})`}. Each registry runs fresh on loopback; they take turns section by section (the other is idle meanwhile); client and server share the CPUs.\n`;
 text += `"other CPU %" is the CPU used by every other process on the machine during that section (100 = one core); a high value means the figure was disturbed.\n\n`;
 if (kinds.length) {
-  const t = mainTable(result.results.berth, result.results.reference);
+  const t = mainTable(result.results.berth, { reference: result.results.reference, v3: result.results.v3 });
   result.table = t.rows;
-  text += `${t.text}\n\n↑ higher is better, ↓ lower is better. Advantage = Berth/reference for ↑ figures and reference/Berth for ↓ figures.\n`;
+  text += `${t.text}\n\n↑ higher is better, ↓ lower is better. Advantage = Berth/reference for ↑ figures and reference/Berth for ↓ figures, against each reference.\n`;
   for (const k of kinds) {
     const r = result.results[k];
     text += `\n${k}: ${r.valid ? 'valid run' : `INVALID: ${r.errors.join(' | ')}`} (machine ${r.machine_busy_before_pct}% busy before start)`;

@@ -39,7 +39,7 @@ export function configYaml(kind, dataDir, port, extra = '') {
     'http:',
     `  addr: 127.0.0.1:${port}`,
   ];
-  if (kind === 'reference') common.push('health:', '  storagedriver:', '    enabled: false');
+  if (kind !== 'berth') common.push('health:', '  storagedriver:', '    enabled: false');
   return `${common.join('\n')}\n${extra}`;
 }
 
@@ -62,6 +62,22 @@ export function referenceVersion() {
   return (r.stdout || r.stderr || '').trim();
 }
 
+/**
+ * The second reference: CNCF Distribution v3.x, built outside the repo (bench/README.md says how).
+ * Its path comes from `--v3 PATH` or BERTH_BENCH_DISTRIBUTION_V3; null when neither names a binary.
+ */
+export function v3Binary(option) {
+  const p = option ?? process.env.BERTH_BENCH_DISTRIBUTION_V3 ?? '';
+  if (!p) return { path: null, why: 'neither --v3 PATH nor BERTH_BENCH_DISTRIBUTION_V3 is set' };
+  if (!fs.existsSync(p)) return { path: null, why: `${p} does not exist` };
+  return { path: path.resolve(p), why: null };
+}
+
+export function v3Version(binary) {
+  const r = spawnSync(binary, ['--version'], { encoding: 'utf8' });
+  return (r.stdout || r.stderr || '').trim();
+}
+
 function getStatus(port, p) {
   return new Promise((resolve) => {
     const req = http.get({ host: '127.0.0.1', port, path: p, agent: false }, (res) => {
@@ -77,7 +93,7 @@ function getStatus(port, p) {
  * Spawns a registry and polls GET /v2/ every 5 ms; resolves when it answers 200.
  * startup_ms is the time from spawn to that first 200.
  */
-export async function startServer(kind, dir, { extraConfig = '', timeoutMs = 60_000 } = {}) {
+export async function startServer(kind, dir, { extraConfig = '', timeoutMs = 60_000, v3 = null } = {}) {
   const port = await freePort();
   const dataDir = path.join(dir, 'data');
   fs.mkdirSync(dataDir, { recursive: true });
@@ -85,9 +101,17 @@ export async function startServer(kind, dir, { extraConfig = '', timeoutMs = 60_
   fs.writeFileSync(configFile, configYaml(kind, dataDir, port, extraConfig));
   const logFile = path.join(dir, 'server.log');
   const logFd = fs.openSync(logFile, 'a');
-  const [cmd, args] = kind === 'reference' ? ['docker-registry', ['serve', configFile]] : [process.execPath, [...BERTH_NODE_FLAGS, BERTH_MAIN, 'serve', configFile]];
+  const [cmd, args] =
+    kind === 'reference'
+      ? ['docker-registry', ['serve', configFile]]
+      : kind === 'v3'
+        ? [v3, ['serve', configFile]]
+        : [process.execPath, [...BERTH_NODE_FLAGS, BERTH_MAIN, 'serve', configFile]];
+  if (!cmd) throw new Error(`${kind}: no binary`);
   const env = { ...process.env };
-  for (const k of Object.keys(env)) if (k.startsWith('REGISTRY_')) delete env[k];
+  for (const k of Object.keys(env)) if (k.startsWith('REGISTRY_') || k.startsWith('OTEL_')) delete env[k];
+  // v3 exports traces over OTLP by default and would retry against a collector that is not there.
+  if (kind === 'v3') env.OTEL_TRACES_EXPORTER = 'none';
   const t0 = process.hrtime.bigint();
   const child = spawn(cmd, args, { stdio: ['ignore', logFd, logFd], env });
   fs.closeSync(logFd);
