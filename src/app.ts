@@ -6,7 +6,7 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { createAccess } from './auth/create-access.js';
+import { createAccess, type WorkerSharing } from './auth/create-access.js';
 import type { Config } from './config/config.js';
 import { Notifications } from './events/notifications.js';
 import { collectGarbage, scheduleCollection, type CollectOptions, type CollectReport } from './gc/collector.js';
@@ -32,6 +32,8 @@ export interface AppOptions {
   readonly processMetrics?: boolean;
   /** Tracing, loaded by the caller from OTEL_* (loadTracing) before the logger is made. */
   readonly tracing?: Tracing | undefined;
+  /** What the processes serving one port share (http.workers): src/cli/workers.ts. */
+  readonly workers?: WorkerSharing | undefined;
 }
 
 export interface App {
@@ -59,7 +61,7 @@ export interface App {
 
 export function createApp(config: Config, log: Logger, options: AppOptions = {}): App {
   // First: it reads files named by the configuration (htpasswd, keys) and may refuse them.
-  const access = createAccess(config.auth, log);
+  const access = createAccess(config.auth, log, options.workers);
   const metrics: Metrics | undefined = config.metrics === undefined ? undefined : new PrometheusMetrics({ version: VERSION, defaultMetrics: options.processMetrics ?? true });
   const rawStorage = createStorage(config);
   const rawMetadata = new SqliteStore({

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { AuthConfig } from '../config/config.js';
 import { ConfigError } from '../config/load.js';
 import { OpenAccess, type AccessController } from './access.js';
-import { FailureLimiter } from './failure-limiter.js';
+import { FailureLimiter, type FailureSharing } from './failure-limiter.js';
 import { HtpasswdFile } from './htpasswd.js';
 import { Policy } from './policy.js';
 import { PolicyAccess } from './policy-access.js';
@@ -19,17 +19,24 @@ export interface Access {
   readonly tokenService: TokenService | undefined;
 }
 
-export function createAccess(auth: AuthConfig | undefined, log: Logger): Access {
+/** What a worker gets from the supervisor when several processes serve one port (http.workers). */
+export interface WorkerSharing {
+  /** The token signing key (PKCS#8 PEM) the supervisor loaded or generated, so that every worker signs with it. */
+  readonly signingKeyPem?: string | undefined;
+  readonly failures?: FailureSharing | undefined;
+}
+
+export function createAccess(auth: AuthConfig | undefined, log: Logger, workers?: WorkerSharing): Access {
   if (auth === undefined) return { controller: new OpenAccess(), tokenService: undefined };
   const policy = new Policy(auth);
-  const limiter = new FailureLimiter(auth.rateLimit);
+  const limiter = new FailureLimiter(auth.rateLimit, workers?.failures);
   const users = auth.htpasswd === undefined ? undefined : readable('auth.htpasswd.path', () => new HtpasswdFile(auth.htpasswd?.path ?? '', log));
   const realm = auth.htpasswd?.realm ?? 'berth';
   let tokenService: TokenService | undefined;
   let own: { publicKey: KeyObject; kid: string } | undefined;
   if (auth.tokenService !== undefined && auth.token !== undefined && users !== undefined) {
     const keyFile = auth.tokenService.keyFile;
-    const { key, generated } = readable('auth.tokenservice.keyfile', () => loadSigningKey(keyFile));
+    const { key, generated } = readable('auth.tokenservice.keyfile', () => loadSigningKey(keyFile, workers?.signingKeyPem));
     if (generated) log.info({ keyFile: auth.tokenService.keyFile ?? '(in memory)', kid: key.kid }, 'generated the token signing key');
     own = { publicKey: key.publicKey, kid: key.kid };
     tokenService = new TokenService({

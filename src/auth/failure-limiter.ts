@@ -16,12 +16,24 @@ interface Window {
   failures: number;
 }
 
+/**
+ * How the processes serving one port (http.workers) tell each other of failures: each counts its
+ * own and, through publish, the others' (the supervisor relays them; src/cli/workers.ts).
+ */
+export interface FailureSharing {
+  publish(client: string): void;
+  subscribe(onFailure: (client: string) => void): void;
+}
+
 export class FailureLimiter {
   readonly #limits: FailureLimits;
   readonly #clients = new Map<string, Window>();
+  readonly #sharing: FailureSharing | undefined;
 
-  constructor(limits: FailureLimits) {
+  constructor(limits: FailureLimits, sharing?: FailureSharing) {
     this.#limits = limits;
+    this.#sharing = sharing;
+    sharing?.subscribe((client) => this.#count(client, Date.now()));
   }
 
   /** Seconds to wait when the client is over the limit, else undefined. */
@@ -33,8 +45,15 @@ export class FailureLimiter {
 
   /** Counts a failure; resolves after the delay the failure is answered with. */
   async fail(client: string | undefined): Promise<void> {
-    const now = Date.now();
     const key = client ?? '';
+    const window = this.#count(key, Date.now());
+    this.#sharing?.publish(key);
+    const delay = Math.min(this.#limits.delayMs * window.failures, MAX_DELAY_MS);
+    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+
+  /** One more failure of `key`, here or in another worker. */
+  #count(key: string, now: number): Window {
     let window = this.#current(key, now);
     if (window === undefined) {
       if (this.#clients.size >= MAX_CLIENTS) this.#sweep(now);
@@ -42,8 +61,7 @@ export class FailureLimiter {
       this.#clients.set(key, window);
     }
     window.failures++;
-    const delay = Math.min(this.#limits.delayMs * window.failures, MAX_DELAY_MS);
-    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+    return window;
   }
 
   #current(key: string, now: number): Window | undefined {

@@ -14,10 +14,13 @@ export interface SigningKey {
   readonly jwk: JsonWebKey;
 }
 
-export function loadSigningKey(file: string | undefined): { key: SigningKey; generated: boolean } {
+/** pem: a key handed over by the supervisor of several workers (src/cli/workers.ts); it wins over the file. */
+export function loadSigningKey(file: string | undefined, pem?: string): { key: SigningKey; generated: boolean } {
   let privateKey: KeyObject;
   let generated = false;
-  if (file !== undefined && existsSync(file)) {
+  if (pem !== undefined) {
+    privateKey = createPrivateKey(pem);
+  } else if (file !== undefined && existsSync(file)) {
     privateKey = createPrivateKey(readFileSync(file));
   } else {
     privateKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;

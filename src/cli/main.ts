@@ -19,8 +19,10 @@ import { purgeUploads } from '../gc/upload-purger.js';
 import { SqliteStore } from '../metadata/sqlite/sqlite-store.js';
 import type { Usage } from '../metadata/lifecycle.js';
 import { LifecyclePolicy, namespaceOf } from '../registry/lifecycle-policy.js';
-import { ConfigError, loadConfig } from '../config/load.js';
+import { ConfigError, loadConfig, workerCount } from '../config/load.js';
 import { loadTracing, tracesExporter } from '../telemetry/tracing.js';
+import { isWorker, superviseWorkers, withWorkerPidHeader, workerSharing } from './workers.js';
+import type { Config } from '../config/config.js';
 
 const program = new Command();
 program.name('berth').description('An OCI Distribution Spec v1.1 container registry').version('0.1.0');
@@ -29,14 +31,21 @@ program
   .command('serve')
   .description('serve the registry in the foreground')
   .argument('[config]', 'configuration file (distribution config.yml keys); REGISTRY_* environment variables override it')
-  .action(async (file: string | undefined) => {
-    const config = loadOrExit(file);
+  .option('--workers <n>', 'processes serving the port (overrides http.workers; default: the number of CPUs)')
+  .action(async (file: string | undefined, options: { workers?: string }) => {
+    const loaded = loadOrExit(file);
+    const workers = isWorker() ? 1 : workersOrExit(loaded, options.workers);
+    if (workers > 1) {
+      superviseWorkers(loaded, workers, pino({ level: loaded.log.level, base: { pid: process.pid, role: 'supervisor', ...loaded.log.fields } }));
+      return;
+    }
+    const config = withWorkerPidHeader(loaded);
     // Tracing first: the logger's mixin adds the active span's ids to each line. Off (no OTEL_*
     // exporter asked for), the SDK is never loaded.
     const tracing = await loadTracing(process.env, VERSION).catch(exitOnConfigError);
     const log = pino({ level: config.log.level, base: { pid: process.pid, ...config.log.fields }, ...(tracing === undefined ? {} : { mixin: () => tracing.logMixin() }) });
     if (tracing !== undefined) log.info({ exporter: tracesExporter(process.env) }, 'OpenTelemetry tracing on');
-    const app = createOrExit(() => createApp(config, log, { tracing }));
+    const app = createOrExit(() => createApp(config, log, { tracing, workers: isWorker() ? workerSharing() : undefined }));
     const address = await app.listen();
     log.info({ address: `${address.address}:${address.port}`, storage: config.storage.driver.kind, tls: config.http.tls !== undefined }, 'berth listening');
     let stopping = false;
@@ -167,6 +176,18 @@ function exitOnConfigError(error: unknown): never {
     process.exit(2);
   }
   throw error;
+}
+
+/** --workers N, checked like http.workers. */
+function workersOrExit(config: Config, option: string | undefined): number {
+  if (option === undefined) return config.http.workers;
+  const n = Number(option);
+  try {
+    if (!Number.isSafeInteger(n)) throw new ConfigError('must be an integer', 'http.workers');
+    return workerCount(n, config.storage.driver.kind === 'inmemory');
+  } catch (error) {
+    return exitOnConfigError(error);
+  }
 }
 
 function loadOrExit(file: string | undefined): ReturnType<typeof loadConfig> {
