@@ -190,9 +190,10 @@ describe('several workers on one port (http.workers)', () => {
     assert.equal(status.status, 204);
     assert.equal(status.headers.range, `0-${offset - 1}`);
     const last = parts[2] ?? Buffer.alloc(0);
-    const put = await via(server.url, b, 'PUT', `${location}${location.includes('?') ? '&' : '?'}digest=${sha256(blob)}`, { 'content-type': 'application/octet-stream' }, last);
+    // The last request on A, which holds a running hash of only what it wrote itself.
+    const put = await via(server.url, a, 'PUT', `${location}${location.includes('?') ? '&' : '?'}digest=${sha256(blob)}`, { 'content-type': 'application/octet-stream' }, last);
     assert.equal(put.status, 201);
-    const got = await via(server.url, a, 'GET', `/v2/${repo}/blobs/${sha256(blob)}`);
+    const got = await via(server.url, b, 'GET', `/v2/${repo}/blobs/${sha256(blob)}`);
     assert.equal(got.status, 200);
     assert.ok(got.body.equals(blob));
     a.agent.destroy();
