@@ -12,7 +12,7 @@ const layer = (files, forbidden, message) => ({
 });
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'data/**', '.tmp/**', 'eslint.config.js', '.ci/**'] },
+  { ignores: ['ui/**', 'dist/**', 'node_modules/**', 'data/**', '.tmp/**', 'eslint.config.js', '.ci/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

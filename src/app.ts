@@ -9,16 +9,21 @@ import type { Logger } from 'pino';
 import { createAccess, type WorkerSharing } from './auth/create-access.js';
 import type { Config } from './config/config.js';
 import { Notifications } from './events/notifications.js';
-import { collectGarbage, scheduleCollection, type CollectOptions, type CollectReport } from './gc/collector.js';
+import { collectGarbage, gcRunOf, scheduleCollection, type CollectOptions, type CollectReport } from './gc/collector.js';
 import { purgeUploads, schedulePurging } from './gc/upload-purger.js';
 import { createDebugListener } from './http/debug-server.js';
 import { createDispatcher } from './http/dispatch.js';
 import { Readiness } from './http/readiness.js';
+import { UiFiles } from './http/ui.js';
+import { postgresOptions } from './metadata/postgres/connection.js';
+import { PostgresStore } from './metadata/postgres/postgres-store.js';
 import { SqliteStore } from './metadata/sqlite/sqlite-store.js';
 import { Registry } from './registry/registry.js';
 import type { StorageDriver } from './storage/driver.js';
 import { FilesystemDriver } from './storage/filesystem/filesystem-driver.js';
 import { MemoryDriver } from './storage/memory/memory-driver.js';
+import { createS3Client } from './storage/s3/s3-client.js';
+import { S3Driver } from './storage/s3/s3-driver.js';
 import { instrument, probes, timingProbe } from './telemetry/instrument.js';
 import type { Metrics } from './telemetry/metrics.js';
 import { PrometheusMetrics } from './telemetry/prometheus-metrics.js';
@@ -64,11 +69,16 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
   const access = createAccess(config.auth, log, options.workers);
   const metrics: Metrics | undefined = config.metrics === undefined ? undefined : new PrometheusMetrics({ version: VERSION, defaultMetrics: options.processMetrics ?? true });
   const rawStorage = createStorage(config);
-  const rawMetadata = new SqliteStore({
-    path: config.metadata.sqlitePath,
-    synchronous: config.metadata.synchronous,
-    onBackgroundCheckpointError: (message) => log.warn({ error: message }, 'background WAL checkpoint failed; commits checkpoint by themselves'),
-  });
+  // PostgreSQL: the caller has checked the schema (PostgresStore.checkSchema; `berth serve` does).
+  const metadataKind = config.database === undefined ? 'sqlite' : 'postgres';
+  const rawMetadata =
+    config.database === undefined
+      ? new SqliteStore({
+          path: config.metadata.sqlitePath,
+          synchronous: config.metadata.synchronous,
+          onBackgroundCheckpointError: (message) => log.warn({ error: message }, 'background WAL checkpoint failed; commits checkpoint by themselves'),
+        })
+      : PostgresStore.connect(postgresOptions(config.database));
   // Thin instrumented proxies only when something listens: the embedded default pays nothing otherwise.
   const tracing = options.tracing;
   const storage = instrument(
@@ -77,7 +87,7 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
   );
   const metadata = instrument(
     rawMetadata,
-    probes(metrics === undefined ? undefined : timingProbe((action) => metrics.actionObserver('metadata', 'sqlite', action)), tracing?.probe('metadata', 'sqlite')),
+    probes(metrics === undefined ? undefined : timingProbe((action) => metrics.actionObserver('metadata', metadataKind, action)), tracing?.probe('metadata', metadataKind)),
   );
   metrics?.watch({ gcQueueStats: () => rawMetadata.gcQueueStats(), countUploads: () => rawMetadata.countUploads() });
   const registryOptions = {
@@ -87,6 +97,7 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     manifestMaxBytes: config.limits.manifestMaxBytes,
     listing: { defaultTags: undefined, defaultCatalog: config.limits.catalogDefault, maxPage: config.limits.maxPage },
     lifecycle: config.lifecycle,
+    gc: { enabled: config.gc.enabled && !config.storage.readOnly, reviewDelayMs: config.gc.reviewDelayMs, intervalMs: config.gc.intervalMs },
   };
   const notifications = Notifications.create(config.notifications, metadata, { source: eventSource(config), deliver: true }, log, metrics);
   const registry = new Registry(
@@ -96,10 +107,17 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     metadata,
     metrics === undefined ? undefined : { bytesReceived: (bytes) => metrics.bytesPushed(bytes) },
     notifications,
+    // The browse API and GC-run history (web UI) have a SQLite implementation only so far; on
+    // PostgreSQL the browse API answers 404.
+    rawMetadata instanceof SqliteStore ? (metadata as SqliteStore) : undefined,
+    rawMetadata instanceof SqliteStore ? (metadata as SqliteStore) : undefined,
   );
   const readiness = new Readiness(metadata, storage, { storageCheck: config.health.storageDriver }, log, metrics);
   metrics?.watch({ ready: async () => (await readiness.report()).ready });
+  const ui = config.ui.enabled ? new UiFiles(config.ui.path) : undefined;
+  if (ui !== undefined && !ui.built) log.warn({ path: config.ui.path }, 'ui.enabled but the web UI is not built (npm run build); its path answers 404');
   const listener = createDispatcher({
+    ui,
     registry,
     access: access.controller,
     tokenService: access.tokenService,
@@ -145,7 +163,11 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
   const collectAndCount = async (overrides: Partial<CollectOptions>): Promise<CollectReport> => {
     try {
       const report = await runCollector(overrides);
-      if (!report.dryRun) metrics?.gcFinished(report);
+      if (!report.dryRun) {
+        metrics?.gcFinished(report);
+        // The GC-run history has a SQLite implementation only so far.
+        if (rawMetadata instanceof SqliteStore) await rawMetadata.recordGcRun(gcRunOf(report, 'server'));
+      }
       return report;
     } catch (error) {
       metrics?.gcFailed();
@@ -241,6 +263,21 @@ export function eventSource(config: Config): { addr: string; baseUrl: string } {
 export function createStorage(config: Config): StorageDriver {
   const driver = config.storage.driver;
   if (driver.kind === 'inmemory') return new MemoryDriver();
+  if (driver.kind === 's3') {
+    const client = createS3Client({ accessKey: driver.accessKey, secretKey: driver.secretKey, region: driver.region, regionEndpoint: driver.regionEndpoint, forcePathStyle: driver.forcePathStyle, secure: driver.secure, skipVerify: driver.skipVerify });
+    return new S3Driver({
+      client,
+      bucket: driver.bucket,
+      rootDirectory: driver.rootDirectory,
+      chunkSize: driver.chunkSize,
+      multipartCopyChunkSize: driver.multipartCopyChunkSize,
+      multipartCopyMaxConcurrency: driver.multipartCopyMaxConcurrency,
+      multipartCopyThresholdSize: driver.multipartCopyThresholdSize,
+      storageClass: driver.storageClass,
+      encryption: driver.encrypt ? { keyId: driver.keyId } : undefined,
+      redirect: !config.storage.redirectDisabled,
+    });
+  }
   mkdirSync(driver.rootDirectory, { recursive: true });
   return new FilesystemDriver(driver.rootDirectory);
 }

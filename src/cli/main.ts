@@ -14,12 +14,20 @@ import { pino } from 'pino';
 import { createApp, createStorage, eventSource, VERSION } from '../app.js';
 import { Notifications } from '../events/notifications.js';
 import { parseDuration } from '../config/duration.js';
-import { collectGarbage } from '../gc/collector.js';
+import { collectGarbage, gcRunOf } from '../gc/collector.js';
 import { purgeUploads } from '../gc/upload-purger.js';
+import pg from 'pg';
+import { postgresOptions } from '../metadata/postgres/connection.js';
+import { migrateDown, migrateUp, migrationStatus, SchemaMismatchError } from '../metadata/postgres/migrator.js';
+import { PostgresStore } from '../metadata/postgres/postgres-store.js';
 import { SqliteStore } from '../metadata/sqlite/sqlite-store.js';
 import type { Usage } from '../metadata/lifecycle.js';
 import { LifecyclePolicy, namespaceOf } from '../registry/lifecycle-policy.js';
 import { ConfigError, loadConfig, workerCount } from '../config/load.js';
+import { FilesystemLayout } from '../migrate/filesystem-layout.js';
+import { Importer } from '../migrate/importer.js';
+import { formatImportReport } from '../migrate/report.js';
+import { progressPrinter } from '../migrate/progress.js';
 import { loadTracing, tracesExporter } from '../telemetry/tracing.js';
 import { isWorker, superviseWorkers, withWorkerPidHeader, workerSharing } from './workers.js';
 import type { Config } from '../config/config.js';
@@ -35,6 +43,9 @@ program
   .action(async (file: string | undefined, options: { workers?: string }) => {
     const loaded = loadOrExit(file);
     const workers = isWorker() ? 1 : workersOrExit(loaded, options.workers);
+    // PostgreSQL: refuse a schema this berth does not know (or not migrated), naming the command;
+    // checked once, before any worker starts (a worker exiting for it would only be restarted).
+    if (!isWorker() && loaded.database !== undefined) await PostgresStore.checkSchema(postgresOptions(loaded.database)).catch(exitOnSchemaError);
     if (workers > 1) {
       superviseWorkers(loaded, workers, pino({ level: loaded.log.level, base: { pid: process.pid, role: 'supervisor', ...loaded.log.fields } }));
       return;
@@ -88,7 +99,7 @@ program
       process.exit(2);
     }
     const storage = createStorage(config);
-    const metadata = new SqliteStore({ path: config.metadata.sqlitePath, synchronous: config.metadata.synchronous });
+    const metadata = await openMetadata(config);
     try {
       const dryRun = options.dryRun === true;
       const policies = { rules: config.lifecycle, immutability: new LifecyclePolicy(config.lifecycle) };
@@ -97,6 +108,7 @@ program
       const notifications = Notifications.create(config.notifications, metadata, { source: eventSource(config), deliver: false }, log);
       const removalEvents = notifications === undefined ? {} : { removalEvents: (actor: 'gc' | 'retention' | 'untagged') => notifications.removals(actor) };
       const report = await collectGarbage(metadata, storage, { reviewDelayMs, dryRun, sweepOrphans: config.gc.sweepOrphans, policies, ...removalEvents }, log);
+      if (!dryRun && metadata instanceof SqliteStore) await metadata.recordGcRun(gcRunOf(report, 'command'));
       const uploads = await purgeUploads(metadata, storage, { ageMs: config.storage.uploadPurging.ageMs, dryRun }, log);
       if (options.json === true) {
         process.stdout.write(`${JSON.stringify({ ...report, uploads })}\n`);
@@ -125,7 +137,7 @@ program
   .option('--json', 'print JSON')
   .action(async (file: string | undefined, options: { repository?: string; json?: boolean }) => {
     const config = loadOrExit(file);
-    const metadata = new SqliteStore({ path: config.metadata.sqlitePath, synchronous: config.metadata.synchronous });
+    const metadata = await openMetadata(config);
     try {
       const repositories = options.repository === undefined ? await metadata.listRepositoryUsage() : [await metadata.usage({ repository: options.repository })];
       const namespaces = await Promise.all([...new Set(repositories.map((row) => namespaceOf(row.scope)))].map((namespace) => metadata.usage({ namespace })));
@@ -142,6 +154,83 @@ program
       for (const row of namespaces) process.stdout.write(line('namespace', row));
       process.stdout.write(line('registry', registry));
       process.stdout.write(`unreferenced blobs (collected after gc.reviewdelay): ${unreferenced.blobs} (${unreferenced.bytes} bytes)\n`);
+    } finally {
+      await metadata.close();
+    }
+  });
+
+const databaseCommand = program.command('database').description('the PostgreSQL metadata database (database.*)');
+const migrateCommand = databaseCommand.command('migrate').description('schema migrations (a server refuses a schema it does not know)');
+for (const [name, description] of [
+  ['up', 'apply every pending migration'],
+  ['down', 'revert the newest migration (or --count of them)'],
+  ['status', 'print the applied and known schema versions; exit status 1 when they differ'],
+] as const) {
+  migrateCommand
+    .command(name)
+    .description(description)
+    .argument('[config]', "configuration file (the same as the server's)")
+    .option('-n, --count <n>', 'how many migrations (up: all, down: 1)')
+    .action(async (file: string | undefined, options: { count?: string }) => {
+      const config = loadOrExit(file);
+      if (config.database === undefined) {
+        process.stderr.write('berth: database.enabled is false: the metadata is in SQLite, which migrates itself\n');
+        process.exit(2);
+      }
+      const count = options.count === undefined ? undefined : Number(options.count);
+      if (count !== undefined && (!Number.isInteger(count) || count < 1)) {
+        process.stderr.write(`berth: --count: not a positive integer: ${options.count ?? ''}\n`);
+        process.exit(2);
+      }
+      const pool = new pg.Pool(postgresOptions(config.database).connection as pg.PoolConfig);
+      try {
+        if (name === 'status') {
+          const status = await migrationStatus(pool);
+          process.stdout.write(`applied ${status.applied}, known ${status.expected}${status.applied === status.expected ? '' : status.applied < status.expected ? ': run `berth database migrate up`' : ': the schema is newer than this berth'}\n`);
+          process.exitCode = status.applied === status.expected ? 0 : 1;
+          return;
+        }
+        const done = name === 'up' ? await migrateUp(pool, count) : await migrateDown(pool, count ?? 1);
+        process.stdout.write(done.length === 0 ? 'nothing to do\n' : `${name === 'up' ? 'applied' : 'reverted'} ${done.join(', ')}\n`);
+      } catch (error) {
+        exitOnSchemaError(error);
+      } finally {
+        await pool.end();
+      }
+    });
+}
+
+program
+  .command('import')
+  .description("import a distribution registry's storage (docker/registry/v2/...) into the configured store: verified, hard-linked on the same filesystem, resumable, safe while the old registry serves")
+  .argument('<source>', "distribution's storage.filesystem.rootdirectory (the directory holding docker/registry/v2)")
+  .argument('[config]', "configuration file of the destination (the same as the server's)")
+  .option('--dry-run', 'report what would come over, change nothing')
+  .option('--no-verify <reason>', 'do not hash blob bytes (the reason goes into the report)')
+  .option('--full', 'ignore the journal: look at every repository again')
+  .option('--concurrency <n>', 'repositories imported at once', '4')
+  .option('--json', 'print the final report as JSON')
+  .action(async (source: string, file: string | undefined, options: { dryRun?: boolean; verify?: string | boolean; full?: boolean; concurrency: string; json?: boolean }) => {
+    const config = loadOrExit(file);
+    const concurrency = Number(options.concurrency);
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      process.stderr.write(`berth: --concurrency: not a positive integer: ${options.concurrency}\n`);
+      process.exit(2);
+    }
+    const storage = createStorage(config);
+    const metadata = new SqliteStore({ path: config.metadata.sqlitePath, synchronous: config.metadata.synchronous });
+    try {
+      const importer = new Importer(new FilesystemLayout(source), metadata, metadata, storage, {
+        dryRun: options.dryRun === true,
+        ...(typeof options.verify === 'string' ? { noVerifyReason: options.verify } : {}),
+        full: options.full === true,
+        concurrency,
+        onProgress: progressPrinter(process.stderr),
+      });
+      const report = await importer.run();
+      if (options.json === true) process.stdout.write(`${JSON.stringify(report)}\n`);
+      else process.stdout.write(formatImportReport(report));
+      process.exitCode = report.refusals.length > 0 ? 3 : 0;
     } finally {
       await metadata.close();
     }
@@ -203,3 +292,15 @@ function loadOrExit(file: string | undefined): ReturnType<typeof loadConfig> {
 }
 
 await program.parseAsync(process.argv);
+
+/** The configured metadata store: SQLite, or PostgreSQL with its schema checked. */
+async function openMetadata(config: Config): Promise<SqliteStore | PostgresStore> {
+  if (config.database === undefined) return new SqliteStore({ path: config.metadata.sqlitePath, synchronous: config.metadata.synchronous });
+  return PostgresStore.open(postgresOptions(config.database)).catch(exitOnSchemaError);
+}
+
+/** A schema this berth does not know (the message names the command), or a database it cannot reach: exit status 2. */
+function exitOnSchemaError(error: unknown): never {
+  process.stderr.write(`berth: ${error instanceof SchemaMismatchError ? error.message : `database: ${error instanceof Error ? error.message : String(error)}`}\n`);
+  process.exit(2);
+}

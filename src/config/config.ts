@@ -15,16 +15,22 @@ export interface Config {
     /** The operators' server (http.debug.addr): metrics, /healthz, /readyz without access control. */
     readonly debug: { readonly host: string; readonly port: number } | undefined;
   };
+  /** The web UI (ui.*): served at `path` when on. */
+  readonly ui: { readonly enabled: boolean; readonly path: string };
   /** Prometheus metrics (http.debug.prometheus.*); undefined when off. */
   readonly metrics: { readonly path: string; readonly auth: boolean } | undefined;
   readonly storage: {
-    readonly driver: { readonly kind: 'filesystem'; readonly rootDirectory: string } | { readonly kind: 'inmemory' };
+    readonly driver: { readonly kind: 'filesystem'; readonly rootDirectory: string } | { readonly kind: 'inmemory' } | S3StorageConfig;
+    /** storage.redirect.disable: blob GETs stream through Berth instead of redirecting (drivers that can redirect). */
+    readonly redirectDisabled: boolean;
     readonly deleteEnabled: boolean;
     readonly readOnly: boolean;
     readonly automaticMount: boolean;
     readonly uploadPurging: { readonly enabled: boolean; readonly ageMs: number; readonly intervalMs: number; readonly dryRun: boolean };
   };
   readonly metadata: { readonly sqlitePath: string; readonly synchronous: 'FULL' | 'NORMAL' };
+  /** PostgreSQL metadata (database.*); undefined when database.enabled is false (SQLite). */
+  readonly database: DatabaseConfig | undefined;
   /** Lifecycle rules: immutable tags, quotas, untagged-manifest and retention policies (docs/lifecycle.md). */
   readonly lifecycle: LifecycleConfig;
   /** Online garbage collection (docs/gc.md). */
@@ -36,6 +42,28 @@ export interface Config {
   readonly notifications: NotificationsConfig;
   /** Access control; undefined when no `auth.*` method is configured (everything is open). */
   readonly auth: AuthConfig | undefined;
+}
+
+/** storage.s3.* (distribution's keys). */
+export interface S3StorageConfig {
+  readonly kind: 's3';
+  readonly accessKey: string | undefined;
+  readonly secretKey: string | undefined;
+  readonly region: string;
+  readonly regionEndpoint: string | undefined;
+  readonly forcePathStyle: boolean;
+  readonly bucket: string;
+  readonly rootDirectory: string;
+  readonly encrypt: boolean;
+  readonly keyId: string | undefined;
+  readonly secure: boolean;
+  readonly skipVerify: boolean;
+  readonly chunkSize: number;
+  readonly multipartCopyChunkSize: number;
+  readonly multipartCopyMaxConcurrency: number;
+  readonly multipartCopyThresholdSize: number;
+  /** undefined: send no storage class (`NONE`). */
+  readonly storageClass: string | undefined;
 }
 
 export type PolicyAction = 'pull' | 'push' | 'delete';
@@ -108,4 +136,18 @@ export interface LifecycleConfig {
   readonly quotas: readonly { readonly repositories: readonly string[]; readonly limitBytes: number; readonly per: 'repository' | 'namespace' }[];
   readonly untagged: readonly { readonly repositories: readonly string[]; readonly olderThanMs: number }[];
   readonly retention: readonly RetentionRule[];
+}
+
+export interface DatabaseConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string | undefined;
+  readonly password: string | undefined;
+  readonly dbname: string;
+  readonly sslmode: 'disable' | 'require' | 'verify-ca' | 'verify-full';
+  readonly sslcert: string | undefined;
+  readonly sslkey: string | undefined;
+  readonly sslrootcert: string | undefined;
+  readonly connectTimeoutMs: number;
+  readonly pool: { readonly maxOpen: number; readonly maxIdle: number; readonly maxLifetimeMs: number };
 }

@@ -156,3 +156,41 @@ test('bad operations keys stop start-up naming the key', () => {
     assert.throws(() => loadConfig(undefined, env), (error: unknown) => error instanceof ConfigError && error.key === key, JSON.stringify(env));
   }
 });
+
+test("storage.s3 loads distribution's keys from a file and REGISTRY_STORAGE_S3_* variables", () => {
+  const config = loadConfig(
+    file(`version: 0.1
+storage:
+  s3:
+    region: us-east-1
+    regionendpoint: rgw.example.com:7480
+    forcepathstyle: true
+    bucket: registry
+    rootdirectory: /berth/
+    encrypt: true
+    keyid: kms-key
+    secure: false
+    chunksize: 6291456
+    storageclass: NONE
+`),
+    { REGISTRY_STORAGE_S3_ACCESSKEY: 'AK', REGISTRY_STORAGE_S3_SECRETKEY: 'SK', REGISTRY_STORAGE_S3_MULTIPARTCOPYMAXCONCURRENCY: '7' },
+  );
+  const driver = config.storage.driver;
+  assert.equal(driver.kind, 's3');
+  if (driver.kind !== 's3') return;
+  assert.deepEqual(
+    { ...driver },
+    {
+      kind: 's3', accessKey: 'AK', secretKey: 'SK', region: 'us-east-1', regionEndpoint: 'rgw.example.com:7480', forcePathStyle: true, bucket: 'registry',
+      rootDirectory: 'berth', encrypt: true, keyId: 'kms-key', secure: false, skipVerify: false, chunkSize: 6291456,
+      multipartCopyChunkSize: 32 * 1024 * 1024, multipartCopyMaxConcurrency: 7, multipartCopyThresholdSize: 32 * 1024 * 1024, storageClass: undefined,
+    },
+  );
+});
+
+test('storage.s3 without a bucket, with a part size below 5 MiB, or with half a key pair → an error naming the key', () => {
+  const named = (key: string) => (error: unknown) => error instanceof ConfigError && error.key === key;
+  assert.throws(() => loadConfig(undefined, { REGISTRY_STORAGE_S3_REGION: 'us-east-1' }), named('storage.s3.bucket'));
+  assert.throws(() => loadConfig(undefined, { REGISTRY_STORAGE_S3_REGION: 'us-east-1', REGISTRY_STORAGE_S3_BUCKET: 'b', REGISTRY_STORAGE_S3_CHUNKSIZE: '1048576' }), named('storage.s3.chunksize'));
+  assert.throws(() => loadConfig(undefined, { REGISTRY_STORAGE_S3_REGION: 'us-east-1', REGISTRY_STORAGE_S3_BUCKET: 'b', REGISTRY_STORAGE_S3_ACCESSKEY: 'AK' }), named('storage.s3.secretkey'));
+});

@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { AuthConfig, Config, PolicyAction, PolicyRule } from './config.js';
+import type { AuthConfig, Config, PolicyAction, PolicyRule, S3StorageConfig } from './config.js';
 import { parseDuration } from './duration.js';
 import { parseLifecycle } from './lifecycle.js';
 import { parseNotifications } from './notifications.js';
@@ -145,6 +145,7 @@ function assemble(values: Map<string, unknown>): Config {
     throw new ConfigError('choose one storage driver: filesystem or inmemory', 'storage.inmemory');
   }
   const rootDirectory = resolve(get<string>('storage.filesystem.rootdirectory'));
+  const s3 = assembleS3(get, has, inMemory);
   const headers: Record<string, string[]> = {};
   for (const [name, entry] of Object.entries(get<Record<string, unknown>>('http.headers'))) {
     headers[name] = Array.isArray(entry) ? entry.map(String) : [String(entry)];
@@ -179,9 +180,11 @@ function assemble(values: Map<string, unknown>): Config {
           : undefined,
       debug,
     },
+    ui: { enabled: get<boolean>('ui.enabled'), path: uiPath(get<string>('ui.path'), debug === undefined && get<boolean>('http.debug.prometheus.enabled') ? metricsPath : undefined) },
     metrics: get<boolean>('http.debug.prometheus.enabled') ? { path: metricsPath, auth: get<boolean>('http.debug.prometheus.auth') } : undefined,
     storage: {
-      driver: inMemory ? { kind: 'inmemory' } : { kind: 'filesystem', rootDirectory },
+      driver: s3 ?? (inMemory ? { kind: 'inmemory' } : { kind: 'filesystem', rootDirectory }),
+      redirectDisabled: get('storage.redirect.disable'),
       deleteEnabled: get('storage.delete.enabled'),
       readOnly: get('storage.maintenance.readonly.enabled'),
       automaticMount: get('storage.mount.automatic'),
@@ -196,6 +199,21 @@ function assemble(values: Map<string, unknown>): Config {
       sqlitePath: get<string | undefined>('metadata.sqlite.path') ?? (inMemory ? ':memory:' : join(rootDirectory, 'metadata.sqlite')),
       synchronous: get('metadata.sqlite.synchronous'),
     },
+    database: get<boolean>('database.enabled')
+      ? {
+          host: get('database.host'),
+          port: get('database.port'),
+          user: get('database.user'),
+          password: get('database.password'),
+          dbname: get('database.dbname'),
+          sslmode: get('database.sslmode'),
+          sslcert: get('database.sslcert'),
+          sslkey: get('database.sslkey'),
+          sslrootcert: get('database.sslrootcert'),
+          connectTimeoutMs: get('database.connecttimeout'),
+          pool: { maxOpen: get('database.pool.maxopen'), maxIdle: get('database.pool.maxidle'), maxLifetimeMs: get('database.pool.maxlifetime') },
+        }
+      : undefined,
     lifecycle: parseLifecycle(get, (message, key) => {
       throw new ConfigError(message, key);
     }),
@@ -227,6 +245,48 @@ function assemble(values: Map<string, unknown>): Config {
 const ACTIONS: readonly PolicyAction[] = ['pull', 'push', 'delete'];
 const GLOB = /^[a-z0-9._\-*/]+$/;
 const SAFE_ALGORITHMS = new Set(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']);
+
+/** storage.s3.*: undefined unless some storage.s3 key is set; then region and bucket are required. */
+function assembleS3(get: <T>(path: string) => T, has: (path: string) => boolean, inMemory: boolean): S3StorageConfig | undefined {
+  const given = ['accesskey', 'secretkey', 'region', 'regionendpoint', 'bucket'].some((name) => has(`storage.s3.${name}`));
+  if (!given) return undefined;
+  if (inMemory) throw new ConfigError('choose one storage driver: s3 or inmemory', 'storage.inmemory');
+  const required = (name: string): string => {
+    const value = get<string | undefined>(`storage.s3.${name}`);
+    if (value === undefined || value === '') throw new ConfigError('is required with storage.s3', `storage.s3.${name}`);
+    return value;
+  };
+  const accessKey = get<string | undefined>('storage.s3.accesskey');
+  const secretKey = get<string | undefined>('storage.s3.secretkey');
+  if ((accessKey === undefined) !== (secretKey === undefined)) {
+    throw new ConfigError('storage.s3.accesskey and storage.s3.secretkey go together', accessKey === undefined ? 'storage.s3.accesskey' : 'storage.s3.secretkey');
+  }
+  const positive = (name: string, minimum: number): number => {
+    const value = get<number>(`storage.s3.${name}`);
+    if (!Number.isInteger(value) || value < minimum) throw new ConfigError(`must be an integer of at least ${minimum}`, `storage.s3.${name}`);
+    return value;
+  };
+  const storageClass = get<string>('storage.s3.storageclass');
+  return {
+    kind: 's3',
+    accessKey,
+    secretKey,
+    region: required('region'),
+    regionEndpoint: get<string | undefined>('storage.s3.regionendpoint'),
+    forcePathStyle: get('storage.s3.forcepathstyle'),
+    bucket: required('bucket'),
+    rootDirectory: get<string>('storage.s3.rootdirectory').replace(/^\/+|\/+$/g, ''),
+    encrypt: get('storage.s3.encrypt'),
+    keyId: get<string | undefined>('storage.s3.keyid'),
+    secure: get('storage.s3.secure'),
+    skipVerify: get('storage.s3.skipverify'),
+    chunkSize: positive('chunksize', 5 * 1024 * 1024),
+    multipartCopyChunkSize: positive('multipartcopychunksize', 5 * 1024 * 1024),
+    multipartCopyMaxConcurrency: positive('multipartcopymaxconcurrency', 1),
+    multipartCopyThresholdSize: positive('multipartcopythresholdsize', 0),
+    storageClass: storageClass === 'NONE' || storageClass === '' ? undefined : storageClass,
+  };
+}
 
 function assembleAuth(get: <T>(path: string) => T, has: (path: string) => boolean, inMemory: boolean, rootDirectory: string): AuthConfig | undefined {
   const htpasswdPath = get<string | undefined>('auth.htpasswd.path');
@@ -327,4 +387,12 @@ export function workerCount(asked: number | undefined, inMemory: boolean): numbe
   if (asked < 1) throw new ConfigError('must be at least 1', 'http.workers');
   if (inMemory && asked > 1) throw new ConfigError('storage.inmemory keeps its data in one process: use 1', 'http.workers');
   return asked;
+}
+
+/** ui.path: an absolute path ending in `/` that shadows nothing the main address serves. */
+function uiPath(path: string, metricsPath: string | undefined): string {
+  if (!/^\/([A-Za-z0-9._~-]+\/)*$/.test(path)) throw new ConfigError('must be a path ending in / such as /ui/', 'ui.path');
+  const taken = ['/v2/', '/auth/', '/usage/', '/healthz/', '/readyz/', ...(metricsPath === undefined ? [] : [`${metricsPath.replace(/\/$/, '')}/`])];
+  if (path === '/' || taken.some((other) => other.startsWith(path) || path.startsWith(other))) throw new ConfigError('collides with a path the registry serves on the main address', 'ui.path');
+  return path;
 }

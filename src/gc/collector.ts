@@ -9,6 +9,7 @@
 import type { Logger } from 'pino';
 import { BLOB_DELETION_LEASE_MS, type GcCandidate, type LifecycleStore, type PolicyStore } from '../metadata/lifecycle.js';
 import type { RemovalEvents } from '../metadata/event-store.js';
+import type { GcRunRow } from '../metadata/gc-runs.js';
 import type { MetadataStore } from '../metadata/store.js';
 import type { SystemActor } from '../registry/changes.js';
 import { blobKey } from '../registry/blob-keys.js';
@@ -217,5 +218,21 @@ export function scheduleCollection(run: () => Promise<unknown>, intervalMs: numb
     clearTimeout(first);
     clearInterval(timer);
     await current;
+  };
+}
+
+/** A finished run as the run history records it (src/metadata/gc-runs.ts). */
+export function gcRunOf(report: CollectReport, trigger: GcRunRow['trigger'], finishedAt: number = Date.now()): GcRunRow {
+  return {
+    startedAt: finishedAt - report.durationMs,
+    finishedAt,
+    trigger,
+    manifests: report.manifests,
+    blobs: report.blobs,
+    bytesReclaimed: report.bytesReclaimed,
+    orphans: report.orphans,
+    orphanBytes: report.orphanBytes,
+    policyTags: report.policy.tags.length,
+    policyManifests: report.policy.manifests.length,
   };
 }

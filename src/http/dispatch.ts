@@ -16,6 +16,8 @@ import { checkLiveness, checkReadiness } from './health.js';
 import type { Readiness } from './readiness.js';
 import { serveMetrics } from './metrics-endpoint.js';
 import { isUsagePath, serveUsage } from './usage.js';
+import { isExtensionPath, serveExtension } from './extensions.js';
+import type { UiFiles } from './ui.js';
 import { match, splitTarget, type Match } from './router.js';
 import { WRITE_METHODS } from './routes.js';
 import { sendError } from './send-error.js';
@@ -36,6 +38,8 @@ export interface DispatchDependencies {
   readonly readiness: Readiness;
   /** Tracing, when OTEL_* turned it on: a span per request. */
   readonly tracing?: Tracing | undefined;
+  /** The web UI's files, served at their path, when ui.enabled. */
+  readonly ui?: UiFiles | undefined;
 }
 
 export function createDispatcher(deps: DispatchDependencies): (req: IncomingMessage, res: ServerResponse) => void {
@@ -108,6 +112,20 @@ export function createDispatcher(deps: DispatchDependencies): (req: IncomingMess
     if (isUsagePath(ctx.path)) {
       ctx.routeId = 'usage';
       serveUsage(ctx, deps.access).catch((error: unknown) => sendError(ctx, error));
+      return;
+    }
+    if (deps.ui?.matches(ctx.path) === true) {
+      ctx.routeId = 'ui';
+      try {
+        deps.ui.serve(ctx);
+      } catch (error) {
+        sendError(ctx, error);
+      }
+      return;
+    }
+    if (isExtensionPath(ctx.path)) {
+      ctx.routeId = 'extension';
+      serveExtension(ctx, deps.access).catch((error: unknown) => sendError(ctx, error));
       return;
     }
     handle(ctx, deps.access).catch((error: unknown) => sendError(ctx, error));

@@ -2,6 +2,7 @@
 // anything else as a logged 500 carrying the request id. Unread request bodies are not read on:
 // a large or unbounded remainder closes the connection instead.
 import { RegistryError } from '../registry/errors.js';
+import { StorageUnavailableError } from '../storage/driver.js';
 import type { RequestContext } from './context.js';
 
 /** Remaining request bodies up to this size are read and discarded to keep the connection. */
@@ -23,6 +24,12 @@ export function sendError(ctx: RequestContext, error: unknown): void {
     // Domain errors name paths; like every other Location, it is absolute when http.host is set.
     if (headers.Location !== undefined) headers.Location = ctx.url(String(headers.Location));
     body = { errors: [{ code: error.code, message: error.message, detail: error.detail ?? null }] };
+  } else if (error instanceof StorageUnavailableError) {
+    // An outage, not the client's fault and not a bug: distribution's UNAVAILABLE, retry later.
+    status = 503;
+    headers = { 'Retry-After': 5 };
+    ctx.log.error({ reqId: ctx.id, err: error, method: req.method, path: ctx.path }, 'storage unavailable');
+    body = { errors: [{ code: 'UNAVAILABLE', message: 'storage is unavailable, retry later', detail: { requestId: ctx.id } }] };
   } else {
     status = 500;
     ctx.log.error({ reqId: ctx.id, err: error, method: req.method, path: ctx.path }, 'internal error');

@@ -42,6 +42,16 @@ export class BlobService {
     throw blobUnknown(digest);
   }
 
+  /** Whether the driver can send clients to the bytes themselves (S3's presigned URLs). */
+  get redirects(): boolean {
+    return this.#storage.redirectUrl !== undefined;
+  }
+
+  /** Where a client may fetch the blob's bytes directly (a presigned URL), when the driver redirects. */
+  async redirectUrl(digest: Digest): Promise<string | undefined> {
+    return this.#storage.redirectUrl === undefined ? undefined : this.#storage.redirectUrl(blobKey(digest));
+  }
+
   read(digest: Digest, range?: ByteRange): Promise<Readable> {
     return this.#storage.read(blobKey(digest), range);
   }

@@ -1,8 +1,11 @@
 // The registry's services, composed over one metadata store and one storage driver.
+import type { BrowseStore } from '../metadata/browse.js';
+import type { GcRunStore } from '../metadata/gc-runs.js';
 import type { UsageStore } from '../metadata/lifecycle.js';
 import type { MetadataStore } from '../metadata/store.js';
 import type { StorageDriver } from '../storage/driver.js';
 import { BlobService } from './blob-service.js';
+import { BrowseService, type GcTiming } from './browse-service.js';
 import type { ChangeRecorder } from './changes.js';
 import { LifecyclePolicy, NO_LIFECYCLE_RULES, type LifecycleRules } from './lifecycle-policy.js';
 import { ListingService, type ListingLimits } from './listing-service.js';
@@ -19,6 +22,8 @@ export interface RegistryOptions {
   readonly listing: ListingLimits;
   /** Immutable tags and quotas (docs/lifecycle.md); none when absent. */
   readonly lifecycle?: LifecycleRules;
+  /** The collector's schedule, as the UI explains when deleted bytes are reclaimed. */
+  readonly gc?: GcTiming;
 }
 
 export class Registry {
@@ -34,9 +39,11 @@ export class Registry {
   readonly usage: UsageStore | undefined;
   /** The notification recorder, when endpoints are configured. */
   readonly events: ChangeRecorder | undefined;
+  /** The web UI's view (/v2/_berth/browse), when the metadata store can browse. */
+  readonly browse: BrowseService | undefined;
 
   /** `usage` (the metadata store, when it can count) enables quotas; `observer` hears of uploaded bytes (metrics). */
-  constructor(metadata: MetadataStore, storage: StorageDriver, options: RegistryOptions, usage?: UsageStore, observer?: UploadObserver, events?: ChangeRecorder) {
+  constructor(metadata: MetadataStore, storage: StorageDriver, options: RegistryOptions, usage?: UsageStore, observer?: UploadObserver, events?: ChangeRecorder, browse?: BrowseStore, gcRuns?: GcRunStore) {
     this.events = events;
     this.metadata = metadata;
     this.storage = storage;
@@ -48,5 +55,6 @@ export class Registry {
     this.uploads = new UploadService(metadata, storage, quotas, undefined, observer, events);
     this.manifests = new ManifestService(metadata, this.policy, quotas, events);
     this.listings = new ListingService(metadata, options.listing);
+    this.browse = browse === undefined ? undefined : new BrowseService(browse, metadata, this.policy, options.listing.maxPage, options.gc ?? { enabled: false, reviewDelayMs: 0, intervalMs: 0 }, gcRuns);
   }
 }

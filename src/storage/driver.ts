@@ -49,6 +49,11 @@ export interface StorageDriver {
    * `NotFoundError` when absent, or with the socket's error (the peer left).
    */
   sendFileTo?(key: string, range: ByteRange | undefined, socketFd: number, fallback: Writable): Promise<void>;
+  /**
+   * Optional: a URL from which a client may GET the object (or a Range of it) directly, valid for a
+   * few minutes, or undefined when this driver was configured not to redirect. Needs no request.
+   */
+  redirectUrl?(key: string): Promise<string | undefined>;
   /** Whole small object (e.g. a manifest). Rejects with `NotFoundError` when absent. */
   get(key: string): Promise<Buffer>;
   /** Creates or replaces an object durably in one step. */
@@ -68,6 +73,13 @@ export interface StorageDriver {
    * append and commit: for small objects that pays.
    */
   commitBytes(from: string, to: string, bytes: Buffer): Promise<void>;
+  /**
+   * Optional: makes the file at `path` (outside the driver, on the local filesystem) the object at
+   * `key` without copying its bytes (a hard link), replacing any object there; not yet durable (the
+   * caller commits `key` next). Resolves false when it cannot (another filesystem, a driver that is
+   * not local): the caller then copies. `berth import` uses it.
+   */
+  linkFrom?(path: string, key: string): Promise<boolean>;
   /** Removes an object, or every object below a prefix ending in "/". Absent keys are not an error. */
   delete(keyOrPrefix: string): Promise<void>;
   /** Every object below a prefix, in no particular order. */
@@ -80,6 +92,14 @@ export class NotFoundError extends Error {
     super(`storage: no object at ${key}`);
     this.name = 'NotFoundError';
     this.key = key;
+  }
+}
+
+/** The storage backend did not answer (down, unreachable, or failing with 5xx after retries). */
+export class StorageUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super(`storage: unavailable (${cause instanceof Error ? cause.message : String(cause)})`, { cause });
+    this.name = 'StorageUnavailableError';
   }
 }
 

@@ -12,14 +12,15 @@ import { after, before, describe, it } from 'node:test';
 import type { EventStore, OutboxEvent } from '../../src/metadata/event-store.js';
 import type { LifecycleStore, PolicyStore } from '../../src/metadata/lifecycle.js';
 import { SqliteStore } from '../../src/metadata/sqlite/sqlite-store.js';
+import { createTestDatabase, type TestDatabase } from '../support/postgres-database.js';
 import type { MetadataStore, NewManifest } from '../../src/metadata/store.js';
 
 type Store = MetadataStore & EventStore & LifecycleStore & PolicyStore;
 
 interface StoreFactory {
   readonly name: string;
-  create(): Store;
-  dispose(): void;
+  create(): Store | Promise<Store>;
+  dispose(): void | Promise<void>;
 }
 
 let counter = 0;
@@ -41,12 +42,12 @@ async function pending(store: Store, endpoint: string): Promise<string[]> {
 export function eventStoreSuite(factory: StoreFactory): void {
   describe(`EventStore behaviour: ${factory.name}`, () => {
     let store: Store;
-    before(() => {
-      store = factory.create();
+    before(async () => {
+      store = await factory.create();
     });
     after(async () => {
       await store.close();
-      factory.dispose();
+      await factory.dispose();
     });
 
     it('a new endpoint starts after the newest event; later events are claimed in order', async () => {
@@ -172,4 +173,16 @@ eventStoreSuite({
     return new SqliteStore({ path: join(directory, 'metadata.sqlite') });
   },
   dispose: () => rmSync(directory, { recursive: true, force: true }),
+});
+
+let database: TestDatabase | undefined;
+eventStoreSuite({
+  name: 'PostgresStore',
+  create: async () => {
+    database = await createTestDatabase('events');
+    return database.open();
+  },
+  dispose: async () => {
+    await database?.drop();
+  },
 });

@@ -9,14 +9,15 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { LifecycleStore, PolicyStore, UsageStore } from '../../src/metadata/lifecycle.js';
 import { SqliteStore } from '../../src/metadata/sqlite/sqlite-store.js';
+import { createTestDatabase, type TestDatabase } from '../support/postgres-database.js';
 import { BlobCollectedError, type MetadataStore, type NewManifest } from '../../src/metadata/store.js';
 
 type Store = MetadataStore & LifecycleStore & UsageStore & PolicyStore;
 
 interface StoreFactory {
   readonly name: string;
-  create(): Store;
-  dispose(): void;
+  create(): Store | Promise<Store>;
+  dispose(): void | Promise<void>;
 }
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -74,12 +75,12 @@ async function collectAll(store: Store): Promise<{ manifests: string[]; blobs: s
 export function lifecycleStoreSuite(factory: StoreFactory): void {
   describe(`LifecycleStore behaviour: ${factory.name}`, () => {
     let store: Store;
-    before(() => {
-      store = factory.create();
+    before(async () => {
+      store = await factory.create();
     });
     after(async () => {
       await store.close();
-      factory.dispose();
+      await factory.dispose();
     });
 
     it('a linked blob that nothing references is collected only once its review delay has passed', async () => {
@@ -342,4 +343,16 @@ lifecycleStoreSuite({
     return new SqliteStore({ path: join(directory, 'metadata.sqlite') });
   },
   dispose: () => rmSync(directory, { recursive: true, force: true }),
+});
+
+let database: TestDatabase | undefined;
+lifecycleStoreSuite({
+  name: 'PostgresStore',
+  create: async () => {
+    database = await createTestDatabase('lifecycle');
+    return database.open();
+  },
+  dispose: async () => {
+    await database?.drop();
+  },
 });

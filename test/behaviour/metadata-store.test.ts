@@ -7,12 +7,13 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SqliteStore } from '../../src/metadata/sqlite/sqlite-store.js';
+import { createTestDatabase, type TestDatabase } from '../support/postgres-database.js';
 import type { MetadataStore, NewManifest } from '../../src/metadata/store.js';
 
 interface StoreFactory {
   readonly name: string;
-  create(): MetadataStore;
-  dispose(): void;
+  create(): MetadataStore | Promise<MetadataStore>;
+  dispose(): void | Promise<void>;
 }
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -43,12 +44,12 @@ function manifest(repository: string, label: string, extra: Partial<NewManifest>
 export function metadataStoreSuite(factory: StoreFactory): void {
   describe(`MetadataStore behaviour: ${factory.name}`, () => {
     let store: MetadataStore;
-    before(() => {
-      store = factory.create();
+    before(async () => {
+      store = await factory.create();
     });
     after(async () => {
       await store.close();
-      factory.dispose();
+      await factory.dispose();
     });
 
     describe('blobs', () => {
@@ -454,4 +455,16 @@ describe('SqliteStore (file) with background WAL checkpoints', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+let database: TestDatabase | undefined;
+metadataStoreSuite({
+  name: 'PostgresStore',
+  create: async () => {
+    database = await createTestDatabase('metadata');
+    return database.open();
+  },
+  dispose: async () => {
+    await database?.drop();
+  },
 });

@@ -12,10 +12,14 @@ import { ExistsError, NotFoundError, type StorageDriver } from '../../src/storag
 import { FilesystemDriver, type FdatasyncFunction } from '../../src/storage/filesystem/filesystem-driver.js';
 import { nativeSendFile, nativeWriteAndRename, type SendFile } from '../../src/storage/filesystem/native-helpers.js';
 import { MemoryDriver } from '../../src/storage/memory/memory-driver.js';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { createS3Client } from '../../src/storage/s3/s3-client.js';
+import { MIN_PART_SIZE, S3Driver } from '../../src/storage/s3/s3-driver.js';
+import { s3Service } from '../support/services.js';
 
 interface DriverFactory {
   readonly name: string;
-  create(): StorageDriver;
+  create(): StorageDriver | Promise<StorageDriver>;
   dispose(): void;
 }
 
@@ -39,8 +43,8 @@ async function listKeys(driver: StorageDriver, prefix: string): Promise<string[]
 export function storageDriverSuite(factory: DriverFactory): void {
   describe(`StorageDriver behaviour: ${factory.name}`, () => {
     let driver: StorageDriver;
-    before(() => {
-      driver = factory.create();
+    before(async () => {
+      driver = await factory.create();
     });
     after(() => {
       factory.dispose();
@@ -489,5 +493,20 @@ describe('FilesystemDriver when fdatasync fails', () => {
 storageDriverSuite({
   name: 'MemoryDriver',
   create: () => new MemoryDriver(),
+  dispose: () => undefined,
+});
+
+// The S3 driver on the harness's real Ceph radosgw, in a bucket of its own. A small part size makes
+// the multi-part paths (server-side copy of an existing object, several parts) run on small data.
+let s3Bucket = '';
+storageDriverSuite({
+  name: 'S3Driver (Ceph radosgw)',
+  create: async () => {
+    const service = s3Service();
+    const client = createS3Client({ accessKey: service.accessKey, secretKey: service.secretKey, region: service.region, regionEndpoint: service.endpoint, forcePathStyle: true, secure: false, skipVerify: false });
+    s3Bucket = `berth-driver-${process.pid}-${Date.now()}`;
+    await client.send(new CreateBucketCommand({ Bucket: s3Bucket }));
+    return new S3Driver({ client, bucket: s3Bucket, rootDirectory: 'registry/root', chunkSize: MIN_PART_SIZE, multipartCopyChunkSize: MIN_PART_SIZE, multipartCopyMaxConcurrency: 4, multipartCopyThresholdSize: MIN_PART_SIZE, storageClass: undefined, encryption: undefined, redirect: true });
+  },
   dispose: () => undefined,
 });

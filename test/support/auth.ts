@@ -129,22 +129,30 @@ export async function call(url: string, method: string, path: string, credential
   });
 }
 
+/** Pushes one blob (a monolithic POST) with `credentials`; asserts the 201. */
+export async function pushBlobAs(url: string, repository: string, blob: Content, credentials: Credentials): Promise<void> {
+  const response = await call(url, 'POST', `/v2/${repository}/blobs/uploads/?digest=${blob.digest}`, credentials, {
+    headers: { 'Content-Type': 'application/octet-stream' },
+    body: blob.bytes,
+  });
+  await response.arrayBuffer();
+  assert.equal(response.status, 201, `pushing blob to ${repository}`);
+}
+
+/** PUTs a manifest by tag or digest with `credentials`; asserts the 201. */
+export async function putManifestAs(url: string, repository: string, reference: string, manifest: ManifestBody, credentials: Credentials): Promise<void> {
+  const response = await call(url, 'PUT', `/v2/${repository}/manifests/${reference}`, credentials, { headers: { 'Content-Type': manifest.mediaType }, body: manifest.bytes });
+  await response.arrayBuffer();
+  assert.equal(response.status, 201, `pushing manifest to ${repository}:${reference}`);
+}
+
 /** Pushes config, layers (monolithic POSTs) and a manifest with `credentials`; asserts 201s. */
 export async function pushImageAs(url: string, repository: string, tag: string, credentials: Credentials): Promise<{ manifest: ManifestBody; blobs: Content[] }> {
   const parts = imageParts(`${repository}:${tag}`);
   const blobs = [parts.config, ...parts.layers];
-  for (const blob of blobs) {
-    const response = await call(url, 'POST', `/v2/${repository}/blobs/uploads/?digest=${blob.digest}`, credentials, {
-      headers: { 'Content-Type': 'application/octet-stream' },
-      body: blob.bytes,
-    });
-    await response.arrayBuffer();
-    assert.equal(response.status, 201, `pushing blob to ${repository}`);
-  }
+  for (const blob of blobs) await pushBlobAs(url, repository, blob, credentials);
   const manifest = ociManifest(parts);
-  const response = await call(url, 'PUT', `/v2/${repository}/manifests/${tag}`, credentials, { headers: { 'Content-Type': manifest.mediaType }, body: manifest.bytes });
-  await response.arrayBuffer();
-  assert.equal(response.status, 201, `pushing manifest to ${repository}:${tag}`);
+  await putManifestAs(url, repository, tag, manifest, credentials);
   return { manifest, blobs };
 }
 

@@ -39,6 +39,14 @@ export async function getBlob(ctx: RequestContext): Promise<void> {
     served(ctx, blob, 'manifest', length);
     return;
   }
+  // Only a redirecting driver costs the GET an extra await; the filesystem's stays as it was.
+  const location = ctx.registry.blobs.redirects ? await ctx.registry.blobs.redirectUrl(blob.digest) : undefined;
+  if (location !== undefined) {
+    // The bytes go from the object store to the client (which sends its Range there); HEAD stayed here.
+    ctx.send(307, { Location: location, 'Docker-Content-Digest': blob.digest, 'Cache-Control': 'no-store' });
+    ctx.registry.blobs.pulled(ctx.name, blob, ctx);
+    return;
+  }
   if (range === undefined && blob.size <= WHOLE_READ_LIMIT) {
     // Small blobs (configs, small layers) go out in one write, without a read stream.
     const bytes = await ctx.registry.blobs.readWhole(blob.digest);

@@ -144,4 +144,35 @@ export const MIGRATIONS: readonly string[] = [
     used_at INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  // 5: the web UI's tag listings sorted by push time, newest first (src/metadata/browse.ts).
+  `
+  CREATE INDEX tags_by_push ON tags (repository_id, updated_at DESC, name);
+  `,
+  // 6: the import journal (src/metadata/import-store.ts): one row per repository of a source that
+  // `berth import` finished, with the fingerprint of what the source held then.
+  `
+  CREATE TABLE import_journal (
+    source TEXT NOT NULL,
+    repository TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    imported_at INTEGER NOT NULL,
+    PRIMARY KEY (source, repository)
+  ) WITHOUT ROWID;
+  `,
+  // 7: the history of garbage-collector runs (src/metadata/gc-runs.ts), for the web UI.
+  `
+  CREATE TABLE gc_runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    started_at INTEGER NOT NULL,
+    finished_at INTEGER NOT NULL,
+    trigger TEXT NOT NULL,
+    manifests INTEGER NOT NULL,
+    blobs INTEGER NOT NULL,
+    bytes_reclaimed INTEGER NOT NULL,
+    orphans INTEGER NOT NULL,
+    orphan_bytes INTEGER NOT NULL,
+    policy_tags INTEGER NOT NULL,
+    policy_manifests INTEGER NOT NULL
+  );
+  `,
 ];

@@ -1,7 +1,10 @@
 // The embedded metadata store: SQLite through better-sqlite3 (synchronous, in-process, WAL).
 // Every statement is prepared once; multi-step writes are IMMEDIATE transactions so that several
 // processes (cluster workers) sharing the file serialise their writes.
+import type { ImportedRepository, ImportStore } from '../import-store.js';
 import Database from 'better-sqlite3';
+import { TAG_COUNT_CAP, type BrowseStore, type ManifestSummary, type RepositorySearch, type RepositorySummary, type TagCursor, type TagDetail } from '../browse.js';
+import { GC_RUNS_KEPT, type GcRunRow, type GcRunStore } from '../gc-runs.js';
 import type { EndpointBacklog, EventStore, OutboxEvent, RemovalEvents, StoredEvent } from '../event-store.js';
 import { BLOB_DELETION_LEASE_MS, type BlobDeletions, type CollectedManifests, type GcCandidate, type GcQueueStats, type LifecycleStore, type Usage, type UsageScope, type UsageStore, type PolicyStore, type TagRow } from '../lifecycle.js';
 import {
@@ -32,7 +35,7 @@ export interface SqliteOptions {
 
 type Statement = Database.Statement<unknown[], unknown>;
 
-export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, PolicyStore, EventStore {
+export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, PolicyStore, EventStore, BrowseStore, ImportStore, GcRunStore {
   readonly #db: Database.Database;
   readonly #statements = new Map<string, Statement>();
   readonly #tagPages = new TagPageCache(TAG_PAGE_CACHE_NAMES);
@@ -643,6 +646,105 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
     }
   }
 
+  // ---- browsing (BrowseStore; docs/api.md) ----
+
+  searchRepositories(search: RepositorySearch): Promise<RepositorySummary[]> {
+    // Walks the name index from `after` and stops at `limit` matches: a page costs the names read.
+    return this.#settle(
+      () =>
+        this.#sql(
+          `SELECT r.name, (SELECT count(*) FROM (SELECT 1 FROM tags t WHERE t.repository_id = r.id LIMIT ${TAG_COUNT_CAP})) AS tags,
+                  (SELECT max(t.updated_at) FROM tags t WHERE t.repository_id = r.id) AS pushedAt
+             FROM repositories r
+            WHERE r.name > ? AND (? = '' OR instr(r.name, ?) > 0)
+              AND EXISTS (SELECT 1 FROM repository_manifests rm WHERE rm.repository_id = r.id)
+            ORDER BY r.name LIMIT ?`,
+        ).all(search.after ?? '', search.contains, search.contains, search.limit) as RepositorySummary[],
+    );
+  }
+
+  getRepositorySummary(repository: string): Promise<RepositorySummary | undefined> {
+    return this.#settle(
+      () =>
+        this.#sql(
+          `SELECT r.name, (SELECT count(*) FROM (SELECT 1 FROM tags t WHERE t.repository_id = r.id LIMIT ${TAG_COUNT_CAP})) AS tags,
+                  (SELECT max(t.updated_at) FROM tags t WHERE t.repository_id = r.id) AS pushedAt
+             FROM repositories r WHERE r.name = ?`,
+        ).get(repository) as RepositorySummary | undefined,
+    );
+  }
+
+  listTagDetails(repository: string, cursor: TagCursor, limit: number): Promise<TagDetail[] | undefined> {
+    return this.#settle(() => {
+      const repositoryId = this.#repositoryId(repository);
+      if (repositoryId === undefined) return undefined;
+      const select = `SELECT t.name, m.digest, m.media_type AS mediaType, ${MANIFEST_SIZE} AS size, t.updated_at AS pushedAt
+                        FROM tags t JOIN manifests m ON m.id = t.manifest_id`;
+      if (cursor.sort === 'name') {
+        return this.#sql(`${select} WHERE t.repository_id = ? AND t.name > ? ORDER BY t.name LIMIT ?`).all(repositoryId, cursor.after ?? '', limit) as TagDetail[];
+      }
+      if (cursor.after === undefined) {
+        return this.#sql(`${select} WHERE t.repository_id = ? ORDER BY t.updated_at DESC, t.name LIMIT ?`).all(repositoryId, limit) as TagDetail[];
+      }
+      const { pushedAt, name } = cursor.after;
+      return this.#sql(
+        `${select} WHERE t.repository_id = ? AND (t.updated_at < ? OR (t.updated_at = ? AND t.name > ?))
+          ORDER BY t.updated_at DESC, t.name LIMIT ?`,
+      ).all(repositoryId, pushedAt, pushedAt, name, limit) as TagDetail[];
+    });
+  }
+
+  getManifestSummary(repository: string, digest: string): Promise<ManifestSummary | undefined> {
+    return this.#settle(() => {
+      const row = this.#sql(
+        `SELECT m.id, r.id AS repositoryId, m.digest, m.media_type AS mediaType, ${MANIFEST_SIZE} AS size, m.artifact_type AS artifactType,
+                m.subject, rm.created_at AS createdAt
+           FROM repositories r JOIN repository_manifests rm ON rm.repository_id = r.id
+           JOIN manifests m ON m.id = rm.manifest_id AND m.digest = ?
+          WHERE r.name = ?`,
+      ).get(digest, repository) as (Omit<ManifestSummary, 'tags' | 'parents' | 'referrers'> & { id: number; repositoryId: number }) | undefined;
+      if (row === undefined) return undefined;
+      const { id, repositoryId, ...summary } = row;
+      const tags = this.#sql('SELECT name FROM tags WHERE repository_id = ? AND manifest_id = ? ORDER BY name').pluck().all(repositoryId, id) as string[];
+      const parents = this.#sql(
+        `SELECT p.digest FROM manifest_references mr JOIN manifests p ON p.id = mr.manifest_id
+           JOIN repository_manifests rm ON rm.manifest_id = p.id AND rm.repository_id = ?
+          WHERE mr.child = ? AND mr.kind = 'manifest' ORDER BY p.digest`,
+      ).pluck().all(repositoryId, digest) as string[];
+      const counts = this.#sql(
+        `SELECT coalesce(m.artifact_type, '') AS artifactType, count(*) AS n FROM manifests m
+           JOIN repository_manifests rm ON rm.manifest_id = m.id AND rm.repository_id = ?
+          WHERE m.subject = ? GROUP BY 1 ORDER BY 1`,
+      ).all(repositoryId, digest) as { artifactType: string; n: number }[];
+      return { ...summary, tags, parents, referrers: Object.fromEntries(counts.map((count) => [count.artifactType, count.n])) };
+    });
+  }
+
+  // ---- garbage-collector runs (GcRunStore) ----
+
+  recordGcRun(run: GcRunRow): Promise<void> {
+    return this.#settle(() =>
+      this.#db.transaction(() => {
+        this.#sql(
+          `INSERT INTO gc_runs (started_at, finished_at, trigger, manifests, blobs, bytes_reclaimed, orphans, orphan_bytes, policy_tags, policy_manifests)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        ).run(run.startedAt, run.finishedAt, run.trigger, run.manifests, run.blobs, run.bytesReclaimed, run.orphans, run.orphanBytes, run.policyTags, run.policyManifests);
+        this.#sql(`DELETE FROM gc_runs WHERE id <= (SELECT max(id) FROM gc_runs) - ${GC_RUNS_KEPT}`).run();
+      }).immediate(),
+    );
+  }
+
+  listGcRuns(limit: number): Promise<GcRunRow[]> {
+    return this.#settle(
+      () =>
+        this.#sql(
+          `SELECT started_at AS startedAt, finished_at AS finishedAt, trigger, manifests, blobs, bytes_reclaimed AS bytesReclaimed,
+                  orphans, orphan_bytes AS orphanBytes, policy_tags AS policyTags, policy_manifests AS policyManifests
+             FROM gc_runs ORDER BY id DESC LIMIT ?`,
+        ).all(limit) as GcRunRow[],
+    );
+  }
+
   // ---- notification outbox (EventStore; src/metadata/event-store.ts) ----
 
   appendEvents(events: readonly OutboxEvent[]): Promise<void> {
@@ -721,12 +823,45 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
     );
   }
 
+  // ---- the import journal (ImportStore; docs/import.md) ----
+
+  getImportedRepository(source: string, repository: string): Promise<ImportedRepository | undefined> {
+    const row = this.#sql('SELECT fingerprint, imported_at AS importedAt FROM import_journal WHERE source = ? AND repository = ?').get(source, repository) as
+      | ImportedRepository
+      | undefined;
+    return Promise.resolve(row);
+  }
+
+  recordImportedRepository(source: string, repository: string, fingerprint: string): Promise<void> {
+    return this.#settle(() => {
+      this.#sql(
+        `INSERT INTO import_journal (source, repository, fingerprint, imported_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (source, repository) DO UPDATE SET fingerprint = excluded.fingerprint, imported_at = excluded.imported_at`,
+      ).run(source, repository, fingerprint, Date.now());
+    });
+  }
+
+  forgetImportSource(source: string): Promise<void> {
+    return this.#settle(() => {
+      this.#sql('DELETE FROM import_journal WHERE source = ?').run(source);
+    });
+  }
+
   async close(): Promise<void> {
     // The worker first: this connection, closing last, then checkpoints what is left and removes the WAL.
     await this.#checkpointer?.close();
     this.#db.close();
   }
 }
+
+/**
+ * A manifest's size as the UI shows it (SQL over `m`): its payload, the blobs it references, and the
+ * payloads and blobs of its child manifests (an index; a layer shared by two children counts twice).
+ */
+const MANIFEST_SIZE = `(m.size
+  + (SELECT coalesce(sum(b.size), 0) FROM manifest_references mr JOIN blobs b ON b.digest = mr.child WHERE mr.manifest_id = m.id AND mr.kind = 'blob')
+  + (SELECT coalesce(sum(c.size + (SELECT coalesce(sum(cb.size), 0) FROM manifest_references cr JOIN blobs cb ON cb.digest = cr.child WHERE cr.manifest_id = c.id AND cr.kind = 'blob')), 0)
+       FROM manifest_references mr JOIN manifests c ON c.digest = mr.child WHERE mr.manifest_id = m.id AND mr.kind = 'manifest'))`;
 
 /** Thrown inside putManifest's transaction to roll it back when an immutable tag would move. */
 class ImmutableTagRefusal extends Error {

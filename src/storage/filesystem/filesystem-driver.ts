@@ -21,7 +21,7 @@
 // refuse sendfile for this filesystem (EINVAL and the like), that transfer goes on through the copy
 // path from where sendfile stopped, and so do all later ones.
 import { constants } from 'node:os';
-import { close, closeSync, createReadStream, fdatasync, fstatSync, fsync, mkdirSync, open, openSync, read, readFileSync, rename, statSync, unlink, write, writev } from 'node:fs';
+import { close, closeSync, createReadStream, fdatasync, link, fstatSync, fsync, mkdirSync, open, openSync, read, readFileSync, rename, statSync, unlink, write, writev } from 'node:fs';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
@@ -44,6 +44,7 @@ const openAsync = promisify(open);
 const readAsync = promisify(read);
 const renameAsync = promisify(rename);
 const unlinkAsync = promisify(unlink);
+const linkAsync = promisify(link);
 
 export type FdatasyncFunction = (fd: number, callback: (error: NodeJS.ErrnoException | null) => void) => void;
 
@@ -235,6 +236,20 @@ export class FilesystemDriver implements StorageDriver {
       // EEXIST: the file is the caller's, left alone. (The helper removes a file it created.)
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new ExistsError(from);
       if (this.#writeAndRename === undefined) await unlinkQuietly(source);
+      throw error;
+    }
+  }
+
+  async linkFrom(path: string, key: string): Promise<boolean> {
+    const target = this.#path(key);
+    this.#ensureDirectory(dirname(target));
+    await unlinkQuietly(target);
+    try {
+      await linkAsync(path, target);
+      return true;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EXDEV' || code === 'EPERM' || code === 'EMLINK' || code === 'ENOTSUP' || code === 'EOPNOTSUPP') return false;
       throw error;
     }
   }

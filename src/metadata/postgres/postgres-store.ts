@@ -1,0 +1,793 @@
+// The metadata store for several instances: PostgreSQL through `pg` (a pool; every statement is a
+// named prepared statement, prepared once per connection). Nothing is cached in the process, so a
+// write on one instance is seen by the next read on any other (docs/scale-out.md).
+//
+// Concurrency (READ COMMITTED): the collector takes its review-queue batches with FOR UPDATE SKIP
+// LOCKED (collectors on several instances take disjoint batches, never wait for each other) and
+// then locks each candidate's blob or manifest row with FOR UPDATE SKIP LOCKED before re-checking,
+// in a fresh statement, that nothing references it. A push locks the rows it references FOR SHARE
+// before checking them, so either the push sees the row gone (and answers MANIFEST_BLOB_UNKNOWN) or
+// the collector skips the candidate (it stays queued). linkBlob touches the review queue before the
+// blob row, the order the collector locks them in. Event appenders take an advisory transaction
+// lock so that event seq follows commit order (event-store.ts).
+import pg from 'pg';
+import type { EndpointBacklog, EventStore, OutboxEvent, RemovalEvents, StoredEvent } from '../event-store.js';
+import {
+  BLOB_DELETION_LEASE_MS,
+  type BlobDeletions,
+  type CollectedManifests,
+  type GcCandidate,
+  type GcQueueStats,
+  type LifecycleStore,
+  type PolicyStore,
+  type TagRow,
+  type Usage,
+  type UsageScope,
+  type UsageStore,
+} from '../lifecycle.js';
+import {
+  BlobCollectedError,
+  type BlobRow,
+  type ManifestRow,
+  type MetadataStore,
+  type NewManifest,
+  type Page,
+  type PutManifestResult,
+  type ReferrerRow,
+  type UploadRow,
+} from '../store.js';
+import { migrateUp, migrationStatus, SchemaMismatchError } from './migrator.js';
+
+/** The advisory transaction lock event appenders take (seq in commit order). */
+const EVENT_APPEND_LOCK = '7161542245436932097';
+
+export interface PostgresOptions {
+  /** A connection string, or pg's connection fields. */
+  readonly connection: string | pg.ClientConfig;
+  readonly pool?: {
+    /** Connections at most (pool.maxopen). */
+    readonly max?: number;
+    /** Idle connections kept (pool.maxidle): idle ones beyond it are closed at once. */
+    readonly maxIdle?: number;
+    /** A connection is closed after this long (ms; pool.maxlifetime; 0: never). */
+    readonly maxLifetimeMs?: number;
+  };
+  /** Apply pending migrations first (tests, `database.migrate` on start); otherwise refuse them. */
+  readonly migrate?: boolean;
+}
+
+// int8 and numeric (counts, sums, bigint columns) as numbers: sizes and times stay below 2^53.
+const toNumber = (value: string): number => Number(value);
+const TYPES = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary'): unknown => (oid === 20 || oid === 1700 ? toNumber : (pg.types.getTypeParser(oid, format ?? 'text') as unknown))) as typeof pg.types.getTypeParser,
+};
+
+type Db = pg.Pool | pg.PoolClient;
+
+const names = new Map<string, string>();
+function statementName(text: string): string {
+  let name = names.get(text);
+  if (name === undefined) {
+    name = `berth_${names.size}`;
+    names.set(text, name);
+  }
+  return name;
+}
+
+export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore, PolicyStore, EventStore {
+  readonly #pool: pg.Pool;
+
+  private constructor(pool: pg.Pool) {
+    this.#pool = pool;
+  }
+
+  /**
+   * A store whose pool connects on first use, without checking the schema (the caller has, with
+   * open() or checkSchema()); for a composition root that is synchronous.
+   */
+  static connect(options: PostgresOptions): PostgresStore {
+    return new PostgresStore(PostgresStore.#createPool(options));
+  }
+
+  /** Checks the schema once: refuses (SchemaMismatchError) one it does not know, naming the command. */
+  static async checkSchema(options: PostgresOptions): Promise<void> {
+    const store = await PostgresStore.open(options);
+    await store.close();
+  }
+
+  static #createPool(options: PostgresOptions): pg.Pool {
+    const base: pg.PoolConfig = typeof options.connection === 'string' ? { connectionString: options.connection } : { ...options.connection };
+    const pool = new pg.Pool({
+      ...base,
+      types: TYPES,
+      max: options.pool?.max ?? 10,
+      ...(options.pool?.maxIdle === 0 ? { idleTimeoutMillis: 1 } : {}),
+      maxLifetimeSeconds: Math.ceil((options.pool?.maxLifetimeMs ?? 0) / 1000),
+    });
+    pool.on('error', () => {
+      // An idle connection dropped by the server: the pool discards it; the next query reconnects.
+    });
+    return pool;
+  }
+
+  /** Connects and checks the schema: refuses (SchemaMismatchError) one it does not know. */
+  static async open(options: PostgresOptions): Promise<PostgresStore> {
+    const pool = PostgresStore.#createPool(options);
+    try {
+      if (options.migrate === true) await migrateUp(pool);
+      const status = await migrationStatus(pool);
+      if (status.applied !== status.expected) throw new SchemaMismatchError(status);
+    } catch (error) {
+      await pool.end();
+      throw error;
+    }
+    return new PostgresStore(pool);
+  }
+
+  async #rows<T>(db: Db, text: string, values: readonly unknown[] = []): Promise<T[]> {
+    const result = await db.query({ name: statementName(text), text, values: values as unknown[] });
+    return result.rows as T[];
+  }
+
+  async #row<T>(db: Db, text: string, values: readonly unknown[] = []): Promise<T | undefined> {
+    return (await this.#rows<T>(db, text, values))[0];
+  }
+
+  async #run(db: Db, text: string, values: readonly unknown[] = []): Promise<number> {
+    const result = await db.query({ name: statementName(text), text, values: values as unknown[] });
+    return result.rowCount ?? 0;
+  }
+
+  /** Runs work in a transaction; with rollback, it is rolled back and its result returned. */
+  async #transaction<T>(work: (client: pg.PoolClient) => Promise<T>, rollback = false): Promise<T> {
+    const client = await this.#pool.connect();
+    let broken = false;
+    try {
+      await client.query('BEGIN');
+      try {
+        const result = await work(client);
+        await client.query(rollback ? 'ROLLBACK' : 'COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {
+          broken = true;
+        });
+        throw error;
+      }
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async #appendEvents(client: pg.PoolClient, events: readonly OutboxEvent[] | undefined, now: number): Promise<void> {
+    if (events === undefined || events.length === 0) return;
+    await this.#rows(client, 'SELECT pg_advisory_xact_lock($1)', [EVENT_APPEND_LOCK]);
+    await this.#run(
+      client,
+      'INSERT INTO event_outbox (repository, payload, created_at) SELECT r, p, $3 FROM unnest($1::text[], $2::text[]) AS e (r, p)',
+      [events.map((event) => event.repository), events.map((event) => event.payload), now],
+    );
+  }
+
+  async #repositoryId(db: Db, name: string): Promise<number | undefined> {
+    return (await this.#row<{ id: number }>(db, 'SELECT id FROM repositories WHERE name = $1', [name]))?.id;
+  }
+
+  async #ensureRepository(client: pg.PoolClient, name: string, now: number): Promise<number> {
+    const id = await this.#repositoryId(client, name);
+    if (id !== undefined) return id;
+    const inserted = await this.#row<{ id: number }>(client, 'INSERT INTO repositories (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING RETURNING id', [name, now]);
+    if (inserted !== undefined) return inserted.id;
+    const existing = await this.#repositoryId(client, name);
+    if (existing === undefined) throw new Error(`metadata: repository ${name} vanished while being created`);
+    return existing;
+  }
+
+  async hasRepository(repository: string): Promise<boolean> {
+    return (await this.#repositoryId(this.#pool, repository)) !== undefined;
+  }
+
+  getRepositoryBlob(repository: string, digest: string): Promise<BlobRow | undefined> {
+    return this.#row<BlobRow>(
+      this.#pool,
+      `SELECT b.digest, b.size FROM repositories r
+         JOIN repository_blobs rb ON rb.repository_id = r.id AND rb.digest = $1
+         JOIN blobs b ON b.digest = rb.digest
+       WHERE r.name = $2`,
+      [digest, repository],
+    );
+  }
+
+  getBlob(digest: string): Promise<BlobRow | undefined> {
+    return this.#row<BlobRow>(this.#pool, 'SELECT digest, size FROM blobs WHERE digest = $1', [digest]);
+  }
+
+  linkBlob(repository: string, blob: BlobRow, completedUpload?: string, bytesPresentSince?: number, events?: readonly OutboxEvent[]): Promise<void> {
+    const now = Date.now();
+    return this.#transaction(async (client) => {
+      if (completedUpload !== undefined) await this.#run(client, 'DELETE FROM uploads WHERE id = $1', [completedUpload]);
+      // The review queue first: the collector holds a candidate's queue row before its blob row.
+      await this.#run(
+        client,
+        `INSERT INTO gc_blob_review_queue (digest, event_at, event) VALUES ($1, $2, 'blob_linked')
+         ON CONFLICT (digest) DO UPDATE SET event_at = greatest(gc_blob_review_queue.event_at, excluded.event_at), event = excluded.event`,
+        [blob.digest, now],
+      );
+      const repositoryId = await this.#ensureRepository(client, repository, now);
+      const created = await this.#run(client, 'INSERT INTO blobs (digest, size, created_at) VALUES ($1, $2, $3) ON CONFLICT (digest) DO NOTHING', [blob.digest, blob.size, now]);
+      if (created > 0) {
+        const collecting = await this.#row(
+          client,
+          `SELECT 1 FROM gc_blob_deletions WHERE digest = $1 AND coalesce(finished_at, started_at + ${BLOB_DELETION_LEASE_MS}) >= $2`,
+          [blob.digest, bytesPresentSince ?? now],
+        );
+        if (collecting !== undefined) throw new BlobCollectedError(blob.digest);
+      }
+      await this.#run(client, 'INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [repositoryId, blob.digest, now]);
+      await this.#appendEvents(client, events, now);
+    });
+  }
+
+  unlinkBlob(repository: string, digest: string, events?: readonly OutboxEvent[]): Promise<boolean> {
+    return this.#transaction(async (client) => {
+      const changes = await this.#run(client, 'DELETE FROM repository_blobs WHERE digest = $1 AND repository_id = (SELECT id FROM repositories WHERE name = $2)', [digest, repository]);
+      if (changes > 0) await this.#appendEvents(client, events, Date.now());
+      return changes > 0;
+    });
+  }
+
+  getManifestByDigest(repository: string, digest: string): Promise<ManifestRow | undefined> {
+    return this.#row<ManifestRow>(
+      this.#pool,
+      `SELECT m.digest, m.media_type AS "mediaType", m.payload FROM manifests m
+         JOIN repository_manifests rm ON rm.manifest_id = m.id
+         JOIN repositories r ON r.id = rm.repository_id AND r.name = $1
+       WHERE m.digest = $2`,
+      [repository, digest],
+    );
+  }
+
+  getManifestByTag(repository: string, tag: string): Promise<ManifestRow | undefined> {
+    return this.#row<ManifestRow>(
+      this.#pool,
+      `SELECT m.digest, m.media_type AS "mediaType", m.payload FROM repositories r
+         JOIN tags t ON t.repository_id = r.id AND t.name = $1
+         JOIN manifests m ON m.id = t.manifest_id
+       WHERE r.name = $2`,
+      [tag, repository],
+    );
+  }
+
+  putManifest(manifest: NewManifest, events?: readonly OutboxEvent[]): Promise<PutManifestResult> {
+    const now = Date.now();
+    return this.#transaction(async (client): Promise<PutManifestResult> => {
+      const repositoryId = await this.#ensureRepository(client, manifest.repository, now);
+      // Lock what the manifest references (FOR SHARE, in digest order), then check it in a fresh statement.
+      const blobs = [...new Set(manifest.blobs)].sort();
+      if (blobs.length > 0) {
+        await this.#rows(client, 'SELECT 1 FROM blobs WHERE digest = ANY($1::text[]) ORDER BY digest FOR SHARE', [blobs]);
+        const present = await this.#rows<{ digest: string }>(client, 'SELECT digest FROM repository_blobs WHERE repository_id = $1 AND digest = ANY($2::text[])', [repositoryId, blobs]);
+        const found = new Set(present.map((row) => row.digest));
+        const missing = manifest.blobs.find((digest) => !found.has(digest));
+        if (missing !== undefined) return { ok: false, missing: 'blob', digest: missing };
+      }
+      const children = [...new Set(manifest.manifests)].sort();
+      if (children.length > 0) {
+        await this.#rows(client, 'SELECT 1 FROM manifests WHERE digest = ANY($1::text[]) ORDER BY digest FOR SHARE', [children]);
+        const present = await this.#rows<{ digest: string }>(
+          client,
+          'SELECT m.digest FROM repository_manifests rm JOIN manifests m ON m.id = rm.manifest_id WHERE rm.repository_id = $1 AND m.digest = ANY($2::text[])',
+          [repositoryId, children],
+        );
+        const found = new Set(present.map((row) => row.digest));
+        const missing = manifest.manifests.find((digest) => !found.has(digest));
+        if (missing !== undefined) return { ok: false, missing: 'manifest', digest: missing };
+      }
+      let manifestId = (await this.#row<{ id: number }>(client, 'SELECT id FROM manifests WHERE digest = $1 FOR SHARE', [manifest.digest]))?.id;
+      if (manifestId === undefined) {
+        manifestId = (
+          await this.#row<{ id: number }>(
+            client,
+            `INSERT INTO manifests (digest, media_type, size, payload, artifact_type, annotations, subject, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (digest) DO NOTHING RETURNING id`,
+            [manifest.digest, manifest.mediaType, manifest.payload.length, manifest.payload, manifest.artifactType, manifest.annotations, manifest.subject, now],
+          )
+        )?.id;
+        if (manifestId === undefined) {
+          // Another push stored it first (and committed): use that row.
+          manifestId = (await this.#row<{ id: number }>(client, 'SELECT id FROM manifests WHERE digest = $1 FOR SHARE', [manifest.digest]))?.id;
+          if (manifestId === undefined) throw new Error(`metadata: manifest ${manifest.digest} vanished while being stored`);
+        } else {
+          const kinds = [...manifest.blobs.map(() => 'blob'), ...manifest.manifests.map(() => 'manifest')];
+          if (kinds.length > 0) {
+            await this.#run(
+              client,
+              'INSERT INTO manifest_references (manifest_id, child, kind) SELECT $1, c, k FROM unnest($2::text[], $3::text[]) AS r (c, k) ON CONFLICT DO NOTHING',
+              [manifestId, [...manifest.blobs, ...manifest.manifests], kinds],
+            );
+          }
+        }
+      }
+      await this.#run(client, 'INSERT INTO repository_manifests (repository_id, manifest_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [repositoryId, manifestId, now]);
+      if (manifest.tag !== null) {
+        if (manifest.immutableTag === true) {
+          const current = await this.#row<{ digest: string }>(
+            client,
+            'SELECT m.digest FROM tags t JOIN manifests m ON m.id = t.manifest_id WHERE t.repository_id = $1 AND t.name = $2 FOR SHARE OF t',
+            [repositoryId, manifest.tag],
+          );
+          if (current !== undefined && current.digest !== manifest.digest) throw new ImmutableTagRefusal(current.digest);
+        }
+        await this.#run(
+          client,
+          `INSERT INTO tags (repository_id, name, manifest_id, updated_at) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (repository_id, name) DO UPDATE SET manifest_id = excluded.manifest_id, updated_at = excluded.updated_at`,
+          [repositoryId, manifest.tag, manifestId, now],
+        );
+      }
+      await this.#appendEvents(client, events, now);
+      return { ok: true };
+    }).catch((error: unknown) => {
+      if (error instanceof ImmutableTagRefusal) return { ok: false, immutable: true, current: error.current } as const;
+      throw error;
+    });
+  }
+
+  deleteManifest(repository: string, digest: string, events?: readonly OutboxEvent[]): Promise<boolean> {
+    return this.#transaction(async (client) => {
+      const repositoryId = await this.#repositoryId(client, repository);
+      const manifestId = (await this.#row<{ id: number }>(client, 'SELECT id FROM manifests WHERE digest = $1', [digest]))?.id;
+      if (repositoryId === undefined || manifestId === undefined) return false;
+      await this.#run(client, 'DELETE FROM tags WHERE repository_id = $1 AND manifest_id = $2', [repositoryId, manifestId]);
+      const deleted = (await this.#run(client, 'DELETE FROM repository_manifests WHERE repository_id = $1 AND manifest_id = $2', [repositoryId, manifestId])) > 0;
+      if (deleted) await this.#appendEvents(client, events, Date.now());
+      return deleted;
+    });
+  }
+
+  deleteTag(repository: string, tag: string, events?: readonly OutboxEvent[]): Promise<boolean> {
+    return this.#transaction(async (client) => {
+      const changes = await this.#run(client, 'DELETE FROM tags WHERE name = $1 AND repository_id = (SELECT id FROM repositories WHERE name = $2)', [tag, repository]);
+      if (changes > 0) await this.#appendEvents(client, events, Date.now());
+      return changes > 0;
+    });
+  }
+
+  async listTagsOfManifest(repository: string, digest: string): Promise<string[]> {
+    const rows = await this.#rows<{ name: string }>(
+      this.#pool,
+      `SELECT t.name FROM repositories r
+         JOIN tags t ON t.repository_id = r.id
+         JOIN manifests m ON m.id = t.manifest_id AND m.digest = $1
+       WHERE r.name = $2 ORDER BY t.name`,
+      [digest, repository],
+    );
+    return rows.map((row) => row.name);
+  }
+
+  async listTags(repository: string, page: Page): Promise<string[] | undefined> {
+    // One query: the repository's existence comes with the page (a null name when it has no tag after `after`).
+    const rows = await this.#rows<{ name: string | null }>(
+      this.#pool,
+      `SELECT t.name FROM repositories r LEFT JOIN LATERAL (
+         SELECT name FROM tags WHERE repository_id = r.id AND name > $2 ORDER BY name LIMIT $3) t ON true
+       WHERE r.name = $1 ORDER BY t.name`,
+      [repository, page.after ?? '', page.limit],
+    );
+    if (rows.length === 0) return undefined;
+    return rows.flatMap((row) => (row.name === null ? [] : [row.name]));
+  }
+
+  async listRepositories(page: Page): Promise<string[]> {
+    const rows = await this.#rows<{ name: string }>(
+      this.#pool,
+      `SELECT name FROM repositories r WHERE name > $1
+         AND EXISTS (SELECT 1 FROM repository_manifests rm WHERE rm.repository_id = r.id)
+       ORDER BY name LIMIT $2`,
+      [page.after ?? '', page.limit],
+    );
+    return rows.map((row) => row.name);
+  }
+
+  listReferrers(repository: string, subject: string, artifactType?: string): Promise<ReferrerRow[]> {
+    return this.#rows<ReferrerRow>(
+      this.#pool,
+      `SELECT m.digest, m.media_type AS "mediaType", m.size, m.artifact_type AS "artifactType", m.annotations
+         FROM manifests m
+         JOIN repository_manifests rm ON rm.manifest_id = m.id
+         JOIN repositories r ON r.id = rm.repository_id AND r.name = $1
+       WHERE m.subject = $2 AND ($3::text IS NULL OR m.artifact_type = $3)
+       ORDER BY m.digest`,
+      [repository, subject, artifactType ?? null],
+    );
+  }
+
+  async createUpload(upload: UploadRow): Promise<void> {
+    await this.#run(this.#pool, 'INSERT INTO uploads (id, repository, started_at) VALUES ($1, $2, $3)', [upload.id, upload.repository, upload.startedAt]);
+  }
+
+  getUpload(repository: string, id: string): Promise<UploadRow | undefined> {
+    return this.#row<UploadRow>(this.#pool, 'SELECT id, repository, started_at AS "startedAt" FROM uploads WHERE id = $1 AND repository = $2', [id, repository]);
+  }
+
+  async deleteUpload(id: string): Promise<void> {
+    await this.#run(this.#pool, 'DELETE FROM uploads WHERE id = $1', [id]);
+  }
+
+  async hasUpload(id: string): Promise<boolean> {
+    return (await this.#row(this.#pool, 'SELECT 1 FROM uploads WHERE id = $1', [id])) !== undefined;
+  }
+
+  listUploadsStartedBefore(time: number, limit: number): Promise<UploadRow[]> {
+    return this.#rows<UploadRow>(this.#pool, 'SELECT id, repository, started_at AS "startedAt" FROM uploads WHERE started_at < $1 ORDER BY started_at LIMIT $2', [time, limit]);
+  }
+
+  async countUploads(): Promise<number> {
+    return (await this.#row<{ n: number }>(this.#pool, 'SELECT count(*) AS n FROM uploads'))?.n ?? 0;
+  }
+
+  schemaStatus(): Promise<{ readonly applied: number; readonly expected: number }> {
+    return migrationStatus(this.#pool);
+  }
+
+  // ---- lifecycle (LifecycleStore; docs/gc.md) ----
+
+  collectManifests(cutoff: number, limit: number, dryRun: boolean): Promise<CollectedManifests> {
+    return this.#transaction(async (client) => {
+      const due = await this.#rows<{ digest: string }>(
+        client,
+        'SELECT digest FROM gc_manifest_review_queue WHERE event_at <= $1 ORDER BY event_at LIMIT $2 FOR UPDATE SKIP LOCKED',
+        [cutoff, limit],
+      );
+      const collected: GcCandidate[] = [];
+      for (const { digest } of due) {
+        const row = await this.#row<{ id: number; size: number }>(client, 'SELECT id, size FROM manifests WHERE digest = $1 FOR UPDATE SKIP LOCKED', [digest]);
+        if (row === undefined && (await this.#row(client, 'SELECT 1 FROM manifests WHERE digest = $1', [digest])) !== undefined) continue; // a push holds it: stays queued
+        const eligible =
+          row !== undefined &&
+          (await this.#row(client, 'SELECT 1 FROM repository_manifests WHERE manifest_id = $1', [row.id])) === undefined &&
+          (await this.#row(client, "SELECT 1 FROM manifest_references WHERE child = $1 AND kind = 'manifest'", [digest])) === undefined;
+        if (eligible) collected.push({ digest, size: row.size });
+        if (dryRun) continue;
+        if (eligible) {
+          await this.#run(client, 'DELETE FROM manifest_references WHERE manifest_id = $1', [row.id]);
+          await this.#run(client, 'DELETE FROM manifests WHERE id = $1', [row.id]);
+        }
+        await this.#run(client, 'DELETE FROM gc_manifest_review_queue WHERE digest = $1', [digest]);
+      }
+      return { collected, examined: due.length };
+    }, dryRun);
+  }
+
+  beginBlobDeletions(cutoff: number, limit: number, dryRun: boolean, events?: RemovalEvents): Promise<BlobDeletions> {
+    return this.#transaction(async (client) => {
+      const now = Date.now();
+      const due = await this.#rows<{ digest: string }>(
+        client,
+        'SELECT digest FROM gc_blob_review_queue WHERE event_at <= $1 ORDER BY event_at LIMIT $2 FOR UPDATE SKIP LOCKED',
+        [cutoff, limit],
+      );
+      const deleting: GcCandidate[] = [];
+      for (const { digest } of due) {
+        const row = await this.#row<{ size: number }>(client, 'SELECT size FROM blobs WHERE digest = $1 FOR UPDATE SKIP LOCKED', [digest]);
+        if (row === undefined && (await this.#row(client, 'SELECT 1 FROM blobs WHERE digest = $1', [digest])) !== undefined) continue; // a push holds it: stays queued
+        const eligible = row !== undefined && (await this.#row(client, "SELECT 1 FROM manifest_references WHERE child = $1 AND kind = 'blob'", [digest])) === undefined;
+        if (eligible) deleting.push({ digest, size: row.size });
+        if (dryRun) continue;
+        if (eligible) {
+          if (events !== undefined) {
+            const repositories = await this.#rows<{ name: string }>(
+              client,
+              'SELECT r.name FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id WHERE rb.digest = $1 ORDER BY r.name',
+              [digest],
+            );
+            await this.#appendEvents(
+              client,
+              repositories.map(({ name }) => events({ kind: 'blob', repository: name, digest })).filter((event): event is OutboxEvent => event !== undefined),
+              now,
+            );
+          }
+          await this.#run(client, 'DELETE FROM repository_blobs WHERE digest = $1', [digest]);
+          await this.#run(client, 'DELETE FROM blobs WHERE digest = $1', [digest]);
+          await this.#run(
+            client,
+            `INSERT INTO gc_blob_deletions (digest, size, started_at, finished_at) VALUES ($1, $2, $3, NULL)
+             ON CONFLICT (digest) DO UPDATE SET size = excluded.size, started_at = excluded.started_at, finished_at = NULL`,
+            [digest, row.size, now],
+          );
+        }
+        await this.#run(client, 'DELETE FROM gc_blob_review_queue WHERE digest = $1', [digest]);
+      }
+      return { deleting, examined: due.length };
+    }, dryRun);
+  }
+
+  beginOrphanDeletion(digest: string, size: number): Promise<boolean> {
+    return this.#transaction(async (client) => {
+      const now = Date.now();
+      // The deletion record first (locks its key), then the check: linkBlob sees it or we see the row.
+      const existing = await this.#row<{ running: boolean }>(
+        client,
+        `SELECT finished_at IS NULL AND started_at + ${BLOB_DELETION_LEASE_MS} > $2 AS running FROM gc_blob_deletions WHERE digest = $1 FOR UPDATE`,
+        [digest, now],
+      );
+      if (existing?.running === true) return false;
+      if ((await this.#row(client, 'SELECT 1 FROM blobs WHERE digest = $1', [digest])) !== undefined) return false;
+      await this.#run(
+        client,
+        `INSERT INTO gc_blob_deletions (digest, size, started_at, finished_at) VALUES ($1, $2, $3, NULL)
+         ON CONFLICT (digest) DO UPDATE SET size = excluded.size, started_at = excluded.started_at, finished_at = NULL`,
+        [digest, size, now],
+      );
+      return true;
+    });
+  }
+
+  async finishBlobDeletions(digests: readonly string[]): Promise<void> {
+    if (digests.length === 0) return;
+    await this.#run(this.#pool, 'UPDATE gc_blob_deletions SET finished_at = $1 WHERE digest = ANY($2::text[]) AND finished_at IS NULL', [Date.now(), [...digests]]);
+  }
+
+  unfinishedBlobDeletions(limit: number): Promise<{ digest: string; size: number; startedAt: number }[]> {
+    return this.#rows(this.#pool, 'SELECT digest, size, started_at AS "startedAt" FROM gc_blob_deletions WHERE finished_at IS NULL ORDER BY started_at LIMIT $1', [limit]);
+  }
+
+  renewBlobDeletion(digest: string): Promise<boolean> {
+    return this.#transaction(async (client) => {
+      await this.#rows(client, 'SELECT 1 FROM gc_blob_deletions WHERE digest = $1 FOR UPDATE', [digest]);
+      if ((await this.#row(client, 'SELECT 1 FROM blobs WHERE digest = $1', [digest])) !== undefined) {
+        await this.#run(client, 'DELETE FROM gc_blob_deletions WHERE digest = $1', [digest]);
+        return false;
+      }
+      return (await this.#run(client, 'UPDATE gc_blob_deletions SET started_at = $1, finished_at = NULL WHERE digest = $2', [Date.now(), digest])) > 0;
+    });
+  }
+
+  async pruneBlobDeletions(finishedBefore: number): Promise<void> {
+    await this.#run(this.#pool, 'DELETE FROM gc_blob_deletions WHERE finished_at IS NOT NULL AND finished_at < $1', [finishedBefore]);
+  }
+
+  async gcQueueStats(): Promise<GcQueueStats> {
+    const row = await this.#row<GcQueueStats>(
+      this.#pool,
+      `SELECT (SELECT count(*) FROM gc_blob_review_queue) AS blobs, (SELECT count(*) FROM gc_manifest_review_queue) AS manifests,
+              (SELECT count(*) FROM gc_blob_deletions WHERE finished_at IS NULL) AS "blobDeletionsInProgress"`,
+    );
+    return row ?? { blobs: 0, manifests: 0, blobDeletionsInProgress: 0 };
+  }
+
+  // ---- usage (UsageStore; docs/lifecycle.md) ----
+
+  /** The repositories in scope, as a condition on `r` with its parameters starting at $<first>. */
+  #scope(scope: UsageScope, first: number): { where: string; args: unknown[]; name: string } {
+    if ('repository' in scope) return { where: `r.name = $${first}`, args: [scope.repository], name: scope.repository };
+    if ('namespace' in scope) return { where: `(r.name = $${first} OR left(r.name, length($${first}) + 1) = $${first} || '/')`, args: [scope.namespace], name: scope.namespace };
+    return { where: 'true', args: [], name: '*' };
+  }
+
+  async usage(scope: UsageScope): Promise<Usage> {
+    const { where, args, name } = this.#scope(scope, 1);
+    const row = await this.#row<Omit<Usage, 'scope'>>(
+      this.#pool,
+      `WITH repos AS (SELECT id FROM repositories r WHERE ${where}),
+            ms AS (SELECT DISTINCT manifest_id FROM repository_manifests WHERE repository_id IN (SELECT id FROM repos)),
+            bl AS (SELECT DISTINCT child FROM manifest_references WHERE kind = 'blob' AND manifest_id IN (SELECT manifest_id FROM ms))
+       SELECT (SELECT count(*) FROM bl) AS blobs,
+              (SELECT coalesce(sum(b.size), 0) FROM blobs b WHERE b.digest IN (SELECT child FROM bl)) AS "blobBytes",
+              (SELECT count(*) FROM ms) AS manifests,
+              (SELECT coalesce(sum(m.size), 0) FROM manifests m WHERE m.id IN (SELECT manifest_id FROM ms)) AS "manifestBytes",
+              (SELECT count(*) FROM tags WHERE repository_id IN (SELECT id FROM repos)) AS tags`,
+      args,
+    );
+    return { scope: name, blobs: 0, blobBytes: 0, manifests: 0, manifestBytes: 0, tags: 0, ...row };
+  }
+
+  async listRepositoryUsage(): Promise<Usage[]> {
+    const rows: Usage[] = [];
+    for (const name of await this.listAllRepositories()) rows.push(await this.usage({ repository: name }));
+    return rows;
+  }
+
+  async usageIncrease(scope: UsageScope, manifest: string, payloadBytes: number, blobs: readonly string[]): Promise<number> {
+    const { where, args } = this.#scope(scope, 3);
+    const row = await this.#row<{ manifestIn: boolean; added: number }>(
+      this.#pool,
+      `WITH repos AS (SELECT id FROM repositories r WHERE ${where})
+       SELECT EXISTS (SELECT 1 FROM repository_manifests rm JOIN manifests m ON m.id = rm.manifest_id AND m.digest = $1
+                      WHERE rm.repository_id IN (SELECT id FROM repos)) AS "manifestIn",
+              (SELECT coalesce(sum(b.size), 0) FROM unnest($2::text[]) AS d (digest) JOIN blobs b ON b.digest = d.digest
+                WHERE NOT EXISTS (SELECT 1 FROM manifest_references mr JOIN repository_manifests rm ON rm.manifest_id = mr.manifest_id
+                                  WHERE mr.child = d.digest AND mr.kind = 'blob' AND rm.repository_id IN (SELECT id FROM repos))) AS added`,
+      [manifest, [...blobs], ...args],
+    );
+    return (row?.manifestIn === true ? 0 : payloadBytes) + (row?.added ?? 0);
+  }
+
+  async unreferencedBlobBytes(): Promise<{ blobs: number; bytes: number }> {
+    const row = await this.#row<{ blobs: number; bytes: number }>(
+      this.#pool,
+      `SELECT count(*) AS blobs, coalesce(sum(size), 0) AS bytes FROM blobs b
+       WHERE NOT EXISTS (SELECT 1 FROM manifest_references mr WHERE mr.child = b.digest AND mr.kind = 'blob')`,
+    );
+    return row ?? { blobs: 0, bytes: 0 };
+  }
+
+  // ---- policies (PolicyStore; docs/lifecycle.md) ----
+
+  async listAllRepositories(): Promise<string[]> {
+    return (await this.#rows<{ name: string }>(this.#pool, 'SELECT name FROM repositories ORDER BY name')).map((row) => row.name);
+  }
+
+  listTagRows(repository: string): Promise<TagRow[]> {
+    return this.#rows<TagRow>(
+      this.#pool,
+      `SELECT t.name, m.digest, t.updated_at AS "updatedAt" FROM repositories r
+         JOIN tags t ON t.repository_id = r.id JOIN manifests m ON m.id = t.manifest_id
+       WHERE r.name = $1 ORDER BY t.updated_at DESC, t.name`,
+      [repository],
+    );
+  }
+
+  removeUntagged(
+    repository: string,
+    options: { readonly deleteTags?: readonly string[]; readonly untaggedBefore?: number },
+    dryRun: boolean,
+    events?: RemovalEvents,
+  ): Promise<{ tags: string[]; manifests: string[] }> {
+    return this.#transaction(async (client) => {
+      const outcome = { tags: [] as string[], manifests: [] as string[] };
+      const record = async (removed: Parameters<RemovalEvents>[0]): Promise<void> => {
+        const event = events?.(removed);
+        if (event !== undefined) await this.#appendEvents(client, [event], Date.now());
+      };
+      const repositoryId = await this.#repositoryId(client, repository);
+      if (repositoryId === undefined) return outcome;
+      const candidates = new Set<number>();
+      for (const tag of options.deleteTags ?? []) {
+        const row = await this.#row<{ manifest_id: number; digest: string }>(
+          client,
+          'DELETE FROM tags t USING manifests m WHERE t.repository_id = $1 AND t.name = $2 AND m.id = t.manifest_id RETURNING t.manifest_id, m.digest',
+          [repositoryId, tag],
+        );
+        if (row === undefined) continue;
+        outcome.tags.push(tag);
+        await record({ kind: 'tag', repository, tag, digest: row.digest });
+        candidates.add(row.manifest_id);
+      }
+      if (options.untaggedBefore !== undefined) {
+        const old = await this.#rows<{ manifest_id: number }>(
+          client,
+          `SELECT rm.manifest_id FROM repository_manifests rm
+           WHERE rm.repository_id = $1 AND coalesce(rm.untagged_at, rm.created_at) <= $2
+             AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repository_id = rm.repository_id AND t.manifest_id = rm.manifest_id)`,
+          [repositoryId, options.untaggedBefore],
+        );
+        for (const { manifest_id } of old) candidates.add(manifest_id);
+      }
+      for (let progress = true; progress; ) {
+        progress = false;
+        for (const id of [...candidates]) {
+          const untagged = await this.#row(
+            client,
+            'SELECT 1 FROM repository_manifests rm WHERE rm.repository_id = $1 AND rm.manifest_id = $2 AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repository_id = rm.repository_id AND t.manifest_id = rm.manifest_id)',
+            [repositoryId, id],
+          );
+          if (untagged === undefined) {
+            candidates.delete(id);
+            continue;
+          }
+          const held = await this.#row(
+            client,
+            `SELECT 1 FROM manifests m WHERE m.id = $1 AND (
+               EXISTS (SELECT 1 FROM manifest_references mr JOIN repository_manifests rm ON rm.manifest_id = mr.manifest_id AND rm.repository_id = $2
+                       WHERE mr.child = m.digest AND mr.kind = 'manifest')
+               OR (m.subject IS NOT NULL AND EXISTS (SELECT 1 FROM repository_manifests rm JOIN manifests s ON s.id = rm.manifest_id
+                       WHERE rm.repository_id = $2 AND s.digest = m.subject)))`,
+            [id, repositoryId],
+          );
+          if (held !== undefined) continue;
+          const digest = (await this.#row<{ digest: string }>(client, 'SELECT digest FROM manifests WHERE id = $1', [id]))?.digest ?? '';
+          await this.#run(client, 'DELETE FROM repository_manifests WHERE repository_id = $1 AND manifest_id = $2', [repositoryId, id]);
+          outcome.manifests.push(digest);
+          await record({ kind: 'manifest', repository, digest });
+          candidates.delete(id);
+          const followers = await this.#rows<{ manifest_id: number }>(
+            client,
+            `SELECT rm.manifest_id FROM repository_manifests rm JOIN manifests m ON m.id = rm.manifest_id
+             WHERE rm.repository_id = $1 AND (m.subject = $2 OR m.digest IN (SELECT child FROM manifest_references WHERE manifest_id = $3 AND kind = 'manifest'))`,
+            [repositoryId, digest, id],
+          );
+          for (const { manifest_id } of followers) candidates.add(manifest_id);
+          progress = true;
+        }
+      }
+      return outcome;
+    }, dryRun);
+  }
+
+  // ---- notification outbox (EventStore; src/metadata/event-store.ts) ----
+
+  async appendEvents(events: readonly OutboxEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    await this.#transaction((client) => this.#appendEvents(client, events, Date.now()));
+  }
+
+  async openEndpoint(endpoint: string): Promise<void> {
+    await this.#run(
+      this.#pool,
+      `INSERT INTO event_endpoints (name, delivered_seq, lease_owner, lease_until, used_at)
+       VALUES ($1, (SELECT coalesce(max(seq), 0) FROM event_outbox), NULL, 0, $2) ON CONFLICT (name) DO UPDATE SET used_at = excluded.used_at`,
+      [endpoint, Date.now()],
+    );
+  }
+
+  async acquireLease(endpoint: string, owner: string, leaseMs: number): Promise<boolean> {
+    const now = Date.now();
+    const changes = await this.#run(
+      this.#pool,
+      `UPDATE event_endpoints SET lease_owner = $1, lease_until = $2, used_at = $3
+       WHERE name = $4 AND (lease_owner IS NULL OR lease_owner = $1 OR lease_until <= $3)`,
+      [owner, now + leaseMs, now, endpoint],
+    );
+    return changes > 0;
+  }
+
+  async releaseLease(endpoint: string, owner: string): Promise<void> {
+    await this.#run(this.#pool, 'UPDATE event_endpoints SET lease_owner = NULL, lease_until = 0 WHERE name = $1 AND lease_owner = $2', [endpoint, owner]);
+  }
+
+  claimBatch(endpoint: string, limit: number): Promise<StoredEvent[]> {
+    return this.#rows<StoredEvent>(
+      this.#pool,
+      `SELECT e.seq, e.repository, e.payload, e.created_at AS "createdAt" FROM event_outbox e
+       WHERE e.seq > (SELECT delivered_seq FROM event_endpoints WHERE name = $1) ORDER BY e.seq LIMIT $2`,
+      [endpoint, limit],
+    );
+  }
+
+  async markDelivered(endpoint: string, owner: string, seq: number): Promise<boolean> {
+    const now = Date.now();
+    const changes = await this.#run(
+      this.#pool,
+      `UPDATE event_endpoints SET delivered_seq = greatest(delivered_seq, $1), used_at = $2
+       WHERE name = $3 AND lease_owner = $4 AND lease_until > $2`,
+      [seq, now, endpoint, owner],
+    );
+    return changes > 0;
+  }
+
+  async eventBacklog(endpoints: readonly string[]): Promise<EndpointBacklog[]> {
+    const backlog: EndpointBacklog[] = [];
+    for (const endpoint of endpoints) {
+      const row = await this.#row<{ pending: number; oldestAt: number | null }>(
+        this.#pool,
+        `SELECT count(*) AS pending, min(e.created_at) AS "oldestAt" FROM event_outbox e
+         WHERE e.seq > coalesce((SELECT delivered_seq FROM event_endpoints WHERE name = $1), (SELECT coalesce(max(seq), 0) FROM event_outbox))`,
+        [endpoint],
+      );
+      backlog.push({ endpoint, pending: row?.pending ?? 0, oldestAt: row?.oldestAt ?? undefined });
+    }
+    return backlog;
+  }
+
+  pruneEvents(staleMs: number): Promise<number> {
+    return this.#transaction(async (client) => {
+      await this.#run(client, 'DELETE FROM event_endpoints WHERE used_at < $1', [Date.now() - staleMs]);
+      const floor = (await this.#row<{ floor: number | null }>(client, 'SELECT min(delivered_seq) AS floor FROM event_endpoints'))?.floor ?? null;
+      return floor === null ? this.#run(client, 'DELETE FROM event_outbox') : this.#run(client, 'DELETE FROM event_outbox WHERE seq <= $1', [floor]);
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.end();
+  }
+}
+
+/** Thrown inside putManifest's transaction to roll it back when an immutable tag would move. */
+class ImmutableTagRefusal extends Error {
+  readonly current: string;
+  constructor(current: string) {
+    super('immutable tag');
+    this.current = current;
+  }
+}

@@ -1,0 +1,444 @@
+// `berth import`: distribution's storage layout into a Berth store (docs/import.md). Per repository:
+// its layer links become blob links (bytes verified, then hard-linked into the destination when it
+// can, copied otherwise: never held in memory), its revisions become manifests (exact bytes, children
+// before indexes), its tags move onto them, and tags the source no longer has are removed. What Berth
+// refuses is reported by name and does not stop the rest. Every step is idempotent; a repository is
+// journalled (ImportStore) once all of it came over, so a rerun after kill -9 redoes at most the
+// repositories in flight, and a second pass skips repositories whose links did not change.
+import { createHash } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import { Writable } from 'node:stream';
+import type { ImportStore } from '../metadata/import-store.js';
+import type { MetadataStore } from '../metadata/store.js';
+import type { StorageDriver } from '../storage/driver.js';
+import { blobKey } from '../registry/blob-keys.js';
+import { linkStoredBlob } from '../registry/blob-link.js';
+import { createDigester, digestAlgorithm, digestHex, digestOf, isDigest, type Digest } from '../registry/digest.js';
+import { RegistryError } from '../registry/errors.js';
+import { parseManifest, type ParsedManifest } from '../registry/manifest-kinds.js';
+import { isTag, parseRepositoryName, type RepositoryName } from '../registry/names.js';
+import type { BlobSource, DistributionLayout, LayoutRepository } from './distribution-layout.js';
+
+export type RefusalKind =
+  | 'invalid-repository-name'
+  | 'invalid-tag'
+  | 'missing-blob'
+  | 'corrupt-blob'
+  | 'missing-manifest'
+  | 'corrupt-manifest'
+  | 'schema1-manifest'
+  | 'invalid-manifest'
+  | 'manifest-references-missing'
+  | 'dangling-tag';
+
+export interface Refusal {
+  readonly kind: RefusalKind;
+  readonly repository: string;
+  readonly digest?: string;
+  readonly tag?: string;
+  readonly reason: string;
+}
+
+export interface ImportProgress {
+  readonly repositoriesTotal: number;
+  readonly repositoriesDone: number;
+  readonly manifests: number;
+  readonly tags: number;
+  readonly blobBytes: number;
+  readonly elapsedMs: number;
+}
+
+export interface ImportReport {
+  readonly source: string;
+  readonly dryRun: boolean;
+  readonly verified: boolean;
+  readonly noVerifyReason?: string;
+  readonly repositories: { readonly total: number; readonly imported: number; readonly unchanged: number; readonly withRefusals: number };
+  /** Manifests stored in a repository by this pass (dry run: that would be). */
+  readonly manifests: number;
+  /** Manifests already in their repository. */
+  readonly manifestsPresent: number;
+  readonly tags: number;
+  readonly tagsRemoved: number;
+  readonly layerLinks: number;
+  readonly blobs: { readonly hardLinked: number; readonly copied: number; readonly present: number; readonly bytes: number; readonly bytesCopied: number; readonly bytesVerified: number };
+  readonly unfinishedUploadsSkipped: number;
+  readonly refusals: readonly Refusal[];
+  readonly durationMs: number;
+}
+
+export interface ImportOptions {
+  readonly dryRun?: boolean;
+  /** Skip hashing blob bytes; the reason goes into the report. */
+  readonly noVerifyReason?: string;
+  /** Repositories imported at once (default 4). */
+  readonly concurrency?: number;
+  /** Ignore the journal: look at every repository again. */
+  readonly full?: boolean;
+  readonly onProgress?: (progress: ImportProgress) => void;
+  /** Called when a repository is done (tests use it to kill mid-run at a known point). */
+  readonly onRepository?: (name: string, outcome: 'imported' | 'unchanged' | 'refused') => void;
+}
+
+type BlobOutcome = { readonly ok: true; readonly size: number; readonly since: number } | { readonly ok: false; readonly kind: 'missing-blob' | 'corrupt-blob'; readonly reason: string };
+
+interface Parsed {
+  readonly digest: Digest;
+  readonly payload: Buffer;
+  readonly manifest: ParsedManifest;
+}
+
+export class Importer {
+  readonly #layout: DistributionLayout;
+  readonly #metadata: MetadataStore;
+  readonly #journal: ImportStore;
+  readonly #storage: StorageDriver;
+  readonly #options: ImportOptions;
+  readonly #blobs = new Map<string, Promise<BlobOutcome>>();
+  readonly #refusals: Refusal[] = [];
+  /** Refusals per repository (repositories run concurrently). */
+  readonly #refusedIn = new Map<string, number>();
+  #started = 0;
+  #counts = { imported: 0, unchanged: 0, withRefusals: 0, done: 0, total: 0, manifests: 0, manifestsPresent: 0, tags: 0, tagsRemoved: 0, layerLinks: 0, hardLinked: 0, copied: 0, present: 0, bytes: 0, bytesCopied: 0, bytesVerified: 0, uploads: 0 };
+
+  constructor(layout: DistributionLayout, metadata: MetadataStore, journal: ImportStore, storage: StorageDriver, options: ImportOptions = {}) {
+    this.#layout = layout;
+    this.#metadata = metadata;
+    this.#journal = journal;
+    this.#storage = storage;
+    this.#options = options;
+  }
+
+  get #dryRun(): boolean {
+    return this.#options.dryRun === true;
+  }
+
+  get #verify(): boolean {
+    return this.#options.noVerifyReason === undefined;
+  }
+
+  async run(): Promise<ImportReport> {
+    this.#started = Date.now();
+    const names = await this.#layout.listRepositories();
+    this.#counts.total = names.length;
+    this.#progress();
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < names.length) {
+        const name = names[next++] as string;
+        const outcome = await this.#importRepository(name);
+        if (outcome === 'imported') this.#counts.imported++;
+        else if (outcome === 'unchanged') this.#counts.unchanged++;
+        else this.#counts.withRefusals++;
+        this.#counts.done++;
+        this.#options.onRepository?.(name, outcome);
+        this.#progress();
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, this.#options.concurrency ?? 4) }, worker));
+    const c = this.#counts;
+    return {
+      source: this.#layout.source,
+      dryRun: this.#dryRun,
+      verified: this.#verify,
+      ...(this.#options.noVerifyReason === undefined ? {} : { noVerifyReason: this.#options.noVerifyReason }),
+      repositories: { total: c.total, imported: c.imported, unchanged: c.unchanged, withRefusals: c.withRefusals },
+      manifests: c.manifests,
+      manifestsPresent: c.manifestsPresent,
+      tags: c.tags,
+      tagsRemoved: c.tagsRemoved,
+      layerLinks: c.layerLinks,
+      blobs: { hardLinked: c.hardLinked, copied: c.copied, present: c.present, bytes: c.bytes, bytesCopied: c.bytesCopied, bytesVerified: c.bytesVerified },
+      unfinishedUploadsSkipped: c.uploads,
+      refusals: [...this.#refusals].sort((a, b) => (a.repository + a.kind + (a.digest ?? a.tag ?? '')).localeCompare(b.repository + b.kind + (b.digest ?? b.tag ?? ''))),
+      durationMs: Date.now() - this.#started,
+    };
+  }
+
+  #progress(): void {
+    const c = this.#counts;
+    this.#options.onProgress?.({ repositoriesTotal: c.total, repositoriesDone: c.done, manifests: c.manifests, tags: c.tags, blobBytes: c.bytes, elapsedMs: Date.now() - this.#started });
+  }
+
+  #refuse(refusal: Refusal): void {
+    this.#refusals.push(refusal);
+    this.#refusedIn.set(refusal.repository, (this.#refusedIn.get(refusal.repository) ?? 0) + 1);
+  }
+
+  async #importRepository(name: string): Promise<'imported' | 'unchanged' | 'refused'> {
+    let repository: RepositoryName;
+    try {
+      repository = parseRepositoryName(name);
+    } catch (error) {
+      if (!(error instanceof RegistryError)) throw error;
+      this.#refuse({ kind: 'invalid-repository-name', repository: name, reason: error.message });
+      return 'refused';
+    }
+    const layout = await this.#layout.readRepository(name);
+    this.#counts.uploads += layout.uploads;
+    const fingerprint = fingerprintOf(layout);
+    if (this.#options.full !== true) {
+      const journalled = await this.#journal.getImportedRepository(this.#layout.source, name);
+      if (journalled?.fingerprint === fingerprint) return 'unchanged';
+    }
+    await this.#importLayers(repository, layout);
+    const manifests = await this.#importManifests(repository, layout);
+    await this.#importTags(repository, layout, manifests);
+    // Repositories run concurrently: count this one's refusals only.
+    if (this.#refusedIn.has(name)) return 'refused';
+    if (!this.#dryRun) await this.#journal.recordImportedRepository(this.#layout.source, name, fingerprint);
+    return 'imported';
+  }
+
+  async #importLayers(repository: RepositoryName, layout: LayoutRepository): Promise<void> {
+    for (const digest of layout.layers) {
+      if (!isDigest(digest)) continue;
+      if (await this.#metadata.getRepositoryBlob(repository, digest)) continue;
+      const outcome = await this.#ensureBlob(digest as Digest);
+      if (!outcome.ok) {
+        this.#refuse({ kind: outcome.kind, repository, digest, reason: outcome.reason });
+        continue;
+      }
+      if (!this.#dryRun) {
+        const linked = await linkStoredBlob(this.#metadata, this.#storage, repository, { digest: digest as Digest, size: outcome.size }, undefined, outcome.since);
+        if (!linked) {
+          // Collected meanwhile (a gc racing the import): bring the bytes again, once.
+          this.#blobs.delete(digest);
+          const again = await this.#ensureBlob(digest as Digest);
+          if (!again.ok || !(await linkStoredBlob(this.#metadata, this.#storage, repository, { digest: digest as Digest, size: again.size }, undefined, again.since))) {
+            this.#refuse({ kind: 'missing-blob', repository, digest, reason: 'the blob was collected while it was imported' });
+            continue;
+          }
+        }
+      }
+      this.#counts.layerLinks++;
+    }
+  }
+
+  /** The blob's bytes at their key in the destination (verified unless --no-verify); once per digest. */
+  #ensureBlob(digest: Digest): Promise<BlobOutcome> {
+    let outcome = this.#blobs.get(digest);
+    if (outcome === undefined) {
+      outcome = this.#bringBlob(digest);
+      this.#blobs.set(digest, outcome);
+    }
+    return outcome;
+  }
+
+  async #bringBlob(digest: Digest): Promise<BlobOutcome> {
+    const key = blobKey(digest);
+    const since = Date.now();
+    const known = await this.#metadata.getBlob(digest);
+    if (known !== undefined && (await this.#storage.stat(key))?.size === known.size) {
+      this.#counts.present++;
+      return { ok: true, size: known.size, since };
+    }
+    const source = await this.#layout.blob(digest);
+    if (source === undefined) return { ok: false, kind: 'missing-blob', reason: `${digest}: no blob data in the source` };
+    if (this.#dryRun) {
+      if (this.#verify) {
+        const actual = await hashStream(await source.open(), digest);
+        this.#counts.bytesVerified += actual.size;
+        if (actual.digest !== digest) return { ok: false, kind: 'corrupt-blob', reason: `the source's bytes hash to ${actual.digest}` };
+      }
+      this.#counts.bytes += source.size;
+      return { ok: true, size: source.size, since };
+    }
+    const scratch = `uploads/import-${process.pid}-${digestHex(digest)}`;
+    const linked = await this.#placeBlob(source, scratch, digest);
+    if (this.#verify) {
+      // A copy was hashed on its way; a hard link is hashed here, once it is the destination's own inode.
+      const actual = linked.actual ?? (await hashStream(await this.#storage.read(scratch), digest));
+      this.#counts.bytesVerified += actual.size;
+      if (actual.digest !== digest) {
+        await this.#storage.delete(scratch);
+        return { ok: false, kind: 'corrupt-blob', reason: `the source's bytes hash to ${actual.digest}` };
+      }
+    }
+    const committedSince = Date.now();
+    await this.#storage.commit(scratch, key);
+    this.#counts.bytes += source.size;
+    if (linked.hardLinked) this.#counts.hardLinked++;
+    else {
+      this.#counts.copied++;
+      this.#counts.bytesCopied += source.size;
+    }
+    return { ok: true, size: source.size, since: committedSince };
+  }
+
+  /** The source's bytes at `scratch`: hard-linked when the destination can, copied (and hashed on the way) otherwise. */
+  async #placeBlob(source: BlobSource, scratch: string, digest: Digest): Promise<{ hardLinked: boolean; hashed: boolean; actual?: { digest: string; size: number } }> {
+    if (source.location.kind === 'file' && this.#storage.linkFrom !== undefined && (await this.#storage.linkFrom(source.location.path, scratch))) {
+      return { hardLinked: true, hashed: false };
+    }
+    await this.#storage.delete(scratch);
+    const writer = await this.#storage.append(scratch, { last: true });
+    const hash = createDigester(digestAlgorithm(digest));
+    let size = 0;
+    const tap = new Writable({
+      write: (chunk: Buffer, _encoding, callback) => {
+        hash.update(chunk);
+        size += chunk.length;
+        if (writer.stream.write(chunk)) callback();
+        else writer.stream.once('drain', () => callback());
+      },
+      final: (callback) => {
+        writer.stream.end(() => callback());
+      },
+    });
+    writer.stream.on('error', (error) => tap.destroy(error));
+    await pipeline(await source.open(), tap);
+    return { hardLinked: false, hashed: true, actual: { digest: `${digestAlgorithm(digest)}:${hash.digest('hex')}`, size } };
+  }
+
+  async #importManifests(repository: RepositoryName, layout: LayoutRepository): Promise<Map<string, Parsed>> {
+    const parsed = new Map<string, Parsed>();
+    for (const digest of layout.revisions) {
+      if (!isDigest(digest)) continue;
+      const payload = await this.#layout.readBlob(digest);
+      if (payload === undefined) {
+        this.#refuse({ kind: 'missing-manifest', repository, digest, reason: 'a revision link names a manifest whose blob data is missing (dangling link)' });
+        continue;
+      }
+      const actual = digestOf(payload, digestAlgorithm(digest as Digest));
+      if (actual !== digest) {
+        this.#refuse({ kind: 'corrupt-manifest', repository, digest, reason: `the manifest's bytes hash to ${actual}` });
+        continue;
+      }
+      try {
+        parsed.set(digest, { digest: digest as Digest, payload, manifest: parseManifest(payload, undefined) });
+      } catch (error) {
+        if (!(error instanceof RegistryError)) throw error;
+        this.#refuse({ kind: isSchema1(payload) ? 'schema1-manifest' : 'invalid-manifest', repository, digest, reason: error.message });
+      }
+    }
+    // Children before the indexes that name them: images first, then indexes as their children are in.
+    const stored = new Map<string, Parsed>();
+    let pending = [...parsed.values()].sort((a, b) => Number(a.manifest.manifests.length > 0) - Number(b.manifest.manifests.length > 0));
+    for (;;) {
+      const waiting: Parsed[] = [];
+      const failed: { entry: Parsed; missing: string; kind: 'blob' | 'manifest' }[] = [];
+      for (const entry of pending) {
+        if (entry.manifest.manifests.some((child) => parsed.has(child.digest) && !stored.has(child.digest))) {
+          waiting.push(entry);
+          continue;
+        }
+        const outcome = await this.#putManifest(repository, entry, null);
+        if (outcome === true) stored.set(entry.digest, entry);
+        else failed.push({ entry, ...outcome });
+      }
+      for (const { entry, missing, kind } of failed) {
+        this.#refuse({ kind: 'manifest-references-missing', repository, digest: entry.digest, reason: `references ${kind} ${missing}, which the repository does not have` });
+      }
+      if (waiting.length === 0 || waiting.length === pending.length) {
+        for (const entry of waiting) this.#refuse({ kind: 'manifest-references-missing', repository, digest: entry.digest, reason: 'an index whose children could not be imported' });
+        break;
+      }
+      pending = waiting;
+    }
+    return stored;
+  }
+
+  /** True when stored (or already there); otherwise what is missing. */
+  async #putManifest(repository: RepositoryName, entry: Parsed, tag: string | null): Promise<true | { missing: string; kind: 'blob' | 'manifest' }> {
+    if (tag === null && (await this.#metadata.getManifestByDigest(repository, entry.digest)) !== undefined) {
+      this.#counts.manifestsPresent++;
+      return true;
+    }
+    const blobs = [...new Set(entry.manifest.blobs.map((blob) => blob.digest as string))];
+    const children = [...new Set(entry.manifest.manifests.map((child) => child.digest as string))];
+    if (this.#dryRun) {
+      for (const digest of blobs) {
+        if ((await this.#metadata.getRepositoryBlob(repository, digest)) === undefined && !(await this.#wouldHaveBlob(digest))) return { missing: digest, kind: 'blob' };
+      }
+      if (tag === null) this.#counts.manifests++;
+      return true;
+    }
+    const result = await this.#metadata.putManifest({
+      repository,
+      digest: entry.digest,
+      mediaType: entry.manifest.mediaType,
+      payload: entry.payload,
+      artifactType: entry.manifest.artifactType ?? null,
+      annotations: entry.manifest.annotations === undefined ? null : JSON.stringify(entry.manifest.annotations),
+      subject: entry.manifest.subject?.digest ?? null,
+      blobs,
+      manifests: children,
+      tag,
+    });
+    if (!result.ok) {
+      if (result.missing === undefined) throw new Error(`import: tag ${tag ?? ''} is immutable`);
+      return { missing: result.digest, kind: result.missing };
+    }
+    if (tag === null) this.#counts.manifests++;
+    return true;
+  }
+
+  async #wouldHaveBlob(digest: string): Promise<boolean> {
+    const outcome = await this.#blobs.get(digest);
+    return outcome?.ok === true;
+  }
+
+  async #importTags(repository: RepositoryName, layout: LayoutRepository, manifests: ReadonlyMap<string, Parsed>): Promise<void> {
+    for (const [tag, digest] of layout.tags) {
+      if (!isTag(tag)) {
+        this.#refuse({ kind: 'invalid-tag', repository, tag, reason: 'not a tag under the OCI grammar' });
+        continue;
+      }
+      if (digest === undefined) {
+        this.#refuse({ kind: 'dangling-tag', repository, tag, reason: 'the tag has no readable current/link' });
+        continue;
+      }
+      const entry = manifests.get(digest);
+      if (entry === undefined) {
+        this.#refuse({ kind: 'dangling-tag', repository, tag, digest, reason: 'the tag names a manifest that was not imported (no revision, missing or refused)' });
+        continue;
+      }
+      const current = await this.#metadata.getManifestByTag(repository, tag);
+      if (current?.digest === digest) continue;
+      const outcome = await this.#putManifest(repository, entry, tag);
+      if (outcome !== true) continue; // already refused with its manifest
+      this.#counts.tags++;
+    }
+    // Tags the source removed (a later pass): removed here too, so that the last pass leaves the same tag list.
+    if (!(await this.#metadata.hasRepository(repository))) return;
+    let after: string | undefined;
+    for (;;) {
+      const page = (await this.#metadata.listTags(repository, { limit: 1000, after })) ?? [];
+      for (const tag of page) {
+        if (layout.tags.has(tag)) continue;
+        if (!this.#dryRun) await this.#metadata.deleteTag(repository, tag);
+        this.#counts.tagsRemoved++;
+      }
+      if (page.length < 1000) break;
+      after = page[page.length - 1];
+    }
+  }
+}
+
+function isSchema1(payload: Buffer): boolean {
+  try {
+    return (JSON.parse(payload.toString('utf8')) as { schemaVersion?: unknown }).schemaVersion === 1;
+  } catch {
+    return false;
+  }
+}
+
+/** What the journal compares: the repository's links as the source holds them. */
+export function fingerprintOf(layout: LayoutRepository): string {
+  const hash = createHash('sha256');
+  for (const digest of layout.layers) hash.update(`L ${digest}\n`);
+  for (const digest of layout.revisions) hash.update(`R ${digest}\n`);
+  for (const [tag, digest] of [...layout.tags].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) hash.update(`T ${tag} ${digest ?? '-'}\n`);
+  return hash.digest('hex');
+}
+
+async function hashStream(stream: NodeJS.ReadableStream, digest: Digest): Promise<{ digest: string; size: number }> {
+  const hash = createDigester(digestAlgorithm(digest));
+  let size = 0;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    hash.update(chunk);
+    size += chunk.length;
+  }
+  return { digest: `${digestAlgorithm(digest)}:${hash.digest('hex')}`, size };
+}

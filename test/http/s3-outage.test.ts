@@ -1,0 +1,69 @@
+// S3 down: Berth answers 503 with the JSON envelope (code UNAVAILABLE), never a 500 or a hang.
+// The outage is a TCP proxy in front of the harness's radosgw that this test cuts.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { createS3Client } from '../../src/storage/s3/s3-client.js';
+import { freePort, startRegistryProcess, type RegistryProcess } from '../support/registry-process.js';
+import { s3Service } from '../support/services.js';
+
+describe('S3 unreachable', () => {
+  let registry: RegistryProcess;
+  let proxy: Server;
+  const sockets = new Set<Socket>();
+  let dataDir = '';
+  before(async () => {
+    const service = s3Service();
+    const target = new URL(service.endpoint);
+    const bucket = `berth-outage-${process.pid}-${Date.now()}`;
+    const client = createS3Client({ accessKey: service.accessKey, secretKey: service.secretKey, region: service.region, regionEndpoint: service.endpoint, forcePathStyle: true, secure: false, skipVerify: false });
+    await client.send(new CreateBucketCommand({ Bucket: bucket }));
+    client.destroy();
+    proxy = createServer((inbound) => {
+      const outbound = connect(Number(target.port), target.hostname);
+      sockets.add(inbound).add(outbound);
+      inbound.pipe(outbound).pipe(inbound);
+      inbound.on('error', () => outbound.destroy());
+      outbound.on('error', () => inbound.destroy());
+    });
+    const port = await freePort();
+    await new Promise<void>((resolve) => proxy.listen(port, '127.0.0.1', resolve));
+    dataDir = mkdtempSync(join(tmpdir(), 'berth-s3-outage-'));
+    registry = await startRegistryProcess(dataDir, await freePort(), {
+      REGISTRY_STORAGE_S3_REGION: service.region,
+      REGISTRY_STORAGE_S3_REGIONENDPOINT: `http://127.0.0.1:${port}`,
+      REGISTRY_STORAGE_S3_FORCEPATHSTYLE: 'true',
+      REGISTRY_STORAGE_S3_BUCKET: bucket,
+      REGISTRY_STORAGE_S3_ACCESSKEY: service.accessKey,
+      REGISTRY_STORAGE_S3_SECRETKEY: service.secretKey,
+    });
+  });
+  after(async () => {
+    await registry?.stop();
+    proxy?.close();
+    for (const socket of sockets) socket.destroy();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('a blob PUT while S3 is down → 503 UNAVAILABLE in the JSON envelope, and the blob is not recorded', async () => {
+    const bytes = Buffer.from('bytes that cannot be stored');
+    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    const started = await fetch(`${registry.url}/v2/library/outage/blobs/uploads/`, { method: 'POST' });
+    assert.equal(started.status, 202);
+    proxy.close();
+    for (const socket of sockets) socket.destroy();
+    const location = new URL(started.headers.get('location') ?? '', registry.url);
+    location.searchParams.set('digest', digest);
+    const put = await fetch(location, { method: 'PUT', body: new Uint8Array(bytes), headers: { 'Content-Type': 'application/octet-stream' } });
+    assert.equal(put.status, 503);
+    const body = (await put.json()) as { errors: { code: string }[] };
+    assert.equal(body.errors[0]?.code, 'UNAVAILABLE');
+    const head = await fetch(`${registry.url}/v2/library/outage/blobs/${digest}`, { method: 'HEAD' });
+    assert.equal(head.status, 404);
+  });
+});
