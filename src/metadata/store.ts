@@ -100,6 +100,15 @@ export interface MetadataStore {
   getUpload(repository: string, id: string): Promise<UploadRow | undefined>;
   deleteUpload(id: string): Promise<void>;
   hasUpload(id: string): Promise<boolean>;
+  /**
+   * Takes the session's writer lease for `holder` until `until` (ms since the epoch): when no lease is
+   * held, the one held has expired at `now`, or it is `holder`'s own (which extends it). False when
+   * another holder's lease still runs, or there is no such session. The per-upload write exclusion
+   * across processes and instances (src/registry/upload-service.ts).
+   */
+  claimUploadWriter(id: string, holder: string, now: number, until: number): Promise<boolean>;
+  /** Gives the lease up if `holder` still holds it. */
+  releaseUploadWriter(id: string, holder: string): Promise<void>;
   /** Upload sessions started before the time (ms since the epoch), oldest first. */
   listUploadsStartedBefore(time: number, limit: number): Promise<UploadRow[]>;
   /** How many upload sessions exist (metrics: uploads in progress). */

@@ -38,6 +38,9 @@ const BUFFERED_BODY_LIMIT = 256 * 1024;
 /** #storeWhole stored the body as the whole blob. */
 const STORED = Symbol('stored');
 
+/** How long a request's writer lease on an upload lasts unless renewed (every third of it while the request runs). */
+export const UPLOAD_WRITER_LEASE_MS = 30_000;
+
 const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** What the upload service reports as it works (metrics); every member optional. */
@@ -166,11 +169,30 @@ export class UploadService {
     return (await this.#storage.stat(uploadKey(id)))?.size ?? 0;
   }
 
+  /**
+   * One request writes an upload at a time, in every process sharing the store (http.workers,
+   * instances on PostgreSQL): a writer lease on the session's row, renewed while the request runs.
+   * A lease left by a killed process blocks the upload until it expires (UPLOAD_WRITER_LEASE_MS).
+   */
   async #exclusive<T>(id: string, work: () => Promise<T>): Promise<T> {
     if (this.#busy.has(id)) throw blobUploadInvalid('another request is writing to this upload');
     this.#busy.add(id);
     try {
-      return await work();
+      const holder = randomUUID();
+      if (!(await this.#metadata.claimUploadWriter(id, holder, Date.now(), Date.now() + UPLOAD_WRITER_LEASE_MS))) {
+        throw blobUploadInvalid('another request is writing to this upload');
+      }
+      const renew = setInterval(() => {
+        this.#metadata.claimUploadWriter(id, holder, Date.now(), Date.now() + UPLOAD_WRITER_LEASE_MS).catch(() => undefined);
+      }, UPLOAD_WRITER_LEASE_MS / 3);
+      renew.unref();
+      try {
+        return await work();
+      } finally {
+        clearInterval(renew);
+        // The session may be gone (completed): then there is nothing to release.
+        await this.#metadata.releaseUploadWriter(id, holder).catch(() => undefined);
+      }
     } finally {
       this.#busy.delete(id);
     }

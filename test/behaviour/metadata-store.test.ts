@@ -317,6 +317,25 @@ export function metadataStoreSuite(factory: StoreFactory): void {
         await store.deleteUpload(upload.id);
       });
 
+      it('claimUploadWriter: one holder at a time; its own claim extends; release or expiry frees it; no session → false', async () => {
+        const repository = freshName('writer');
+        const upload = { id: `upload-${++counter}`, repository, startedAt: 1_500 };
+        await store.createUpload(upload);
+        assert.equal(await store.claimUploadWriter(upload.id, 'a', 10_000, 40_000), true);
+        assert.equal(await store.claimUploadWriter(upload.id, 'b', 10_001, 40_001), false, 'a holds it');
+        assert.equal(await store.claimUploadWriter(upload.id, 'a', 20_000, 50_000), true, 'a renews');
+        assert.equal(await store.claimUploadWriter(upload.id, 'b', 45_000, 75_000), false, 'the renewal moved the expiry');
+        await store.releaseUploadWriter(upload.id, 'b');
+        assert.equal(await store.claimUploadWriter(upload.id, 'c', 45_000, 75_000), false, 'only the holder releases');
+        await store.releaseUploadWriter(upload.id, 'a');
+        assert.equal(await store.claimUploadWriter(upload.id, 'b', 45_000, 75_000), true, 'released');
+        assert.equal(await store.claimUploadWriter(upload.id, 'c', 75_000, 105_000), true, 'expired at 75 000');
+        assert.deepEqual(await store.getUpload(repository, upload.id), upload);
+        await store.deleteUpload(upload.id);
+        assert.equal(await store.claimUploadWriter(upload.id, 'd', 200_000, 230_000), false, 'no session');
+        await store.releaseUploadWriter(upload.id, 'c');
+      });
+
       it('linkBlob with a completed upload ends that session in the same step', async () => {
         const repository = freshName('completed');
         const upload = { id: `upload-${++counter}`, repository, startedAt: 2_000 };

@@ -152,7 +152,7 @@ describe('several workers on one port (http.workers)', () => {
     const before1 = await via(server.url, b, 'GET', `/v2/${repo}/manifests/latest`, { accept: OCI_MANIFEST });
     assert.equal(before1.headers['docker-content-digest'], sha256(first));
     const tags1 = await via(server.url, b, 'GET', `/v2/${repo}/tags/list`);
-    assert.deepEqual(JSON.parse(tags1.body.toString()).tags, ['latest']);
+    assert.deepEqual((JSON.parse(tags1.body.toString()) as { tags: string[] }).tags, ['latest']);
     // A moves the tag and adds one.
     assert.equal((await via(server.url, a, 'PUT', `/v2/${repo}/manifests/latest`, { 'content-type': OCI_MANIFEST }, second)).status, 201);
     assert.equal((await via(server.url, a, 'PUT', `/v2/${repo}/manifests/v2`, { 'content-type': OCI_MANIFEST }, second)).status, 201);
@@ -161,7 +161,7 @@ describe('several workers on one port (http.workers)', () => {
     assert.equal(after1.headers['docker-content-digest'], sha256(second));
     assert.deepEqual(after1.body, second);
     const tags2 = await via(server.url, b, 'GET', `/v2/${repo}/tags/list`);
-    assert.deepEqual(JSON.parse(tags2.body.toString()).tags, ['latest', 'v2']);
+    assert.deepEqual((JSON.parse(tags2.body.toString()) as { tags: string[] }).tags, ['latest', 'v2']);
     // And a deletion through B is seen by A.
     assert.equal((await via(server.url, b, 'DELETE', `/v2/${repo}/manifests/${sha256(first)}`)).status, 202);
     assert.equal((await via(server.url, a, 'GET', `/v2/${repo}/manifests/${sha256(first)}`, { accept: OCI_MANIFEST })).status, 404);
@@ -196,6 +196,50 @@ describe('several workers on one port (http.workers)', () => {
     const got = await via(server.url, b, 'GET', `/v2/${repo}/blobs/${sha256(blob)}`);
     assert.equal(got.status, 200);
     assert.ok(got.body.equals(blob));
+    a.agent.destroy();
+    b.agent.destroy();
+  });
+
+  it('while one worker streams a PATCH into an upload, a PATCH on the other worker is refused (BLOB_UPLOAD_INVALID); afterwards it continues', async () => {
+    const [a, b] = await twoWorkers(server.url);
+    const repo = 'workers/exclusive';
+    const start = await via(server.url, a, 'POST', `/v2/${repo}/blobs/uploads/`);
+    assert.equal(start.status, 202);
+    const location = String(start.headers.location);
+    const first = randomBytes(64 * 1024);
+    // A streams the first half of a chunk and holds the request open.
+    const slow = http.request(`${server.url}${location}`, { method: 'PATCH', agent: a.agent, headers: { 'content-type': 'application/octet-stream', 'content-length': String(first.length) } });
+    const slowReply = new Promise<Reply>((resolve, reject) => {
+      slow.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), pid: Number(res.headers[HEADER]) }));
+      });
+      slow.on('error', reject);
+    });
+    slow.write(first.subarray(0, first.length / 2));
+    // Wait until A's bytes reach the upload (B sees the offset move): A holds the writer lease then.
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const status = await via(server.url, b, 'GET', location);
+      assert.equal(status.status, 204);
+      if (status.headers.range !== undefined && status.headers.range !== '0-0') break;
+      assert.ok(Date.now() < deadline, "A's first bytes were stored within 20 s");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const other = randomBytes(1024);
+    const refused = await via(server.url, b, 'PATCH', location, { 'content-type': 'application/octet-stream' }, other);
+    assert.equal(refused.status, 400);
+    assert.equal((JSON.parse(refused.body.toString()) as { errors: { code: string }[] }).errors[0]?.code, 'BLOB_UPLOAD_INVALID');
+    slow.end(first.subarray(first.length / 2));
+    const done = await slowReply;
+    assert.equal(done.status, 202);
+    assert.equal(done.pid, a.pid);
+    assert.equal(done.headers.range, `0-${first.length - 1}`);
+    // The lease is given back: B continues the upload.
+    const next = await via(server.url, b, 'PATCH', String(done.headers.location), { 'content-type': 'application/octet-stream' }, other);
+    assert.equal(next.status, 202);
+    assert.equal(next.headers.range, `0-${first.length + other.length - 1}`);
     a.agent.destroy();
     b.agent.destroy();
   });
@@ -248,7 +292,7 @@ describe('several workers: failed logins', () => {
     for (;;) {
       const r = await via(server.url, b, 'GET', '/v2/', basic('alice', 'right'));
       if (r.status === 429) {
-        assert.equal(JSON.parse(r.body.toString()).errors[0].code, 'TOOMANYREQUESTS');
+        assert.equal((JSON.parse(r.body.toString()) as { errors: { code: string }[] }).errors[0]?.code, 'TOOMANYREQUESTS');
         break;
       }
       assert.equal(r.status, 200);

@@ -418,6 +418,16 @@ export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore,
     return (await this.#row(this.#pool, 'SELECT 1 FROM uploads WHERE id = $1', [id])) !== undefined;
   }
 
+  async claimUploadWriter(id: string, holder: string, now: number, until: number): Promise<boolean> {
+    // One statement: a concurrent claim waits for this row's lock and re-checks the condition.
+    const claimed = await this.#rows(this.#pool, 'UPDATE uploads SET writer = $2, writer_until = $4 WHERE id = $1 AND (writer IS NULL OR writer = $2 OR writer_until <= $3) RETURNING 1', [id, holder, now, until]);
+    return claimed.length === 1;
+  }
+
+  async releaseUploadWriter(id: string, holder: string): Promise<void> {
+    await this.#run(this.#pool, 'UPDATE uploads SET writer = NULL, writer_until = 0 WHERE id = $1 AND writer = $2', [id, holder]);
+  }
+
   listUploadsStartedBefore(time: number, limit: number): Promise<UploadRow[]> {
     return this.#rows<UploadRow>(this.#pool, 'SELECT id, repository, started_at AS "startedAt" FROM uploads WHERE started_at < $1 ORDER BY started_at LIMIT $2', [time, limit]);
   }

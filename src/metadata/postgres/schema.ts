@@ -163,4 +163,14 @@ export const MIGRATIONS: readonly PostgresMigration[] = [
       berth_tag_left(), berth_enqueue_manifest(text, text), berth_enqueue_blob(text, text), berth_now_ms();
     `,
   },
+  {
+    // The upload writer lease (MetadataStore.claimUploadWriter): one request writes an upload at a
+    // time, across every worker process and instance.
+    up: `
+    ALTER TABLE uploads ADD COLUMN writer text, ADD COLUMN writer_until bigint NOT NULL DEFAULT 0;
+    `,
+    down: `
+    ALTER TABLE uploads DROP COLUMN writer, DROP COLUMN writer_until;
+    `,
+  },
 ];

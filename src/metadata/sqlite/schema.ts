@@ -175,4 +175,10 @@ export const MIGRATIONS: readonly string[] = [
     policy_manifests INTEGER NOT NULL
   );
   `,
+  // The upload writer lease (MetadataStore.claimUploadWriter): one request writes an upload at a
+  // time, across every worker process and instance.
+  `
+  ALTER TABLE uploads ADD COLUMN writer TEXT;
+  ALTER TABLE uploads ADD COLUMN writer_until INTEGER NOT NULL DEFAULT 0;
+  `,
 ];

@@ -363,6 +363,16 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
     return Promise.resolve(this.#sql('SELECT 1 FROM uploads WHERE id = ?').get(id) !== undefined);
   }
 
+  claimUploadWriter(id: string, holder: string, now: number, until: number): Promise<boolean> {
+    const claimed = this.#sql('UPDATE uploads SET writer = ?, writer_until = ? WHERE id = ? AND (writer IS NULL OR writer = ? OR writer_until <= ?)').run(holder, until, id, holder, now);
+    return Promise.resolve(claimed.changes === 1);
+  }
+
+  releaseUploadWriter(id: string, holder: string): Promise<void> {
+    this.#sql('UPDATE uploads SET writer = NULL, writer_until = 0 WHERE id = ? AND writer = ?').run(id, holder);
+    return Promise.resolve();
+  }
+
   listUploadsStartedBefore(time: number, limit: number): Promise<UploadRow[]> {
     const rows = this.#sql('SELECT id, repository, started_at AS startedAt FROM uploads WHERE started_at < ? ORDER BY started_at LIMIT ?').all(
       time,
