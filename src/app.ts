@@ -26,7 +26,7 @@ import { createS3Client } from './storage/s3/s3-client.js';
 import { S3Driver } from './storage/s3/s3-driver.js';
 import { instrument, probes, timingProbe } from './telemetry/instrument.js';
 import type { Metrics } from './telemetry/metrics.js';
-import { PrometheusMetrics } from './telemetry/prometheus-metrics.js';
+import { PrometheusMetrics, type WorkerMetrics } from './telemetry/prometheus-metrics.js';
 import type { Tracing } from './telemetry/tracing.js';
 
 /** Berth's version, for berth_build_info and the OpenTelemetry resource. */
@@ -38,7 +38,7 @@ export interface AppOptions {
   /** Tracing, loaded by the caller from OTEL_* (loadTracing) before the logger is made. */
   readonly tracing?: Tracing | undefined;
   /** What the processes serving one port share (http.workers): src/cli/workers.ts. */
-  readonly workers?: WorkerSharing | undefined;
+  readonly workers?: (WorkerSharing & { readonly metrics?: WorkerMetrics | undefined }) | undefined;
 }
 
 export interface App {
@@ -67,7 +67,7 @@ export interface App {
 export function createApp(config: Config, log: Logger, options: AppOptions = {}): App {
   // First: it reads files named by the configuration (htpasswd, keys) and may refuse them.
   const access = createAccess(config.auth, log, options.workers);
-  const metrics: Metrics | undefined = config.metrics === undefined ? undefined : new PrometheusMetrics({ version: VERSION, defaultMetrics: options.processMetrics ?? true });
+  const metrics: Metrics | undefined = config.metrics === undefined ? undefined : new PrometheusMetrics({ version: VERSION, defaultMetrics: options.processMetrics ?? true, workers: options.workers?.metrics });
   const rawStorage = createStorage(config);
   // PostgreSQL: the caller has checked the schema (PostgresStore.checkSchema; `berth serve` does).
   const metadataKind = config.database === undefined ? 'sqlite' : 'postgres';

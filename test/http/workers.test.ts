@@ -244,6 +244,34 @@ describe('several workers on one port (http.workers)', () => {
     b.agent.destroy();
   });
 
+  it('one scrape of /metrics on either worker reports the sum over both; values read from the store are counted once', async () => {
+    const [a, b] = await twoWorkers(server.url);
+    const sample = (text: string, series: string): number => {
+      const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+      return line === undefined ? 0 : Number(line.slice(series.length + 1));
+    };
+    const scrape = async (w: Pinned): Promise<string> => {
+      const r = await via(server.url, w, 'GET', '/metrics');
+      assert.equal(r.status, 200);
+      return r.body.toString();
+    };
+    const BASE = 'registry_http_requests_total{handler="end-1",method="get",code="2xx"}';
+    const UPLOADS = 'berth_uploads_in_progress';
+    const before1 = await scrape(a);
+    for (let i = 0; i < 3; i++) assert.equal((await via(server.url, a, 'GET', '/v2/')).status, 200);
+    for (let i = 0; i < 4; i++) assert.equal((await via(server.url, b, 'GET', '/v2/')).status, 200);
+    assert.equal((await via(server.url, b, 'POST', '/v2/workers/metrics/blobs/uploads/')).status, 202);
+    for (const w of [a, b]) {
+      const now = await scrape(w);
+      assert.equal(sample(now, BASE) - sample(before1, BASE), 7, `worker ${w.pid}: the GET /v2/ of both workers`);
+      assert.equal(sample(now, UPLOADS) - sample(before1, UPLOADS), 1, `worker ${w.pid}: the one new upload, not once per worker`);
+      assert.equal(sample(now, 'berth_ready'), 1);
+      assert.equal(sample(now, 'berth_build_info{version="0.1.0"}'), 1);
+    }
+    a.agent.destroy();
+    b.agent.destroy();
+  });
+
   it('a worker that dies is replaced, and the other keeps serving meanwhile', async () => {
     const [a, b] = await twoWorkers(server.url);
     process.kill(b.pid, 'SIGKILL');
