@@ -38,6 +38,7 @@ const { values: opt } = parseArgs({
   options: {
     only: { type: 'string' },
     v3: { type: 'string' },
+    'berth-workers': { type: 'string' },
     quick: { type: 'boolean', default: false },
     out: { type: 'string' },
     'no-growth': { type: 'boolean', default: false },
@@ -53,6 +54,7 @@ if (opt.help) {
   --only       run one registry only (ratios are then left out)
   --v3         the CNCF Distribution v3.0.0 binary, the second reference (or env
                BERTH_BENCH_DISTRIBUTION_V3); without it, v3 is left out and the bench says so
+  --berth-workers N   Berth's http.workers (default: Berth's own default, the number of CPUs)
   --quick      small sizes and short runs: a smoke check of the bench itself (about 1 minute)
   --out        JSON results (default bench/results/bench-<date>.json)
   --duration   seconds per small-request load (default 5, quick 1)
@@ -63,6 +65,8 @@ if (opt.help) {
 }
 if (opt.only && !['berth', 'reference', 'v3'].includes(opt.only)) throw new Error('--only must be berth, reference or v3');
 const V3 = v3Binary(opt.v3);
+const BERTH_WORKERS = opt['berth-workers'] === undefined ? undefined : Number(opt['berth-workers']);
+if (BERTH_WORKERS !== undefined && !(Number.isSafeInteger(BERTH_WORKERS) && BERTH_WORKERS >= 1)) throw new Error('--berth-workers must be a positive integer');
 if (opt.only === 'v3' && !V3.path) throw new Error(`--only v3: ${V3.why}`);
 
 const Q = opt.quick;
@@ -133,7 +137,7 @@ async function benchRegistry(kind, alternation) {
     const busy0 = machineBusySeconds();
     await new Promise((r) => setTimeout(r, 1000));
     out.machine_busy_before_pct = Math.round((machineBusySeconds() - busy0) * 1000) / 10;
-    srv = await startServer(kind, dir, { v3: V3.path });
+    srv = await startServer(kind, dir, { v3: V3.path, workers: BERTH_WORKERS });
     mon = new ServerMonitor(srv.pid);
     out.pid = srv.pid;
     fig('startup', srv.startupMs, null);
@@ -591,6 +595,7 @@ const result = {
   params: P,
   host: { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model, node: process.version, kernel: os.release(), mem_gib: Math.round(os.totalmem() / GiB) },
   git: gitDescribe(),
+  berth_workers: BERTH_WORKERS ?? os.availableParallelism(),
   results: {},
 };
 function gitDescribe() {
@@ -620,7 +625,7 @@ agent.destroy();
 if (!opt['no-growth'] && opt.only !== 'reference') result.growth = await growthCase();
 
 let text = `# Berth benchmark ${result.date}${Q ? ' (QUICK: smaller sizes, shorter runs; not comparable with full runs)' : ''}\n\n`;
-text += `Machine: ${result.host.cpus} CPUs, ${result.host.cpu_model}, node ${result.host.node}. References: ${result.reference_version ?? 'docker-registry 2.8 not run'}; ${result.v3_version ?? `distribution v3 not run (${result.v3_missing ?? 'not asked for'})`}. Each registry runs fresh on loopback; they take turns section by section (the other is idle meanwhile); client and server share the CPUs.\n`;
+text += `Machine: ${result.host.cpus} CPUs, ${result.host.cpu_model}, node ${result.host.node}. Berth workers (http.workers): ${result.berth_workers}. References: ${result.reference_version ?? 'docker-registry 2.8 not run'}; ${result.v3_version ?? `distribution v3 not run (${result.v3_missing ?? 'not asked for'})`}. Each registry runs fresh on loopback; they take turns section by section (the other is idle meanwhile); client and server share the CPUs.\n`;
 text += `"other CPU %" is the CPU used by every other process on the machine during that section (100 = one core); a high value means the figure was disturbed.\n\n`;
 if (kinds.length) {
   const t = mainTable(result.results.berth, { reference: result.results.reference, v3: result.results.v3 });

@@ -1,5 +1,6 @@
 // The composition root: createApp(config) builds the storage driver, the metadata store, the
 // registry services, access control and the HTTP(S) server; close() drains and releases them.
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { createServer as createHttpServer, type Server } from 'node:http';
@@ -28,11 +29,21 @@ import { createS3Client, endpointUrl } from './storage/s3/s3-client.js';
 import { S3Driver } from './storage/s3/s3-driver.js';
 import { instrument, probes, timingProbe } from './telemetry/instrument.js';
 import type { Metrics } from './telemetry/metrics.js';
-import { PrometheusMetrics } from './telemetry/prometheus-metrics.js';
+import { PrometheusMetrics, type WorkerMetrics } from './telemetry/prometheus-metrics.js';
 import type { Tracing } from './telemetry/tracing.js';
 
 /** Berth's version, for berth_build_info and the OpenTelemetry resource. */
 export const VERSION = '0.1.0';
+
+/** What a worker gets from the supervisor when several processes serve one port (http.workers). */
+export interface WorkerSharing {
+  /** The token signing key (PKCS#8 PEM) the supervisor loaded or generated, so that every worker signs with it. */
+  readonly signingKeyPem?: string | undefined;
+  /** The supervisor's start (a random id), the same in every worker it forks (UploadServiceOptions.boot). */
+  readonly boot?: string | undefined;
+  /** Scrapes that sum every worker's metrics. */
+  readonly metrics?: WorkerMetrics | undefined;
+}
 
 export interface AppOptions {
   /** Collect prom-client's process metrics (default true; a process holding many Apps, like a test, may turn them off). */
@@ -44,6 +55,8 @@ export interface AppOptions {
    * `berth serve` reads it), used when auth.tokenservice.keyfile is not set.
    */
   readonly signingKeyPem?: string | undefined;
+  /** What the processes serving one port share (http.workers): src/cli/workers.ts. */
+  readonly workers?: WorkerSharing | undefined;
 }
 
 export interface App {
@@ -71,22 +84,24 @@ export interface App {
 
 export function createApp(config: Config, log: Logger, options: AppOptions = {}): App {
   // First: it reads files named by the configuration (htpasswd, keys) and may refuse them.
-  // PostgreSQL: several instances share failed logins and the signing key (the store opens below).
+  // PostgreSQL instances, and workers on one SQLite file, share failed logins and the signing key
+  // (the store opens below).
   let sharedState: SharedStateStore | undefined;
+  const shared = config.database !== undefined || options.workers !== undefined;
   const access = createAccess(
     config.auth,
     log,
-    config.database === undefined
+    !shared
       ? undefined
       : {
           store: () => {
             if (sharedState === undefined) throw new Error('app: the metadata store is not open yet');
             return sharedState;
           },
-          signingKeyPem: options.signingKeyPem,
+          signingKeyPem: options.signingKeyPem ?? options.workers?.signingKeyPem,
         },
   );
-  const metrics: Metrics | undefined = config.metrics === undefined ? undefined : new PrometheusMetrics({ version: VERSION, defaultMetrics: options.processMetrics ?? true });
+  const metrics: Metrics | undefined = config.metrics === undefined ? undefined : new PrometheusMetrics({ version: VERSION, defaultMetrics: options.processMetrics ?? true, workers: options.workers?.metrics });
   const rawStorage = createStorage(config);
   // PostgreSQL: the caller has checked the schema (PostgresStore.checkSchema; `berth serve` does).
   const metadataKind = config.database === undefined ? 'sqlite' : 'postgres';
@@ -98,7 +113,7 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
           onBackgroundCheckpointError: (message) => log.warn({ error: message }, 'background WAL checkpoint failed; commits checkpoint by themselves'),
         })
       : PostgresStore.connect(postgresOptions(config.database));
-  if (rawMetadata instanceof PostgresStore) sharedState = rawMetadata;
+  if (shared) sharedState = rawMetadata;
   // Thin instrumented proxies only when something listens: the embedded default pays nothing otherwise.
   const tracing = options.tracing;
   const storage = instrument(
@@ -119,8 +134,10 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     lifecycle: config.lifecycle,
     gc: { enabled: config.gc.enabled && !config.storage.readOnly, reviewDelayMs: config.gc.reviewDelayMs, intervalMs: config.gc.intervalMs },
     ...(config.proxy === undefined ? {} : { upstreams: new ProxyUpstreams(config.proxy.upstreams) }),
-    // PostgreSQL is there to be shared by several instances: any of them may continue an upload.
-    sharedUploads: metadataKind === 'postgres',
+    // Several instances (PostgreSQL) or workers (one SQLite file): any of them may continue an upload.
+    sharedUploads: shared,
+    // SQLite is one machine's: every process sharing it started with this one (the supervisor's start).
+    uploadBoot: config.database === undefined ? (options.workers?.boot ?? randomUUID()) : undefined,
   };
   const notifications = Notifications.create(config.notifications, metadata, { source: eventSource(config), deliver: true }, log, metrics);
   const registry = new Registry(

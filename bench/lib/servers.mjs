@@ -22,7 +22,7 @@ export function freePort() {
 }
 
 /** Same settings for both: filesystem storage in a fresh dir, deletes on, quiet logs, loopback. */
-export function configYaml(kind, dataDir, port, extra = '') {
+export function configYaml(kind, dataDir, port, extra = '', workers = undefined) {
   const common = [
     'version: 0.1',
     'log:',
@@ -38,6 +38,8 @@ export function configYaml(kind, dataDir, port, extra = '') {
     '    blobdescriptor: inmemory',
     'http:',
     `  addr: 127.0.0.1:${port}`,
+    // Berth's http.workers when the bench asks for a count (--berth-workers); else its default, the CPUs.
+    ...(kind === 'berth' && workers !== undefined ? [`  workers: ${workers}`] : []),
   ];
   if (kind !== 'berth') common.push('health:', '  storagedriver:', '    enabled: false');
   return `${common.join('\n')}\n${extra}`;
@@ -93,12 +95,12 @@ function getStatus(port, p) {
  * Spawns a registry and polls GET /v2/ every 5 ms; resolves when it answers 200.
  * startup_ms is the time from spawn to that first 200.
  */
-export async function startServer(kind, dir, { extraConfig = '', timeoutMs = 60_000, v3 = null } = {}) {
+export async function startServer(kind, dir, { extraConfig = '', timeoutMs = 60_000, v3 = null, workers = undefined } = {}) {
   const port = await freePort();
   const dataDir = path.join(dir, 'data');
   fs.mkdirSync(dataDir, { recursive: true });
   const configFile = path.join(dir, 'config.yml');
-  fs.writeFileSync(configFile, configYaml(kind, dataDir, port, extraConfig));
+  fs.writeFileSync(configFile, configYaml(kind, dataDir, port, extraConfig, workers));
   const logFile = path.join(dir, 'server.log');
   const logFd = fs.openSync(logFile, 'a');
   const [cmd, args] =

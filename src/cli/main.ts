@@ -25,13 +25,14 @@ import { SqliteStore } from '../metadata/sqlite/sqlite-store.js';
 import type { Usage } from '../metadata/lifecycle.js';
 import { LifecyclePolicy, namespaceOf } from '../registry/lifecycle-policy.js';
 import { unknownVariables } from '../config/environment.js';
-import { ConfigError, loadConfig } from '../config/load.js';
+import { ConfigError, loadConfig, workerCount } from '../config/load.js';
 import type { Config } from '../config/config.js';
 import { layoutOf, sourceConfigOf, SourceConfigError } from '../migrate/source-config.js';
 import { Importer } from '../migrate/importer.js';
 import { formatImportReport } from '../migrate/report.js';
 import { progressPrinter } from '../migrate/progress.js';
 import { loadTracing, tracesExporter } from '../telemetry/tracing.js';
+import { isWorker, superviseWorkers, withWorkerPidHeader, workerSharing } from './workers.js';
 
 const program = new Command();
 program.name('berth').description('An OCI Distribution Spec v1.1 container registry').version('0.1.0');
@@ -40,19 +41,27 @@ program
   .command('serve')
   .description('serve the registry in the foreground')
   .argument('[config]', 'configuration file (distribution config.yml keys); REGISTRY_* environment variables override it')
-  .action(async (file: string | undefined) => {
-    const config = loadOrExit(file);
+  .option('--workers <n>', 'processes serving the port (overrides http.workers; default: the number of CPUs)')
+  .action(async (file: string | undefined, options: { workers?: string }) => {
+    const loaded = loadOrExit(file);
+    const workers = isWorker() ? 1 : workersOrExit(loaded, options.workers);
+    // PostgreSQL: refuse a schema this berth does not know (or not migrated), naming the command;
+    // checked once, before any worker starts (a worker exiting for it would only be restarted).
+    if (!isWorker() && loaded.database !== undefined) await PostgresStore.checkSchema(postgresOptions(loaded.database)).catch(exitOnSchemaError);
+    if (workers > 1) {
+      superviseWorkers(loaded, workers, pino({ level: loaded.log.level, base: { pid: process.pid, role: 'supervisor', ...loaded.log.fields } }));
+      return;
+    }
+    const config = withWorkerPidHeader(loaded);
     // Tracing first: the logger's mixin adds the active span's ids to each line. Off (no OTEL_*
     // exporter asked for), the SDK is never loaded.
     const tracing = await loadTracing(process.env, VERSION).catch(exitOnConfigError);
     const log = pino({ level: config.log.level, base: { pid: process.pid, ...config.log.fields }, ...(tracing === undefined ? {} : { mixin: () => tracing.logMixin() }) });
     for (const entry of unknownVariables(process.env)) log.warn({ variable: entry.variable }, entry.message);
     if (tracing !== undefined) log.info({ exporter: tracesExporter(process.env) }, 'OpenTelemetry tracing on');
-    // PostgreSQL: refuse a schema this berth does not know (or not migrated), naming the command.
-    if (config.database !== undefined) await PostgresStore.checkSchema(postgresOptions(config.database)).catch(exitOnSchemaError);
     // PostgreSQL and the token service without a keyfile: every instance signs with the key the database holds.
     const signingKeyPem = config.database !== undefined && config.auth?.tokenService !== undefined && config.auth.tokenService.keyFile === undefined ? await databaseSigningKey(postgresOptions(config.database)) : undefined;
-    const app = createOrExit(() => createApp(config, log, { tracing, signingKeyPem }));
+    const app = createOrExit(() => createApp(config, log, { tracing, signingKeyPem, workers: isWorker() ? workerSharing() : undefined }));
     const address = await app.listen();
     log.info({ address: `${address.address}:${address.port}`, storage: config.storage.driver.kind, tls: config.http.tls !== undefined }, 'berth listening');
     let stopping = false;
@@ -280,6 +289,18 @@ function exitOnConfigError(error: unknown): never {
     process.exit(2);
   }
   throw error;
+}
+
+/** --workers N, checked like http.workers. */
+function workersOrExit(config: Config, option: string | undefined): number {
+  if (option === undefined) return config.http.workers;
+  const n = Number(option);
+  try {
+    if (!Number.isSafeInteger(n)) throw new ConfigError('must be an integer', 'http.workers');
+    return workerCount(n, config.storage.driver.kind === 'inmemory');
+  } catch (error) {
+    return exitOnConfigError(error);
+  }
 }
 
 function loadOrExit(file: string | undefined): ReturnType<typeof loadConfig> {

@@ -8,6 +8,8 @@ export interface Config {
     readonly drainTimeoutMs: number;
     /** On SIGTERM, /readyz answers 503 this long before the server stops accepting. */
     readonly drainDelayMs: number;
+    /** Processes serving the port (http.workers; the CPUs when unset, 1 in memory). */
+    readonly workers: number;
     readonly headers: Record<string, string[]>;
     readonly tls: { readonly certificate: string; readonly key: string; readonly clientCas: string[]; readonly minVersion: 'TLSv1.2' | 'TLSv1.3' } | undefined;
     /** The operators' server (http.debug.addr): metrics, /healthz, /readyz without access control. */

@@ -24,6 +24,7 @@ export const KEYS: readonly KeySpec[] = [
   { path: 'http.secret', type: 'string', description: 'Shared secret of a cluster of instances (reserved; upload state lives in the metadata store).' },
   { path: 'http.relativeurls', type: 'boolean', default: true, description: 'Location headers are relative paths unless `http.host` is set.' },
   { path: 'http.draintimeout', type: 'duration', default: 10_000, description: 'How long SIGTERM waits for in-flight requests before closing connections.' },
+  { path: 'http.workers', type: 'integer', description: 'Processes serving the one port (node:cluster, supervised: a worker that dies is restarted; SIGTERM drains them all). Unset: the number of CPUs (`os.availableParallelism()`), or 1 with `storage.inmemory`, whose data lives in one process (more is refused). `berth serve --workers N` overrides it. What the workers share and how: docs/scale-out.md.' },
   { path: 'http.draindelay', type: 'duration', default: 0, description: 'On SIGTERM, how long `/readyz` answers 503 while the registry still serves everything else, before it stops accepting and drains (`http.draintimeout`): time for a load balancer to stop sending. SIGINT skips it.' },
   { path: 'http.headers', type: 'map', default: {}, description: 'Extra headers added to every response (`name: [values]`).' },
   { path: 'http.tls.certificate', type: 'string', description: 'PEM certificate (chain) file; serving HTTPS when set with `http.tls.key`.' },

@@ -1,5 +1,6 @@
 // Loads the configuration: YAML file (optional) → REGISTRY_* environment overrides → defaults.
 // Any unknown or invalid key stops start-up with a ConfigError that names the key.
+import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -170,6 +171,7 @@ function assemble(values: Map<string, unknown>): Config {
       baseUrl: baseUrl?.replace(/\/$/, ''),
       drainTimeoutMs: get('http.draintimeout'),
       drainDelayMs: get('http.draindelay'),
+      workers: workerCount(get<number | undefined>('http.workers'), inMemory),
       headers,
       tls:
         certificate !== undefined && key !== undefined
@@ -397,6 +399,14 @@ function positive(ms: number, key: string): number {
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** http.workers: explicit (at least 1; 1 only in memory), else the CPUs (1 in memory). */
+export function workerCount(asked: number | undefined, inMemory: boolean): number {
+  if (asked === undefined) return inMemory ? 1 : Math.max(1, availableParallelism());
+  if (asked < 1) throw new ConfigError('must be at least 1', 'http.workers');
+  if (inMemory && asked > 1) throw new ConfigError('storage.inmemory keeps its data in one process: use 1', 'http.workers');
+  return asked;
 }
 
 /** ui.path: an absolute path ending in `/` that shadows nothing the main address serves. */

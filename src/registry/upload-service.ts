@@ -49,6 +49,14 @@ export interface UploadServiceOptions {
   readonly shared?: boolean;
   /** UPLOAD_CLAIM_MS unless a test shortens it. */
   readonly claimMs?: number;
+  /**
+   * Shared mode where every process sharing the store is started together (SQLite: one machine's
+   * supervisor and its workers): the id of this start. A claim made under another start was left by
+   * a process that no longer runs (kill -9, power loss) and is taken over at once instead of blocking
+   * the session until it expires. Undefined (PostgreSQL: other instances' claims are alive for all
+   * this process knows): claims end only by release or expiry.
+   */
+  readonly boot?: string;
 }
 
 function resumableDigest(hash: ResumableSha256): StreamDigest {
@@ -99,6 +107,7 @@ export class UploadService {
   readonly #events: ChangeRecorder | undefined;
   readonly #shared: boolean;
   readonly #claimMs: number;
+  readonly #boot: string | undefined;
   /** Claims this process holds (shared mode), by session. */
   readonly #claims = new Map<string, Claim>();
 
@@ -106,6 +115,7 @@ export class UploadService {
     this.#events = events;
     this.#shared = options.shared ?? false;
     this.#claimMs = options.claimMs ?? UPLOAD_CLAIM_MS;
+    this.#boot = options.boot;
     this.#metadata = metadata;
     this.#storage = storage;
     this.#quotas = quotas;
@@ -233,8 +243,8 @@ export class UploadService {
     const busy = (): Error => blobUploadInvalid('another request is writing to this upload');
     const state = await this.#metadata.getUploadState(id);
     if (state === undefined) throw blobUploadUnknown(id);
-    if (this.#claims.has(id) || (state.writer !== null && state.writerUntil > Date.now())) throw busy();
-    const claim: Claim = { token: randomUUID(), version: state.version, lost: false };
+    if (this.#claims.has(id) || (state.writer !== null && state.writerUntil > Date.now() && !this.#leftByEarlierStart(state.writer))) throw busy();
+    const claim: Claim = { token: this.#boot === undefined ? randomUUID() : `${this.#boot}/${randomUUID()}`, version: state.version, lost: false };
     if (!(await this.#metadata.casUploadState(id, claim.version, { offset: state.offset, hashState: state.hashState, writer: claim.token, writerUntil: Date.now() + this.#claimMs }))) throw busy();
     if (this.#claims.has(id)) throw busy();
     claim.version++;
@@ -275,6 +285,11 @@ export class UploadService {
       this.#claims.delete(id);
       this.#forget(id);
     }
+  }
+
+  /** A claim made before this start of every process that shares the store (UploadServiceOptions.boot). */
+  #leftByEarlierStart(writer: string): boolean {
+    return this.#boot !== undefined && !writer.startsWith(`${this.#boot}/`);
   }
 
   /** Shared mode: the session's running hash from its saved state (none when it cannot be loaded). */

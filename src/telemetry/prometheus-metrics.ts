@@ -5,6 +5,7 @@
 // names and endpoint names: bounded sets, never repositories, tags or digests.
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
 import type { ActionObserver, AuthRefusal, DeliveryOutcome, GcRunReport, Metrics, ScrapeSources } from './metrics.js';
+import type { MetricsSnapshot } from './aggregate.js';
 import { ACTION_BUCKETS, DURATION_BUCKETS, LabelledCounter, LabelledHistogram, type CounterSeries, type HistogramSeries } from './series.js';
 
 const METHODS = new Map(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'].map((method) => [method, method.toLowerCase()]));
@@ -20,6 +21,16 @@ export interface PrometheusMetricsOptions {
   readonly version: string;
   /** Collect prom-client's process and Node.js metrics (default true; tests that build many Apps turn it off). */
   readonly defaultMetrics?: boolean;
+  /** Several worker processes (http.workers): a scrape renders the sum over all of them. */
+  readonly workers?: WorkerMetrics | undefined;
+}
+
+/** How a worker takes part in scrapes of every worker (src/cli/workers.ts). */
+export interface WorkerMetrics {
+  /** Answers the supervisor's requests for this worker's metrics with `snapshot`. */
+  serve(snapshot: () => Promise<MetricsSnapshot>): void;
+  /** The exposition summed over every worker. */
+  render(): Promise<{ contentType: string; body: string }>;
 }
 
 export class PrometheusMetrics implements Metrics {
@@ -47,9 +58,12 @@ export class PrometheusMetrics implements Metrics {
   readonly #pullEventsDropped: Counter;
   readonly #storageHealthFailures: Counter;
   #sources: ScrapeSources = {};
+  readonly #workers: WorkerMetrics | undefined;
 
   constructor(options: PrometheusMetricsOptions) {
     const registry = this.#registry;
+    this.#workers = options.workers;
+    this.#workers?.serve(() => registry.getMetricsAsJSON());
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
     for (const metric of [this.#requests, this.#durations, this.#storageActions, this.#metadataActions, this.#actionErrors, this.#pulled, this.#pushedBytes, this.#notificationLatency]) {
       registry.registerMetric(metric as unknown as Metric);
@@ -57,7 +71,7 @@ export class PrometheusMetrics implements Metrics {
     const registers = [registry];
     const sources = (): ScrapeSources => this.#sources;
     const inFlight = (): number => this.#inFlight;
-    new Gauge({ name: 'berth_build_info', help: 'Berth version (always 1).', labelNames: ['version'], registers }).set({ version: options.version }, 1);
+    new Gauge({ name: 'berth_build_info', help: 'Berth version (always 1).', labelNames: ['version'], registers, aggregator: 'first' }).set({ version: options.version }, 1);
     new Gauge({
       name: 'registry_http_in_flight_requests',
       help: 'The in-flight HTTP requests.',
@@ -70,9 +84,11 @@ export class PrometheusMetrics implements Metrics {
     this.#gcRuns = new Counter({ name: 'berth_gc_runs_total', help: 'Garbage-collector runs, by result (ok, failed).', labelNames: ['result'], registers });
     this.#gcCollected = new Counter({ name: 'berth_gc_collected_total', help: 'What the garbage collector removed: manifest rows, blob rows, orphaned blob files.', labelNames: ['kind'], registers });
     this.#gcReclaimed = new Counter({ name: 'berth_gc_reclaimed_bytes_total', help: 'Bytes of blob files the garbage collector deleted (collected blobs and orphans).', registers });
-    this.#gcLastRun = new Gauge({ name: 'berth_gc_last_success_timestamp_seconds', help: 'When the last garbage-collector run in this process ended successfully (Unix time).', registers });
+    this.#gcLastRun = new Gauge({ name: 'berth_gc_last_success_timestamp_seconds', help: 'When the last garbage-collector run in this process (the latest of every worker) ended successfully (Unix time).', registers, aggregator: 'max' });
     new Gauge({
       name: 'berth_gc_queue_depth',
+      // Read from the shared store: the same in every worker.
+      aggregator: 'first',
       help: 'GC candidates waiting in the review queues (blobs, manifests) and byte deletions in progress (deletions).',
       labelNames: ['queue'],
       registers,
@@ -86,6 +102,8 @@ export class PrometheusMetrics implements Metrics {
     });
     new Gauge({
       name: 'berth_uploads_in_progress',
+      // Read from the shared store: the same in every worker.
+      aggregator: 'first',
       help: 'Upload sessions started and neither completed, cancelled nor purged (all instances sharing the metadata store).',
       registers,
       async collect() {
@@ -95,6 +113,7 @@ export class PrometheusMetrics implements Metrics {
     });
     new Gauge({
       name: 'berth_ready',
+      aggregator: 'min',
       help: '1 when /readyz answers 200 (storage and metadata answer, migrations current, not draining), else 0.',
       registers,
       async collect() {
@@ -107,6 +126,8 @@ export class PrometheusMetrics implements Metrics {
     this.#notificationStatus = new Counter({ name: 'registry_notifications_status_total', help: 'The number of status code', labelNames: ['code', 'endpoint'], registers });
     new Gauge({
       name: 'registry_notifications_pending_total',
+      // Read from the shared store: the same in every worker.
+      aggregator: 'first',
       help: 'The gauge of pending events in queue: events in the outbox not yet delivered to the endpoint (all instances).',
       labelNames: ['endpoint'],
       registers,
@@ -118,6 +139,8 @@ export class PrometheusMetrics implements Metrics {
     });
     new Gauge({
       name: 'berth_notifications_oldest_pending_age_seconds',
+      // Read from the shared store: the same in every worker.
+      aggregator: 'first',
       help: 'Age of the oldest event not yet delivered to the endpoint (0 when none).',
       labelNames: ['endpoint'],
       registers,
@@ -217,6 +240,7 @@ export class PrometheusMetrics implements Metrics {
   }
 
   async render(): Promise<{ contentType: string; body: string }> {
+    if (this.#workers !== undefined) return this.#workers.render();
     return { contentType: this.#registry.contentType, body: await this.#registry.metrics() };
   }
 }

@@ -38,9 +38,13 @@ export async function startRegistryProcess(dataDir: string, port: number, env: R
       ...env,
     },
     stdio: ['ignore', options.stdout ?? 'ignore', 'inherit'],
+    // Its own process group: with http.workers > 1 (the default on a multi-core machine) a kill -9
+    // of the instance is a kill -9 of the supervisor and every worker at once (stop below).
+    detached: true,
   });
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 20_000;
+  // Generous: a loaded CI machine starts each worker process in seconds.
+  const deadline = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`berth exited with ${child.exitCode} during start-up`);
     try {
@@ -51,8 +55,8 @@ export async function startRegistryProcess(dataDir: string, port: number, env: R
       // not listening yet
     }
     if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error('berth did not answer /v2/ within 20 s');
+      killGroup(child, 'SIGKILL');
+      throw new Error('berth did not answer /v2/ within 60 s');
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
@@ -62,8 +66,34 @@ export async function startRegistryProcess(dataDir: string, port: number, env: R
     stop: async (signal = 'SIGTERM') => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = once(child, 'exit');
-      child.kill(signal);
+      // SIGTERM and SIGINT go to the supervisor, which drains its workers; SIGKILL to the whole group.
+      if (signal === 'SIGKILL') killGroup(child, signal);
+      else child.kill(signal);
       await exited;
+      if (signal === 'SIGKILL') await groupGone(child);
     },
   };
+}
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    if (child.pid !== undefined) process.kill(-child.pid, signal);
+  } catch {
+    child.kill(signal);
+  }
+}
+
+/** Resolves once no process of the child's group is left (workers notice their supervisor's death). */
+async function groupGone(child: ChildProcess): Promise<void> {
+  if (child.pid === undefined) return;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      process.kill(-child.pid, 0);
+    } catch {
+      return;
+    }
+    if (Date.now() > deadline) throw new Error(`processes of berth's group ${child.pid} outlived a SIGKILL by 30 s`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
