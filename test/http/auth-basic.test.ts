@@ -134,13 +134,19 @@ describe('access control: htpasswd Basic auth and policies', () => {
     assert.equal(await status('POST', '/v2/bob/a/blobs/uploads/', bob), 202);
   });
 
-  it('name tricks are refused before any access decision: dot segments, encoded slashes, upper case → 400 NAME_INVALID', async () => {
-    for (const path of ['/v2/public/../secret/vault/tags/list', '/v2/public/base/..%2f..%2fsecret/vault/tags/list', '/v2/public%2fbase/tags/list', '/v2/Secret/vault/tags/list', '/v2/public//secret/tags/list']) {
+  it('name tricks are refused before any access decision: dot segments (encoded or not), upper case → 400 NAME_INVALID', async () => {
+    for (const path of ['/v2/public/../secret/vault/tags/list', '/v2/public/base/..%2f..%2fsecret/vault/tags/list', '/v2/Secret/vault/tags/list', '/v2/public//secret/tags/list', '/v2/public%2f%2fsecret/tags/list']) {
       const response = await rawRequest(url, { path });
       const body = response.body.toString('utf8');
       assert.ok(response.status === 400 || response.status === 404, `${path}: ${response.status}`);
       assert.doesNotMatch(body, /vault|"tags"/, `${path} discloses nothing`);
     }
+    // An encoded slash is a slash: the decoded name gets the same access decision as its plain spelling.
+    const encoded = await rawRequest(url, { path: '/v2/secret%2fvault/tags/list' });
+    const spelled = await rawRequest(url, { path: '/v2/secret/vault/tags/list' });
+    assert.equal(encoded.status, spelled.status);
+    assert.equal(encoded.status, 401);
+    assert.doesNotMatch(encoded.body.toString('utf8'), /"tags"/);
     const dots = await rawRequest(url, { path: '/v2/public/../secret/vault/tags/list' });
     assert.equal(dots.status, 400);
     assert.equal((JSON.parse(dots.body.toString('utf8')) as { errors: { code: string }[] }).errors[0]?.code, 'NAME_INVALID');
