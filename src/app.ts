@@ -19,10 +19,11 @@ import { postgresOptions } from './metadata/postgres/connection.js';
 import { PostgresStore } from './metadata/postgres/postgres-store.js';
 import { SqliteStore } from './metadata/sqlite/sqlite-store.js';
 import { Registry } from './registry/registry.js';
+import { ProxyUpstreams } from './registry/proxy-upstreams.js';
 import type { StorageDriver } from './storage/driver.js';
 import { FilesystemDriver } from './storage/filesystem/filesystem-driver.js';
 import { MemoryDriver } from './storage/memory/memory-driver.js';
-import { createS3Client } from './storage/s3/s3-client.js';
+import { createS3Client, endpointUrl } from './storage/s3/s3-client.js';
 import { S3Driver } from './storage/s3/s3-driver.js';
 import { instrument, probes, timingProbe } from './telemetry/instrument.js';
 import type { Metrics } from './telemetry/metrics.js';
@@ -96,6 +97,7 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     listing: { defaultTags: undefined, defaultCatalog: config.limits.catalogDefault, maxPage: config.limits.maxPage },
     lifecycle: config.lifecycle,
     gc: { enabled: config.gc.enabled && !config.storage.readOnly, reviewDelayMs: config.gc.reviewDelayMs, intervalMs: config.gc.intervalMs },
+    ...(config.proxy === undefined ? {} : { upstreams: new ProxyUpstreams(config.proxy.upstreams) }),
   };
   const notifications = Notifications.create(config.notifications, metadata, { source: eventSource(config), deliver: true }, log, metrics);
   const registry = new Registry(
@@ -262,7 +264,8 @@ export function createStorage(config: Config): StorageDriver {
   const driver = config.storage.driver;
   if (driver.kind === 'inmemory') return new MemoryDriver();
   if (driver.kind === 's3') {
-    const client = createS3Client({ accessKey: driver.accessKey, secretKey: driver.secretKey, region: driver.region, regionEndpoint: driver.regionEndpoint, forcePathStyle: driver.forcePathStyle, secure: driver.secure, skipVerify: driver.skipVerify });
+    const settings = { accessKey: driver.accessKey, secretKey: driver.secretKey, region: driver.region, regionEndpoint: driver.regionEndpoint, forcePathStyle: driver.forcePathStyle, secure: driver.secure, skipVerify: driver.skipVerify };
+    const client = createS3Client(settings);
     return new S3Driver({
       client,
       bucket: driver.bucket,
@@ -274,6 +277,7 @@ export function createStorage(config: Config): StorageDriver {
       storageClass: driver.storageClass,
       encryption: driver.encrypt ? { keyId: driver.keyId } : undefined,
       redirect: !config.storage.redirectDisabled,
+      endpoint: endpointUrl(settings),
     });
   }
   mkdirSync(driver.rootDirectory, { recursive: true });

@@ -23,9 +23,10 @@ import { PostgresStore } from '../metadata/postgres/postgres-store.js';
 import { SqliteStore } from '../metadata/sqlite/sqlite-store.js';
 import type { Usage } from '../metadata/lifecycle.js';
 import { LifecyclePolicy, namespaceOf } from '../registry/lifecycle-policy.js';
+import { unknownVariables } from '../config/environment.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 import type { Config } from '../config/config.js';
-import { FilesystemLayout } from '../migrate/filesystem-layout.js';
+import { layoutOf, sourceConfigOf, SourceConfigError } from '../migrate/source-config.js';
 import { Importer } from '../migrate/importer.js';
 import { formatImportReport } from '../migrate/report.js';
 import { progressPrinter } from '../migrate/progress.js';
@@ -44,6 +45,7 @@ program
     // exporter asked for), the SDK is never loaded.
     const tracing = await loadTracing(process.env, VERSION).catch(exitOnConfigError);
     const log = pino({ level: config.log.level, base: { pid: process.pid, ...config.log.fields }, ...(tracing === undefined ? {} : { mixin: () => tracing.logMixin() }) });
+    for (const entry of unknownVariables(process.env)) log.warn({ variable: entry.variable }, entry.message);
     if (tracing !== undefined) log.info({ exporter: tracesExporter(process.env) }, 'OpenTelemetry tracing on');
     // PostgreSQL: refuse a schema this berth does not know (or not migrated), naming the command.
     if (config.database !== undefined) await PostgresStore.checkSchema(postgresOptions(config.database)).catch(exitOnSchemaError);
@@ -194,7 +196,7 @@ for (const [name, description] of [
 program
   .command('import')
   .description("import a distribution registry's storage (docker/registry/v2/...) into the configured store: verified, hard-linked on the same filesystem, resumable, safe while the old registry serves")
-  .argument('<source>', "distribution's storage.filesystem.rootdirectory (the directory holding docker/registry/v2)")
+  .argument('<source>', "distribution's storage.filesystem.rootdirectory (the directory holding docker/registry/v2), or the old registry's configuration file (its storage.filesystem or storage.s3 section is read)")
   .argument('[config]', "configuration file of the destination (the same as the server's)")
   .option('--dry-run', 'report what would come over, change nothing')
   .option('--no-verify <reason>', 'do not hash blob bytes (the reason goes into the report)')
@@ -208,10 +210,18 @@ program
       process.stderr.write(`berth: --concurrency: not a positive integer: ${options.concurrency}\n`);
       process.exit(2);
     }
+    let layout;
+    try {
+      layout = layoutOf(sourceConfigOf(source));
+    } catch (error) {
+      if (!(error instanceof SourceConfigError)) throw error;
+      process.stderr.write(`berth: import: ${error.message}\n`);
+      process.exit(2);
+    }
     const storage = createStorage(config);
     const metadata = new SqliteStore({ path: config.metadata.sqlitePath, synchronous: config.metadata.synchronous });
     try {
-      const importer = new Importer(new FilesystemLayout(source), metadata, metadata, storage, {
+      const importer = new Importer(layout, metadata, metadata, storage, {
         dryRun: options.dryRun === true,
         ...(typeof options.verify === 'string' ? { noVerifyReason: options.verify } : {}),
         full: options.full === true,
@@ -234,6 +244,7 @@ configCommand
   .argument('<file>', 'configuration file')
   .action((file: string) => {
     loadOrExit(file);
+    for (const entry of unknownVariables(process.env)) process.stderr.write(`berth: warning: ${entry.message}\n`);
     process.stdout.write(`${file}: configuration is valid\n`);
   });
 

@@ -6,6 +6,7 @@
 // whole with `Connection: close`, the rest of the body is read and discarded up to a bound, and only
 // then is the response ended (and the connection closed).
 import { RegistryError } from '../registry/errors.js';
+import { UpstreamUnavailableError } from '../registry/proxy-errors.js';
 import { StorageUnavailableError } from '../storage/driver.js';
 import type { RequestContext } from './context.js';
 
@@ -44,6 +45,12 @@ export function sendError(ctx: RequestContext, error: unknown): void {
     headers = { 'Retry-After': 5 };
     ctx.log.error({ reqId: ctx.id, err: error, method: req.method, path: ctx.path }, 'storage unavailable');
     body = { errors: [{ code: 'UNAVAILABLE', message: 'storage is unavailable, retry later', detail: { requestId: ctx.id } }] };
+  } else if (error instanceof UpstreamUnavailableError) {
+    // The upstream of a proxied repository is down, failing or sent bad bytes, and nothing is cached.
+    status = 503;
+    headers = { 'Retry-After': error.retryAfterSeconds };
+    ctx.log.warn({ reqId: ctx.id, err: error, method: req.method, path: ctx.path }, 'upstream unavailable');
+    body = { errors: [{ code: 'UNAVAILABLE', message: 'the upstream registry is unavailable, retry later', detail: { requestId: ctx.id } }] };
   } else {
     status = 500;
     ctx.log.error({ reqId: ctx.id, err: error, method: req.method, path: ctx.path }, 'internal error');

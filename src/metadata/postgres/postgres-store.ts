@@ -35,6 +35,8 @@ import {
   type PutManifestResult,
   type ReferrerRow,
   type UploadRow,
+  type UploadState,
+  type UploadStateChange,
 } from '../store.js';
 import { migrateUp, migrationStatus, SchemaMismatchError } from './migrator.js';
 
@@ -264,7 +266,7 @@ export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore,
       const repositoryId = await this.#ensureRepository(client, manifest.repository, now);
       // Lock what the manifest references (FOR SHARE, in digest order), then check it in a fresh statement.
       const blobs = [...new Set(manifest.blobs)].sort();
-      if (blobs.length > 0) {
+      if (blobs.length > 0 && manifest.fromUpstream !== true) {
         await this.#rows(client, 'SELECT 1 FROM blobs WHERE digest = ANY($1::text[]) ORDER BY digest FOR SHARE', [blobs]);
         const present = await this.#rows<{ digest: string }>(client, 'SELECT digest FROM repository_blobs WHERE repository_id = $1 AND digest = ANY($2::text[])', [repositoryId, blobs]);
         const found = new Set(present.map((row) => row.digest));
@@ -272,7 +274,7 @@ export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore,
         if (missing !== undefined) return { ok: false, missing: 'blob', digest: missing };
       }
       const children = [...new Set(manifest.manifests)].sort();
-      if (children.length > 0) {
+      if (children.length > 0 && manifest.fromUpstream !== true) {
         await this.#rows(client, 'SELECT 1 FROM manifests WHERE digest = ANY($1::text[]) ORDER BY digest FOR SHARE', [children]);
         const present = await this.#rows<{ digest: string }>(
           client,
@@ -416,6 +418,23 @@ export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore,
 
   async hasUpload(id: string): Promise<boolean> {
     return (await this.#row(this.#pool, 'SELECT 1 FROM uploads WHERE id = $1', [id])) !== undefined;
+  }
+
+  getUploadState(id: string): Promise<UploadState | undefined> {
+    return this.#row<UploadState>(
+      this.#pool,
+      'SELECT hashed_offset AS "offset", hash_state AS "hashState", writer, writer_until AS "writerUntil", version FROM uploads WHERE id = $1',
+      [id],
+    );
+  }
+
+  async casUploadState(id: string, version: number, next: UploadStateChange): Promise<boolean> {
+    const changed = await this.#run(
+      this.#pool,
+      'UPDATE uploads SET hashed_offset = $1, hash_state = $2, writer = $3, writer_until = $4, version = version + 1 WHERE id = $5 AND version = $6',
+      [next.offset, next.hashState, next.writer, next.writerUntil, id, version],
+    );
+    return changed === 1;
   }
 
   listUploadsStartedBefore(time: number, limit: number): Promise<UploadRow[]> {

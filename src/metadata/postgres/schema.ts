@@ -163,4 +163,18 @@ export const MIGRATIONS: readonly PostgresMigration[] = [
       berth_tag_left(), berth_enqueue_manifest(text, text), berth_enqueue_blob(text, text), berth_now_ms();
     `,
   },
+  // The shared state of an upload session (src/metadata/store.ts UploadState).
+  {
+    up: `
+    ALTER TABLE uploads
+      ADD COLUMN hashed_offset bigint NOT NULL DEFAULT 0,
+      ADD COLUMN hash_state bytea,
+      ADD COLUMN writer text,
+      ADD COLUMN writer_until bigint NOT NULL DEFAULT 0,
+      ADD COLUMN version bigint NOT NULL DEFAULT 0;
+    `,
+    down: `
+    ALTER TABLE uploads DROP COLUMN hashed_offset, DROP COLUMN hash_state, DROP COLUMN writer, DROP COLUMN writer_until, DROP COLUMN version;
+    `,
+  },
 ];

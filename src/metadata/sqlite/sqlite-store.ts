@@ -17,6 +17,8 @@ import {
   type PutManifestResult,
   type ReferrerRow,
   type UploadRow,
+  type UploadState,
+  type UploadStateChange,
 } from '../store.js';
 import { MIGRATIONS } from './schema.js';
 import { TagPageCache } from './tag-page-cache.js';
@@ -213,11 +215,11 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
     const now = Date.now();
     const result = this.#db.transaction((): PutManifestResult => {
       const repositoryId = this.#ensureRepository(manifest.repository, now);
-      for (const digest of manifest.blobs) {
+      for (const digest of manifest.fromUpstream === true ? [] : manifest.blobs) {
         const found = this.#sql('SELECT 1 FROM repository_blobs WHERE repository_id = ? AND digest = ?').get(repositoryId, digest);
         if (found === undefined) return { ok: false, missing: 'blob', digest };
       }
-      for (const digest of manifest.manifests) {
+      for (const digest of manifest.fromUpstream === true ? [] : manifest.manifests) {
         const found = this.#sql(
           'SELECT 1 FROM repository_manifests rm JOIN manifests m ON m.id = rm.manifest_id WHERE rm.repository_id = ? AND m.digest = ?',
         ).get(repositoryId, digest);
@@ -361,6 +363,20 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
 
   hasUpload(id: string): Promise<boolean> {
     return Promise.resolve(this.#sql('SELECT 1 FROM uploads WHERE id = ?').get(id) !== undefined);
+  }
+
+  getUploadState(id: string): Promise<UploadState | undefined> {
+    const row = this.#sql(
+      'SELECT hashed_offset AS offset, hash_state AS hashState, writer, writer_until AS writerUntil, version FROM uploads WHERE id = ?',
+    ).get(id) as UploadState | undefined;
+    return Promise.resolve(row);
+  }
+
+  casUploadState(id: string, version: number, next: UploadStateChange): Promise<boolean> {
+    const changed = this.#sql(
+      'UPDATE uploads SET hashed_offset = ?, hash_state = ?, writer = ?, writer_until = ?, version = version + 1 WHERE id = ? AND version = ?',
+    ).run(next.offset, next.hashState, next.writer, next.writerUntil, id, version).changes;
+    return Promise.resolve(changed === 1);
   }
 
   listUploadsStartedBefore(time: number, limit: number): Promise<UploadRow[]> {
@@ -660,6 +676,17 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
               AND EXISTS (SELECT 1 FROM repository_manifests rm WHERE rm.repository_id = r.id)
             ORDER BY r.name LIMIT ?`,
         ).all(search.after ?? '', search.contains, search.contains, search.limit) as RepositorySummary[],
+    );
+  }
+
+  nextRepositoryName(after: string, before: string): Promise<string | undefined> {
+    return this.#settle(
+      () =>
+        this.#sql(
+          `SELECT r.name FROM repositories r
+            WHERE r.name > ? AND r.name < ? AND EXISTS (SELECT 1 FROM repository_manifests rm WHERE rm.repository_id = r.id)
+            ORDER BY r.name LIMIT 1`,
+        ).pluck().get(after, before) as string | undefined,
     );
   }
 
