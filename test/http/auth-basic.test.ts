@@ -5,7 +5,7 @@ import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { call, expectError, htpasswdLine, pushImageAs, startAuthRegistry, tempDir, type AuthRegistry, type Credentials } from '../support/auth.js';
-import { rawRequest } from '../support/raw-http.js';
+import { pathOf, rawRequest } from '../support/raw-http.js';
 
 const alice = { user: 'alice', password: 'alice-Secret-1' };
 const bob = { user: 'bob', password: 'bob-Secret-2' };
@@ -112,7 +112,7 @@ describe('access control: htpasswd Basic auth and policies', () => {
     const start = await call(url, 'POST', '/v2/team/app/blobs/uploads/', alice);
     await start.arrayBuffer();
     assert.equal(start.status, 202);
-    const location = start.headers.get('location') ?? '';
+    const location = pathOf(start.headers.get('location') ?? '');
     await expectError(await call(url, 'PATCH', location, bob, { body: Buffer.from('x') }), 403, 'DENIED', 'reader PATCH');
     await expectError(await call(url, 'GET', location, bob), 403, 'DENIED', 'reader upload status');
     await expectError(await call(url, 'DELETE', location, bob), 403, 'DENIED', 'reader cancel');
