@@ -30,6 +30,11 @@ export interface RegistryOptions {
   readonly gc?: GcTiming;
   /** Upstream registries that proxied repositories mirror (pull-through cache); none when absent. */
   readonly upstreams?: ProxyUpstreams;
+  /**
+   * Other processes serve the same metadata store (PostgreSQL; cluster workers): upload sessions keep
+   * their running hash and writer in the store (UploadServiceOptions.shared).
+   */
+  readonly sharedUploads?: boolean;
 }
 
 export class Registry {
@@ -63,7 +68,7 @@ export class Registry {
     this.usage = usage;
     this.policy = new LifecyclePolicy(options.lifecycle ?? NO_LIFECYCLE_RULES);
     const quotas = usage !== undefined && this.policy.hasQuotas ? new QuotaChecker(usage, this.policy) : undefined;
-    this.uploads = new UploadService(metadata, storage, quotas, undefined, observer, events);
+    this.uploads = new UploadService(metadata, storage, quotas, undefined, observer, events, { shared: options.sharedUploads ?? false });
     this.manifests = new ManifestService(metadata, this.policy, quotas, events, this.proxy);
     this.listings = new ListingService(metadata, options.listing);
     this.browse = browse === undefined ? undefined : new BrowseService(browse, metadata, this.policy, options.listing.maxPage, options.gc ?? { enabled: false, reviewDelayMs: 0, intervalMs: 0 }, gcRuns, options.lifecycle?.retention);
