@@ -2,14 +2,17 @@
 // http.host, or X-Forwarded-Proto / X-Forwarded-Host, or the connection and Host; true sends paths.
 // Exact headers for each Location Berth sends, and skopeo pushing and pulling under each setting.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { content, digestOf, freshRepository, imageParts, MediaTypes, ociManifest } from '../support/content.js';
 import { pushBlobs, pushImage } from '../support/push.js';
+import { makeTestPki } from '../support/auth.js';
 import { rawRequest, type RawResponse } from '../support/raw-http.js';
+import { freePort } from '../support/registry-process.js';
 import { startTestRegistry, type TestRegistry } from '../support/test-registry.js';
 
 function location(response: RawResponse): string {
@@ -43,15 +46,35 @@ function writeLayout(dir: string): void {
   }));
 }
 
-/** skopeo copies the layout in and back out; both succeed. */
-async function skopeoRoundTrip(registry: TestRegistry, dir: string): Promise<void> {
+/** skopeo copies the layout in and back out; both succeed. `certDir` (with ca.crt): verify TLS against it. */
+async function skopeoRoundTrip(host: string, dir: string, certDir?: string): Promise<void> {
   const source = join(dir, 'source');
   writeLayout(source);
-  const target = `docker://${new URL(registry.url).host}/${freshRepository('skopeo')}:v1`;
-  const pushed = await run('skopeo', ['copy', '--retry-times', '0', '--dest-tls-verify=false', `oci:${source}:v1`, target]);
+  const target = `docker://${host}/${freshRepository('skopeo')}:v1`;
+  const dest = certDir === undefined ? ['--dest-tls-verify=false'] : ['--dest-cert-dir', certDir];
+  const src = certDir === undefined ? ['--src-tls-verify=false'] : ['--src-cert-dir', certDir];
+  const pushed = await run('skopeo', ['copy', '--retry-times', '0', ...dest, `oci:${source}:v1`, target]);
   assert.equal(pushed.code, 0, pushed.stderr);
-  const pulled = await run('skopeo', ['copy', '--retry-times', '0', '--src-tls-verify=false', target, `oci:${join(dir, 'pulled')}:v1`]);
+  const pulled = await run('skopeo', ['copy', '--retry-times', '0', ...src, target, `oci:${join(dir, 'pulled')}:v1`]);
   assert.equal(pulled.code, 0, pulled.stderr);
+}
+
+/** Polls until something accepts connections on the port (HAProxy has bound it). */
+async function listening(port: number, process: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect({ host: '127.0.0.1', port }, () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.on('error', () => resolve(false));
+    });
+    if (open) return;
+    assert.equal(process.exitCode, null, 'haproxy exited');
+    assert.ok(Date.now() < deadline, `nothing listens on ${port}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 describe('http.relativeurls: false (the default): absolute Location headers', () => {
@@ -120,7 +143,7 @@ describe('http.relativeurls: false (the default): absolute Location headers', ()
   });
 
   it('skopeo pushes and pulls following absolute Locations', async () => {
-    await skopeoRoundTrip(registry, dir);
+    await skopeoRoundTrip(new URL(registry.url).host, dir);
   });
 });
 
@@ -172,6 +195,41 @@ describe('http.relativeurls: true: Location headers are paths', () => {
   });
 
   it('skopeo pushes and pulls following relative Locations', async () => {
-    await skopeoRoundTrip(registry, dir);
+    await skopeoRoundTrip(new URL(registry.url).host, dir);
+  });
+});
+
+describe('behind HAProxy terminating TLS (X-Forwarded-Proto: https), relativeurls false', () => {
+  let registry: TestRegistry;
+  let haproxy: ChildProcess;
+  let dir: string;
+  let port: number;
+  before(async () => {
+    registry = await startTestRegistry({ storage: 'inmemory' });
+    dir = mkdtempSync(join(tmpdir(), 'berth-relurl-proxy-'));
+    const pki = makeTestPki(dir);
+    writeFileSync(join(dir, 'haproxy.pem'), Buffer.concat([readFileSync(pki.certificate), readFileSync(pki.key)]));
+    mkdirSync(join(dir, 'certs'));
+    copyFileSync(pki.ca, join(dir, 'certs', 'ca.crt'));
+    port = await freePort();
+    writeFileSync(join(dir, 'haproxy.cfg'), [
+      'defaults', '  mode http', '  timeout connect 5s', '  timeout client 60s', '  timeout server 60s',
+      'frontend registry', `  bind 127.0.0.1:${port} ssl crt ${join(dir, 'haproxy.pem')}`, '  http-request set-header X-Forwarded-Proto https', '  default_backend berth',
+      'backend berth', `  server berth ${new URL(registry.url).host}`, '',
+    ].join('\n'));
+    haproxy = spawn('haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')], { stdio: 'ignore' });
+    await listening(port, haproxy);
+  });
+  after(async () => {
+    if (haproxy.exitCode === null) {
+      haproxy.kill('SIGTERM');
+      await new Promise((resolve) => haproxy.once('exit', resolve));
+    }
+    await registry.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('skopeo pushes and pulls through the proxy; the Locations it follows are https://<proxy>/v2/…', async () => {
+    await skopeoRoundTrip(`localhost:${port}`, dir, join(dir, 'certs'));
   });
 });
