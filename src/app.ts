@@ -161,7 +161,7 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     access: access.controller,
     tokenService: access.tokenService,
     log,
-    settings: { baseUrl: config.http.baseUrl, headers: config.http.headers },
+    settings: { baseUrl: config.http.baseUrl, relativeUrls: config.http.relativeUrls, headers: config.http.headers },
     accessLog: config.log.accessLog,
     metrics,
     metricsRoute: config.http.debug === undefined ? config.metrics : undefined,

@@ -5,6 +5,8 @@ export interface Config {
     readonly host: string;
     readonly port: number;
     readonly baseUrl: string | undefined;
+    /** http.relativeurls: Location and Link headers are paths, not absolute URLs. */
+    readonly relativeUrls: boolean;
     readonly drainTimeoutMs: number;
     /** On SIGTERM, /readyz answers 503 this long before the server stops accepting. */
     readonly drainDelayMs: number;

@@ -204,3 +204,11 @@ test('distribution\'s proxy keys (file or REGISTRY_PROXY_*) make the whole regis
   assert.throws(() => loadConfig(undefined, { REGISTRY_PROXY_REMOTEURL: 'registry-1.docker.io' }), /proxy\.remoteurl/);
   assert.throws(() => loadConfig(undefined, { REGISTRY_PROXY_USERNAME: 'u' }), /proxy\.username.*needs proxy\.remoteurl/);
 });
+
+test('http.relativeurls: false unless set (distribution\'s default); the accepted-only keys that can refuse do', () => {
+  assert.equal(loadConfig(undefined, {}).http.relativeUrls, false);
+  assert.equal(loadConfig(undefined, { REGISTRY_HTTP_RELATIVEURLS: 'true' }).http.relativeUrls, true);
+  assert.throws(() => loadConfig(undefined, { REGISTRY_HTTP_PREFIX: '/registry' }), /http\.prefix/);
+  assert.equal(loadConfig(undefined, { REGISTRY_HTTP_PREFIX: '/' }).http.relativeUrls, false);
+  assert.throws(() => loadConfig(undefined, { REGISTRY_HTTP_NET: 'unix' }), /http\.net/);
+});

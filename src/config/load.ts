@@ -169,6 +169,7 @@ function assemble(values: Map<string, unknown>): Config {
       host,
       port,
       baseUrl: baseUrl?.replace(/\/$/, ''),
+      relativeUrls: get<boolean>('http.relativeurls'),
       drainTimeoutMs: get('http.draintimeout'),
       drainDelayMs: get('http.draindelay'),
       workers: workerCount(get<number | undefined>('http.workers'), inMemory),

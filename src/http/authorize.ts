@@ -5,6 +5,7 @@ import type { AccessController, AccessDecision, AccessRequest, Scope } from '../
 import type { TLSSocket } from 'node:tls';
 import { denied, tooManyRequests, unauthorized } from '../registry/errors.js';
 import type { RequestContext } from './context.js';
+import { externalOrigin } from './origin.js';
 
 export async function authorizeRequest(ctx: RequestContext, controller: AccessController, scopes: Scope[]): Promise<AccessDecision & { allowed: true }> {
   const decision = await controller.authorize(new RequestAccess(ctx, scopes));
@@ -54,13 +55,9 @@ class RequestAccess implements AccessRequest {
   }
 }
 
-/** `scheme://host` the client reached: http.host when set, else the Host header when it is well-formed. */
+/** `scheme://host` the client reached (externalOrigin: http.host, X-Forwarded-*, Host). */
 function origin(ctx: RequestContext): string | undefined {
-  if (ctx.settings.baseUrl !== undefined) return ctx.settings.baseUrl;
-  const host = ctx.req.headers.host;
-  if (host === undefined || !/^[A-Za-z0-9.-]+(?::\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$/.test(host)) return undefined;
-  const encrypted = (ctx.req.socket as { encrypted?: boolean }).encrypted === true;
-  return `${encrypted ? 'https' : 'http'}://${host}`;
+  return externalOrigin(ctx.req, ctx.settings.baseUrl);
 }
 
 /** The CN of a client certificate the TLS layer verified against http.tls.clientcas. */

@@ -8,6 +8,7 @@ import type { RepositoryName } from '../registry/names.js';
 import type { OriginSource, RequestOrigin } from '../registry/changes.js';
 import type { Registry } from '../registry/registry.js';
 import type { Metrics } from '../telemetry/metrics.js';
+import { externalOrigin } from './origin.js';
 
 export interface RouteParams {
   name?: RepositoryName;
@@ -17,8 +18,10 @@ export interface RouteParams {
 }
 
 export interface HttpSettings {
-  /** External base URL for Location and Link headers; relative when undefined. */
+  /** http.host: the external base URL absolute URLs start with; from the request when undefined. */
   readonly baseUrl: string | undefined;
+  /** http.relativeurls: Location and Link headers are paths. */
+  readonly relativeUrls: boolean;
   /** Headers added to every response. */
   readonly headers: Readonly<Record<string, string[]>>;
   /** Where handlers report what only they know (bytes served, refusals); undefined when metrics are off. */
@@ -80,9 +83,19 @@ export class RequestContext implements OriginSource {
     return Array.isArray(value) ? value.join(', ') : value;
   }
 
-  /** An absolute URL when http.host is set, else the path itself. */
+  /**
+   * The one function every Location header Berth builds goes through: the path itself with
+   * http.relativeurls, else the absolute URL (http.host, or the origin the client reached).
+   */
   url(path: string): string {
-    return this.settings.baseUrl === undefined ? path : this.settings.baseUrl + path;
+    if (this.settings.relativeUrls) return path;
+    const origin = externalOrigin(this.req, this.settings.baseUrl);
+    return origin === undefined ? path : origin + path;
+  }
+
+  /** A paging Link target: a path, as distribution sends it, or absolute under http.host when that is set. */
+  linkUrl(pathAndQuery: string): string {
+    return this.settings.baseUrl === undefined || this.settings.relativeUrls ? pathAndQuery : this.settings.baseUrl + pathAndQuery;
   }
 
   /** Ends the response with an optional body; HEAD sends the headers only. */
@@ -98,7 +111,6 @@ export class RequestContext implements OriginSource {
   requestOrigin(): RequestOrigin {
     const socket = this.req.socket;
     const host = this.req.headers.host ?? '';
-    const encrypted = (socket as { encrypted?: boolean }).encrypted === true;
     return {
       id: this.id,
       addr: `${socket.remoteAddress ?? ''}:${socket.remotePort ?? ''}`,
@@ -106,7 +118,7 @@ export class RequestContext implements OriginSource {
       method: this.req.method ?? '',
       userAgent: this.header('user-agent') ?? '',
       actor: this.access?.subject,
-      baseUrl: this.settings.baseUrl ?? `${encrypted ? 'https' : 'http'}://${host}`,
+      baseUrl: externalOrigin(this.req, this.settings.baseUrl) ?? `http://${host}`,
     };
   }
 

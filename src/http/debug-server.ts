@@ -22,7 +22,7 @@ export interface DebugDependencies {
 }
 
 export function createDebugListener(deps: DebugDependencies): (req: IncomingMessage, res: ServerResponse) => void {
-  const settings = { baseUrl: undefined, headers: {}, metrics: deps.metrics };
+  const settings = { baseUrl: undefined, relativeUrls: true, headers: {}, metrics: deps.metrics };
   return (req, res) => {
     const id = randomUUID();
     res.setHeader('X-Request-Id', id);

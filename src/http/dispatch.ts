@@ -55,12 +55,15 @@ export function createDispatcher(deps: DispatchDependencies): (req: IncomingMess
     for (const [name, value] of fixedHeaders) res.setHeader(name, value);
     res.setHeader('X-Request-Id', id);
     let ctx: RequestContext;
+    let refused: unknown;
     try {
       const { path, query } = splitTarget(req.url ?? '/');
       ctx = new RequestContext(req, res, id, registry, log, settings, path, query);
     } catch (error) {
-      sendError(new RequestContext(req, res, id, registry, log, settings, '/', new URLSearchParams()), error);
-      return;
+      // A target refused before routing (NUL, backslash, malformed encoding) is answered and logged
+      // like any other request, under its raw path.
+      refused = error;
+      ctx = new RequestContext(req, res, id, registry, log, settings, (req.url ?? '/').split('?')[0] ?? '/', new URLSearchParams());
     }
     // Per request, with metrics on: a clock read, a counter, one 'close' listener (which the access
     // log shares); with tracing on, a span that the rest runs in; with all off, nothing.
@@ -80,7 +83,8 @@ export function createDispatcher(deps: DispatchDependencies): (req: IncomingMess
         }
       });
     }
-    if (span === undefined) serve(ctx);
+    if (refused !== undefined) sendError(ctx, refused);
+    else if (span === undefined) serve(ctx);
     else span.run(() => serve(ctx));
   };
 

@@ -122,5 +122,5 @@ function pull(name: string): Scope {
 function link(ctx: RequestContext, path: string, query: URLSearchParams, next: string | undefined): Record<string, string> {
   if (next === undefined) return {};
   query.set('last', next);
-  return { Link: `<${ctx.url(`${BROWSE_PREFIX}${path}?${query.toString()}`)}>; rel="next"` };
+  return { Link: `<${ctx.linkUrl(`${BROWSE_PREFIX}${path}?${query.toString()}`)}>; rel="next"` };
 }

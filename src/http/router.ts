@@ -11,13 +11,20 @@ export interface Match {
   readonly params: RouteParams;
 }
 
-/** Splits the raw request target into a decoded path and its query; encoded slashes are refused. */
+/**
+ * Splits the raw request target into a decoded path and its query. An encoded slash (`%2F`) is a
+ * slash, as in distribution (the Azure SDK encodes whole repository names): the decoded path is the
+ * one spelling every later check sees, and `..` or empty segments it forms are refused there by the
+ * name grammar. What no valid path holds is refused here: backslashes and control characters (NUL,
+ * CR, LF, ...), encoded or not.
+ */
 export function splitTarget(target: string): { path: string; query: URLSearchParams } {
   const mark = target.indexOf('?');
   const rawPath = mark === -1 ? target : target.slice(0, mark);
   const query = new URLSearchParams(mark === -1 ? '' : target.slice(mark + 1));
+  if (rawPath.includes('\\')) throw nameInvalid('backslashes are not allowed in paths');
   if (!rawPath.includes('%')) return { path: rawPath, query };
-  if (/%2f|%5c|%00/i.test(rawPath)) throw nameInvalid('encoded slashes, backslashes and NUL are not allowed in paths');
+  if (/%5c|%[01][0-9a-f]|%7f/i.test(rawPath)) throw nameInvalid('encoded backslashes and control characters are not allowed in paths');
   try {
     return { path: decodeURIComponent(rawPath), query };
   } catch {

@@ -36,7 +36,7 @@ export function sendError(ctx: RequestContext, error: unknown): void {
   if (error instanceof RegistryError) {
     status = error.status;
     headers = { ...error.headers };
-    // Domain errors name paths; like every other Location, it is absolute when http.host is set.
+    // Domain errors name paths; like every other Location, it goes through ctx.url (http.relativeurls).
     if (headers.Location !== undefined) headers.Location = ctx.url(String(headers.Location));
     body = { errors: [{ code: error.code, message: error.message, detail: error.detail ?? null }] };
   } else if (error instanceof StorageUnavailableError) {

@@ -55,7 +55,7 @@ export class UiFiles {
   serve(ctx: RequestContext): void {
     if (ctx.req.method !== 'GET' && ctx.req.method !== 'HEAD') throw methodNotAllowed(['GET', 'HEAD']);
     if (ctx.path === this.path.slice(0, -1)) {
-      ctx.send(301, { Location: this.path, ...SECURITY_HEADERS });
+      ctx.send(301, { Location: ctx.url(this.path), ...SECURITY_HEADERS });
       return;
     }
     const rest = ctx.path.slice(this.path.length);

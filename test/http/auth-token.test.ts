@@ -108,6 +108,12 @@ ${POLICIES}`,
     await expectError(response, 401, 'UNAUTHORIZED', 'no token');
   });
 
+  it('behind a proxy, the built-in realm follows X-Forwarded-Proto and X-Forwarded-Host like every absolute URL', async () => {
+    const response = await fetch(`${url}/v2/`, { headers: { 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'registry.example.com' } });
+    await response.arrayBuffer();
+    assert.equal(response.headers.get('www-authenticate'), 'Bearer realm="https://registry.example.com/auth/token",service="berth-test"');
+  });
+
   it('a request without a token → 401 whose challenge carries the scope it needs', async () => {
     const pull = await call(url, 'GET', '/v2/team/app/manifests/v1', undefined);
     assert.equal(pull.headers.get('www-authenticate'), `Bearer realm="${url}/auth/token",service="berth-test",scope="repository:team/app:pull"`);

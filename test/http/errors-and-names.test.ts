@@ -30,8 +30,8 @@ describe('names, paths and errors', () => {
     ['a trailing separator', 'a/b-'],
     ['a trailing slash', 'a/b/'],
     ['a space (encoded)', 'a%20b'],
-    ['an encoded slash %2F', 'a%2Fb'],
-    ['an encoded slash %2f', 'a%2fb'],
+    ['an empty component from encoded slashes', 'a%2F%2Fb'],
+    ['a .. component from encoded slashes', 'a%2F..%2Fb'],
     ['an encoded backslash', 'a%5Cb'],
     ['a longer than 255 characters name', `${'a'.repeat(200)}/${'b'.repeat(60)}`],
   ];

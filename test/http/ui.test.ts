@@ -43,7 +43,7 @@ describe('web UI at ui.path', () => {
   it('GET /ui → 301 to /ui/; unknown files and path tricks → 404; POST → 405', async () => {
     const redirect = await fetch(`${registry.url}/ui`, { redirect: 'manual' });
     assert.equal(redirect.status, 301);
-    assert.equal(redirect.headers.get('location'), '/ui/');
+    assert.equal(redirect.headers.get('location'), `${registry.url}/ui/`);
     for (const path of ['/ui/assets/nothing.js', '/ui/../package.json', '/ui/%2e%2e/package.json', '/ui/assets']) {
       const response = await fetch(`${registry.url}${path}`);
       await response.arrayBuffer();

@@ -8,7 +8,7 @@ import type { RequestContext } from '../context.js';
 function linkHeader(ctx: RequestContext, path: string, n: number, page: PageResult<unknown>, extra: Record<string, string> = {}): Record<string, string> {
   if (page.next === undefined) return {};
   const query = new URLSearchParams({ ...extra, n: String(n), last: page.next });
-  return { Link: `<${ctx.url(`${path}?${query.toString()}`)}>; rel="next"` };
+  return { Link: `<${ctx.linkUrl(`${path}?${query.toString()}`)}>; rel="next"` };
 }
 
 export async function listTags(ctx: RequestContext): Promise<void> {
