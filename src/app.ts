@@ -98,6 +98,8 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     lifecycle: config.lifecycle,
     gc: { enabled: config.gc.enabled && !config.storage.readOnly, reviewDelayMs: config.gc.reviewDelayMs, intervalMs: config.gc.intervalMs },
     ...(config.proxy === undefined ? {} : { upstreams: new ProxyUpstreams(config.proxy.upstreams) }),
+    // PostgreSQL is there to be shared by several instances: any of them may continue an upload.
+    sharedUploads: metadataKind === 'postgres',
   };
   const notifications = Notifications.create(config.notifications, metadata, { source: eventSource(config), deliver: true }, log, metrics);
   const registry = new Registry(

@@ -23,6 +23,7 @@ import { PostgresStore } from '../metadata/postgres/postgres-store.js';
 import { SqliteStore } from '../metadata/sqlite/sqlite-store.js';
 import type { Usage } from '../metadata/lifecycle.js';
 import { LifecyclePolicy, namespaceOf } from '../registry/lifecycle-policy.js';
+import { unknownVariables } from '../config/environment.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 import type { Config } from '../config/config.js';
 import { layoutOf, sourceConfigOf, SourceConfigError } from '../migrate/source-config.js';
@@ -44,6 +45,7 @@ program
     // exporter asked for), the SDK is never loaded.
     const tracing = await loadTracing(process.env, VERSION).catch(exitOnConfigError);
     const log = pino({ level: config.log.level, base: { pid: process.pid, ...config.log.fields }, ...(tracing === undefined ? {} : { mixin: () => tracing.logMixin() }) });
+    for (const entry of unknownVariables(process.env)) log.warn({ variable: entry.variable }, entry.message);
     if (tracing !== undefined) log.info({ exporter: tracesExporter(process.env) }, 'OpenTelemetry tracing on');
     // PostgreSQL: refuse a schema this berth does not know (or not migrated), naming the command.
     if (config.database !== undefined) await PostgresStore.checkSchema(postgresOptions(config.database)).catch(exitOnSchemaError);
@@ -242,6 +244,7 @@ configCommand
   .argument('<file>', 'configuration file')
   .action((file: string) => {
     loadOrExit(file);
+    for (const entry of unknownVariables(process.env)) process.stderr.write(`berth: warning: ${entry.message}\n`);
     process.stdout.write(`${file}: configuration is valid\n`);
   });
 

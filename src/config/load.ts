@@ -7,6 +7,7 @@ import type { AuthConfig, Config, PolicyAction, PolicyRule, ProxyConfig, S3Stora
 import { parseDuration } from './duration.js';
 import { parseLifecycle } from './lifecycle.js';
 import { parseNotifications } from './notifications.js';
+import { unknownVariables } from './environment.js';
 import { envName, KEYS, type KeySpec, type KeyType } from './keys.js';
 
 export class ConfigError extends Error {
@@ -41,6 +42,8 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
       flatten(document, '', values);
     }
   }
+  const refused = unknownVariables(env).find((entry) => entry.refuse);
+  if (refused !== undefined) throw new ConfigError(refused.message);
   for (const spec of KEYS) {
     const raw = env[envName(spec.path)];
     if (raw !== undefined) values.set(spec.path, fromEnv(spec, raw));

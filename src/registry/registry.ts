@@ -30,6 +30,11 @@ export interface RegistryOptions {
   readonly gc?: GcTiming;
   /** Upstream registries that proxied repositories mirror (pull-through cache); none when absent. */
   readonly upstreams?: ProxyUpstreams;
+  /**
+   * Other processes serve the same metadata store (PostgreSQL; cluster workers): upload sessions keep
+   * their running hash and writer in the store (UploadServiceOptions.shared).
+   */
+  readonly sharedUploads?: boolean;
 }
 
 export class Registry {
@@ -47,10 +52,10 @@ export class Registry {
   readonly events: ChangeRecorder | undefined;
   /** The web UI's view (/v2/_berth/browse), when the metadata store can browse. */
   readonly browse: BrowseService | undefined;
-  /** The web UI's namespace tree, with the browse API. */
-  readonly namespaces: NamespaceTree | undefined;
   /** The pull-through cache, when upstreams are configured. */
   readonly proxy: PullThrough | undefined;
+  /** The web UI's namespace tree, with the browse API. */
+  readonly namespaces: NamespaceTree | undefined;
 
   /** `usage` (the metadata store, when it can count) enables quotas; `observer` hears of uploaded bytes (metrics). */
   constructor(metadata: MetadataStore, storage: StorageDriver, options: RegistryOptions, usage?: UsageStore, observer?: UploadObserver, events?: ChangeRecorder, browse?: BrowseStore, gcRuns?: GcRunStore) {
@@ -63,7 +68,7 @@ export class Registry {
     this.usage = usage;
     this.policy = new LifecyclePolicy(options.lifecycle ?? NO_LIFECYCLE_RULES);
     const quotas = usage !== undefined && this.policy.hasQuotas ? new QuotaChecker(usage, this.policy) : undefined;
-    this.uploads = new UploadService(metadata, storage, quotas, undefined, observer, events);
+    this.uploads = new UploadService(metadata, storage, quotas, undefined, observer, events, { shared: options.sharedUploads ?? false });
     this.manifests = new ManifestService(metadata, this.policy, quotas, events, this.proxy);
     this.listings = new ListingService(metadata, options.listing);
     this.browse = browse === undefined ? undefined : new BrowseService(browse, metadata, this.policy, options.listing.maxPage, options.gc ?? { enabled: false, reviewDelayMs: 0, intervalMs: 0 }, gcRuns, options.lifecycle?.retention);

@@ -13,6 +13,7 @@
 import pg from 'pg';
 import { TAG_COUNT_CAP, type BrowseStore, type ManifestSummary, type RepositorySearch, type RepositorySummary, type TagCursor, type TagDetail } from '../browse.js';
 import { GC_RUNS_KEPT, type GcRunRow, type GcRunStore } from '../gc-runs.js';
+import type { LoginWindow, SharedStateStore } from '../shared-state.js';
 import type { EndpointBacklog, EventStore, OutboxEvent, RemovalEvents, StoredEvent } from '../event-store.js';
 import {
   BLOB_DELETION_LEASE_MS,
@@ -78,7 +79,7 @@ function statementName(text: string): string {
   return name;
 }
 
-export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore, PolicyStore, EventStore, BrowseStore, GcRunStore {
+export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore, PolicyStore, EventStore, SharedStateStore, BrowseStore, GcRunStore {
   readonly #pool: pg.Pool;
 
   private constructor(pool: pg.Pool) {
@@ -437,6 +438,37 @@ export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore,
       [next.offset, next.hashState, next.writer, next.writerUntil, id, version],
     );
     return changed === 1;
+  }
+
+  // ---- shared state (SharedStateStore) ----
+
+  async sharedValue(name: string, candidate: string): Promise<string> {
+    await this.#run(this.#pool, 'INSERT INTO shared_values (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING', [name, candidate, Date.now()]);
+    const row = await this.#row<{ value: string }>(this.#pool, 'SELECT value FROM shared_values WHERE name = $1', [name]);
+    if (row === undefined) throw new Error(`metadata: shared value ${name} vanished`);
+    return row.value;
+  }
+
+  async countLoginFailure(client: string, now: number, windowMs: number): Promise<LoginWindow> {
+    const row = await this.#row<LoginWindow>(
+      this.#pool,
+      `INSERT INTO login_failures AS f (client, window_start, failures) VALUES ($1, $2, 1)
+       ON CONFLICT (client) DO UPDATE SET
+         failures = CASE WHEN f.window_start > excluded.window_start - $3 THEN f.failures + 1 ELSE 1 END,
+         window_start = CASE WHEN f.window_start > excluded.window_start - $3 THEN f.window_start ELSE excluded.window_start END
+       RETURNING window_start AS start, failures`,
+      [client, now, windowMs],
+    );
+    if (row === undefined) throw new Error('metadata: no login window returned');
+    return row;
+  }
+
+  loginWindow(client: string, now: number, windowMs: number): Promise<LoginWindow | undefined> {
+    return this.#row<LoginWindow>(this.#pool, 'SELECT window_start AS start, failures FROM login_failures WHERE client = $1 AND window_start > $2', [client, now - windowMs]);
+  }
+
+  pruneLoginWindows(now: number, windowMs: number, limit: number): Promise<number> {
+    return this.#run(this.#pool, 'DELETE FROM login_failures WHERE client IN (SELECT client FROM login_failures WHERE window_start <= $1 LIMIT $2)', [now - windowMs, limit]);
   }
 
   listUploadsStartedBefore(time: number, limit: number): Promise<UploadRow[]> {

@@ -177,6 +177,24 @@ export const MIGRATIONS: readonly PostgresMigration[] = [
     ALTER TABLE uploads DROP COLUMN hashed_offset, DROP COLUMN hash_state, DROP COLUMN writer, DROP COLUMN writer_until, DROP COLUMN version;
     `,
   },
+  // State shared by every instance (src/metadata/shared-state.ts): named values, failed logins.
+  {
+    up: `
+    CREATE TABLE shared_values (
+      name text PRIMARY KEY,
+      value text NOT NULL,
+      created_at bigint NOT NULL
+    );
+    CREATE TABLE login_failures (
+      client text PRIMARY KEY,
+      window_start bigint NOT NULL,
+      failures bigint NOT NULL
+    );
+    `,
+    down: `
+    DROP TABLE login_failures, shared_values;
+    `,
+  },
   // The web UI (src/metadata/browse.ts, gc-runs.ts): tag listings sorted by push time, newest first,
   // and the garbage collector's run history.
   {

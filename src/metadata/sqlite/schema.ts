@@ -184,4 +184,18 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE uploads ADD COLUMN writer_until INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE uploads ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
   `,
+  // State shared by every process of a deployment (src/metadata/shared-state.ts): named values (the
+  // token signing key) and the failed-login windows of the limiter.
+  `
+  CREATE TABLE shared_values (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TABLE login_failures (
+    client TEXT PRIMARY KEY,
+    window_start INTEGER NOT NULL,
+    failures INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
