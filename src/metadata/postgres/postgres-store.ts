@@ -614,7 +614,8 @@ export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore,
   /** The repositories in scope, as a condition on `r` with its parameters starting at $<first>. */
   #scope(scope: UsageScope, first: number): { where: string; args: unknown[]; name: string } {
     if ('repository' in scope) return { where: `r.name = $${first}`, args: [scope.repository], name: scope.repository };
-    if ('namespace' in scope) return { where: `(r.name = $${first} OR left(r.name, length($${first}) + 1) = $${first} || '/')`, args: [scope.namespace], name: scope.namespace };
+    // The names under `ns/` are those between `ns/` and `ns0` ('0' follows '/'): a range of the name index.
+    if ('namespace' in scope) return { where: `(r.name = $${first} OR (r.name > $${first} || '/' AND r.name < $${first} || '0'))`, args: [scope.namespace], name: scope.namespace };
     return { where: 'true', args: [], name: '*' };
   }
 

@@ -542,7 +542,8 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
 
   #scope(scope: UsageScope): { where: string; args: unknown[]; name: string } {
     if ('repository' in scope) return { where: 'r.name = ?', args: [scope.repository], name: scope.repository };
-    if ('namespace' in scope) return { where: "(r.name = ? OR substr(r.name, 1, length(?) + 1) = ? || '/')", args: [scope.namespace, scope.namespace, scope.namespace], name: scope.namespace };
+    // The names under `ns/` are those between `ns/` and `ns0` ('0' follows '/'): a range of the name index.
+    if ('namespace' in scope) return { where: "(r.name = ? OR (r.name > ? || '/' AND r.name < ? || '0'))", args: [scope.namespace, scope.namespace, scope.namespace], name: scope.namespace };
     return { where: '1', args: [], name: '*' };
   }
 
