@@ -162,6 +162,8 @@ try {
     `/v2/_berth/browse/repositories/big/app/tags?n=50&last=v${Math.floor(BIG * 0.7)}`,
     `/v2/_berth/browse/repositories/${some}/tags?n=50&sort=pushed`,
     '/v2/big/app/tags/list?n=50',
+    '/v2/_berth/browse/namespaces?n=50',
+    '/v2/_berth/browse/namespaces?n=50&prefix=ns001',
   ]) {
     api.push(await time(url, path));
     log(JSON.stringify(api[api.length - 1]));

@@ -6,6 +6,13 @@
 /** Tags are counted up to this many (a page stays O(page) whatever a repository holds); more reads as the cap. */
 export const TAG_COUNT_CAP = 1000;
 
+/**
+ * A search first reads this many names in order from `after` (a common substring fills its page
+ * there); what it has not found by then it asks the name's trigram index for (SQLite FTS5, PostgreSQL
+ * pg_trgm), which reads the matches only. Substrings shorter than a trigram are scanned.
+ */
+export const SEARCH_SCAN_WINDOW = 1000;
+
 export interface RepositorySummary {
   readonly name: string;
   /** Tags in the repository, counted up to TAG_COUNT_CAP. */

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { TAG_COUNT_CAP, type BrowseStore, type TagDetail } from '../../src/metadata/browse.js';
+import { SEARCH_SCAN_WINDOW, TAG_COUNT_CAP, type BrowseStore, type TagDetail } from '../../src/metadata/browse.js';
 import { GC_RUNS_KEPT, type GcRunRow, type GcRunStore } from '../../src/metadata/gc-runs.js';
 import { SqliteStore } from '../../src/metadata/sqlite/sqlite-store.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres-database.js';
@@ -193,6 +193,29 @@ export function browseStoreSuite(factory: StoreFactory): void {
       assert.equal(await store.nextRepositoryName('tree/a/~', 'tree/~'), 'tree/b/d');
       assert.equal(await store.nextRepositoryName('tree/b/d', 'tree/~'), undefined);
       assert.equal(await store.nextRepositoryName('tree/', 'tree/a'), undefined, 'strictly before');
+    });
+
+    it('searchRepositories past the scan window: rare matches come from the trigram index, in order, paged, exact', async () => {
+      // More names than SEARCH_SCAN_WINDOW before the rare ones, one rare match inside the window.
+      await put(store, manifest('window/a-needle', 'window-a', { tag: 'v1' }));
+      for (let i = 0; i < SEARCH_SCAN_WINDOW + 20; i++) await put(store, manifest(`window/r-${String(i).padStart(5, '0')}`, `window-${i}`, { tag: 'v1' }));
+      for (const name of ['window/zz-needle-1', 'window/zz-needle_2', 'window/zz-needles', 'window/zz-needle-2x']) await put(store, manifest(name, name, { tag: 'v1' }));
+      await store.linkBlob('window/zz-needle-empty', { digest: digest('window-lonely'), size: 1 });
+      const found: string[] = [];
+      let last: string | undefined;
+      for (let pages = 0; pages < 10; pages++) {
+        const rows = await store.searchRepositories({ contains: 'needle', limit: 2, after: last });
+        found.push(...rows.map((row) => row.name));
+        if (rows.length < 2) break;
+        last = rows[rows.length - 1]?.name;
+      }
+      assert.deepEqual(found, ['window/a-needle', 'window/zz-needle-1', 'window/zz-needle-2x', 'window/zz-needle_2', 'window/zz-needles']);
+      assert.deepEqual((await store.searchRepositories({ contains: 'needle_', limit: 10 })).map((row) => row.name), ['window/zz-needle_2'], '_ is no wildcard');
+      assert.deepEqual((await store.searchRepositories({ contains: 'needle%', limit: 10 })).map((row) => row.name), [], '% is no wildcard');
+      assert.deepEqual((await store.searchRepositories({ contains: 'NEEDLE', limit: 10 })).map((row) => row.name), [], 'case-sensitive');
+      assert.deepEqual((await store.searchRepositories({ contains: 'zz-needle-2', limit: 10, after: 'window/a' })).map((row) => row.name), ['window/zz-needle-2x']);
+      const tagged = await store.searchRepositories({ contains: 'needles', limit: 10 });
+      assert.deepEqual(tagged.map((row) => [row.name, row.tags]), [['window/zz-needles', 1]]);
     });
 
     it('GcRunStore: runs listed newest first, only the newest GC_RUNS_KEPT kept', async () => {

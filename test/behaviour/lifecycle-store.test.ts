@@ -300,6 +300,12 @@ export function lifecycleStoreSuite(factory: StoreFactory): void {
       const usageNs = await store.usage({ namespace });
       assert.equal(usageNs.blobBytes, 1000);
       assert.equal(usageNs.manifests, 2);
+      // A namespace is the repository of its name and everything under `name/`, not its siblings.
+      for (const sibling of [`${namespace}-x/c`, `${namespace}0/d`, `${namespace}.e`]) await store.putManifest(manifest(sibling, { tag: 'v1' }));
+      assert.equal((await store.usage({ namespace })).manifests, 2, 'siblings sorting around name/ are not in it');
+      await store.putManifest(manifest(namespace, { tag: 'v1' }));
+      await store.putManifest(manifest(`${namespace}/deep/f`, { tag: 'v1' }));
+      assert.equal((await store.usage({ namespace })).manifests, 4, 'the repository of its name and deeper ones are');
       assert.equal(await store.usageIncrease({ repository: a }, ma.digest, ma.payload.length, [shared]), 0);
       assert.equal(await store.usageIncrease({ repository: repo('empty') }, ma.digest, ma.payload.length, [shared]), ma.payload.length + 1000);
     });

@@ -11,9 +11,9 @@
 // blob row, the order the collector locks them in. Event appenders take an advisory transaction
 // lock so that event seq follows commit order (event-store.ts).
 import pg from 'pg';
-import type { LoginWindow, SharedStateStore } from '../shared-state.js';
-import { TAG_COUNT_CAP, type BrowseStore, type ManifestSummary, type RepositorySearch, type RepositorySummary, type TagCursor, type TagDetail } from '../browse.js';
+import { SEARCH_SCAN_WINDOW, TAG_COUNT_CAP, type BrowseStore, type ManifestSummary, type RepositorySearch, type RepositorySummary, type TagCursor, type TagDetail } from '../browse.js';
 import { GC_RUNS_KEPT, type GcRunRow, type GcRunStore } from '../gc-runs.js';
+import type { LoginWindow, SharedStateStore } from '../shared-state.js';
 import type { EndpointBacklog, EventStore, OutboxEvent, RemovalEvents, StoredEvent } from '../event-store.js';
 import {
   BLOB_DELETION_LEASE_MS,
@@ -614,7 +614,8 @@ export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore,
   /** The repositories in scope, as a condition on `r` with its parameters starting at $<first>. */
   #scope(scope: UsageScope, first: number): { where: string; args: unknown[]; name: string } {
     if ('repository' in scope) return { where: `r.name = $${first}`, args: [scope.repository], name: scope.repository };
-    if ('namespace' in scope) return { where: `(r.name = $${first} OR left(r.name, length($${first}) + 1) = $${first} || '/')`, args: [scope.namespace], name: scope.namespace };
+    // The names under `ns/` are those between `ns/` and `ns0` ('0' follows '/'): a range of the name index.
+    if ('namespace' in scope) return { where: `(r.name = $${first} OR (r.name > $${first} || '/' AND r.name < $${first} || '0'))`, args: [scope.namespace], name: scope.namespace };
     return { where: 'true', args: [], name: '*' };
   }
 
@@ -667,18 +668,37 @@ export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore,
 
   // ---- browsing (BrowseStore; docs/api.md) ----
 
-  searchRepositories(search: RepositorySearch): Promise<RepositorySummary[]> {
-    // Walks the name index from `after` and stops at `limit` matches: a page costs the names read.
-    return this.#rows<RepositorySummary>(
+  async searchRepositories(search: RepositorySearch): Promise<RepositorySummary[]> {
+    const summary = `SELECT r.name, (SELECT count(*) FROM (SELECT 1 FROM tags t WHERE t.repository_id = r.id LIMIT ${TAG_COUNT_CAP}) AS capped) AS tags,
+                            (SELECT max(t.updated_at) FROM tags t WHERE t.repository_id = r.id) AS "pushedAt"`;
+    const stored = 'EXISTS (SELECT 1 FROM repository_manifests rm WHERE rm.repository_id = r.id)';
+    const after = search.after ?? '';
+    if (search.contains.length < 3) {
+      // Walks the name index from `after` and stops at `limit` matches.
+      return this.#rows<RepositorySummary>(
+        this.#pool,
+        `${summary} FROM repositories r WHERE r.name > $1 AND ($2 = '' OR strpos(r.name, $2) > 0) AND ${stored} ORDER BY r.name LIMIT $3`,
+        [after, search.contains, search.limit],
+      );
+    }
+    // The next SEARCH_SCAN_WINDOW names first (browse.ts), then the trigram index.
+    const found = await this.#rows<RepositorySummary>(
       this.#pool,
-      `SELECT r.name, (SELECT count(*) FROM (SELECT 1 FROM tags t WHERE t.repository_id = r.id LIMIT ${TAG_COUNT_CAP}) AS capped) AS tags,
-              (SELECT max(t.updated_at) FROM tags t WHERE t.repository_id = r.id) AS "pushedAt"
-         FROM repositories r
-        WHERE r.name > $1 AND ($2 = '' OR strpos(r.name, $2) > 0)
-          AND EXISTS (SELECT 1 FROM repository_manifests rm WHERE rm.repository_id = r.id)
-        ORDER BY r.name LIMIT $3`,
-      [search.after ?? '', search.contains, search.limit],
+      `${summary} FROM (SELECT id, name FROM repositories WHERE name > $1 ORDER BY name LIMIT ${SEARCH_SCAN_WINDOW}) r
+        WHERE strpos(r.name, $2) > 0 AND ${stored} ORDER BY r.name LIMIT $3`,
+      [after, search.contains, search.limit],
     );
+    if (found.length >= search.limit) return found;
+    const windowEnd = (await this.#row<{ name: string }>(this.#pool, `SELECT name FROM repositories WHERE name > $1 ORDER BY name LIMIT 1 OFFSET ${SEARCH_SCAN_WINDOW - 1}`, [after]))?.name;
+    if (windowEnd === undefined) return found;
+    // MATERIALIZED: the matches come from the trigram index, not from walking the name order.
+    const rest = await this.#rows<RepositorySummary>(
+      this.#pool,
+      `WITH matches AS MATERIALIZED (SELECT id, name FROM repositories WHERE name LIKE $1 ESCAPE '\\')
+       ${summary} FROM matches r WHERE r.name > $2 AND strpos(r.name, $3) > 0 AND ${stored} ORDER BY r.name LIMIT $4`,
+      [`%${search.contains.replace(/[\\%_]/g, (char) => `\\${char}`)}%`, windowEnd, search.contains, search.limit - found.length],
+    );
+    return [...found, ...rest];
   }
 
   nextRepositoryName(after: string, before: string): Promise<string | undefined> {

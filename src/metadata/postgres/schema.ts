@@ -219,4 +219,16 @@ export const MIGRATIONS: readonly PostgresMigration[] = [
     DROP INDEX tags_by_push;
     `,
   },
+  // The web UI's repository search (src/metadata/browse.ts): a trigram index of repository names
+  // (pg_trgm, a trusted extension: the database owner may create it), so that a search for a rare
+  // substring reads its matches, not the whole name index.
+  {
+    up: `
+    CREATE EXTENSION IF NOT EXISTS pg_trgm;
+    CREATE INDEX repositories_name_trigrams ON repositories USING gin (name gin_trgm_ops);
+    `,
+    down: `
+    DROP INDEX repositories_name_trigrams;
+    `,
+  },
 ];

@@ -198,4 +198,21 @@ export const MIGRATIONS: readonly string[] = [
     failures INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  // The web UI's repository search (src/metadata/browse.ts): a trigram index of repository names,
+  // so that a search for a rare substring reads its matches, not the whole name index. External
+  // content (the names stay in repositories), kept in step by triggers.
+  `
+  CREATE VIRTUAL TABLE repository_names USING fts5(name, content = 'repositories', content_rowid = 'id', tokenize = 'trigram case_sensitive 1');
+  INSERT INTO repository_names (repository_names) VALUES ('rebuild');
+  CREATE TRIGGER repository_names_inserted AFTER INSERT ON repositories BEGIN
+    INSERT INTO repository_names (rowid, name) VALUES (new.id, new.name);
+  END;
+  CREATE TRIGGER repository_names_deleted AFTER DELETE ON repositories BEGIN
+    INSERT INTO repository_names (repository_names, rowid, name) VALUES ('delete', old.id, old.name);
+  END;
+  CREATE TRIGGER repository_names_updated AFTER UPDATE OF name ON repositories BEGIN
+    INSERT INTO repository_names (repository_names, rowid, name) VALUES ('delete', old.id, old.name);
+    INSERT INTO repository_names (rowid, name) VALUES (new.id, new.name);
+  END;
+  `,
 ];

@@ -4,7 +4,7 @@
 import type { ImportedRepository, ImportStore } from '../import-store.js';
 import type { LoginWindow, SharedStateStore } from '../shared-state.js';
 import Database from 'better-sqlite3';
-import { TAG_COUNT_CAP, type BrowseStore, type ManifestSummary, type RepositorySearch, type RepositorySummary, type TagCursor, type TagDetail } from '../browse.js';
+import { SEARCH_SCAN_WINDOW, TAG_COUNT_CAP, type BrowseStore, type ManifestSummary, type RepositorySearch, type RepositorySummary, type TagCursor, type TagDetail } from '../browse.js';
 import { GC_RUNS_KEPT, type GcRunRow, type GcRunStore } from '../gc-runs.js';
 import type { EndpointBacklog, EventStore, OutboxEvent, RemovalEvents, StoredEvent } from '../event-store.js';
 import { BLOB_DELETION_LEASE_MS, type BlobDeletions, type CollectedManifests, type GcCandidate, type GcQueueStats, type LifecycleStore, type Usage, type UsageScope, type UsageStore, type PolicyStore, type TagRow } from '../lifecycle.js';
@@ -542,7 +542,8 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
 
   #scope(scope: UsageScope): { where: string; args: unknown[]; name: string } {
     if ('repository' in scope) return { where: 'r.name = ?', args: [scope.repository], name: scope.repository };
-    if ('namespace' in scope) return { where: "(r.name = ? OR substr(r.name, 1, length(?) + 1) = ? || '/')", args: [scope.namespace, scope.namespace, scope.namespace], name: scope.namespace };
+    // The names under `ns/` are those between `ns/` and `ns0` ('0' follows '/'): a range of the name index.
+    if ('namespace' in scope) return { where: "(r.name = ? OR (r.name > ? || '/' AND r.name < ? || '0'))", args: [scope.namespace, scope.namespace, scope.namespace], name: scope.namespace };
     return { where: '1', args: [], name: '*' };
   }
 
@@ -694,18 +695,32 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
   // ---- browsing (BrowseStore; docs/api.md) ----
 
   searchRepositories(search: RepositorySearch): Promise<RepositorySummary[]> {
-    // Walks the name index from `after` and stops at `limit` matches: a page costs the names read.
-    return this.#settle(
-      () =>
-        this.#sql(
-          `SELECT r.name, (SELECT count(*) FROM (SELECT 1 FROM tags t WHERE t.repository_id = r.id LIMIT ${TAG_COUNT_CAP})) AS tags,
-                  (SELECT max(t.updated_at) FROM tags t WHERE t.repository_id = r.id) AS pushedAt
-             FROM repositories r
-            WHERE r.name > ? AND (? = '' OR instr(r.name, ?) > 0)
-              AND EXISTS (SELECT 1 FROM repository_manifests rm WHERE rm.repository_id = r.id)
-            ORDER BY r.name LIMIT ?`,
-        ).all(search.after ?? '', search.contains, search.contains, search.limit) as RepositorySummary[],
-    );
+    const summary = `SELECT r.name, (SELECT count(*) FROM (SELECT 1 FROM tags t WHERE t.repository_id = r.id LIMIT ${TAG_COUNT_CAP})) AS tags,
+                            (SELECT max(t.updated_at) FROM tags t WHERE t.repository_id = r.id) AS pushedAt`;
+    const stored = 'EXISTS (SELECT 1 FROM repository_manifests rm WHERE rm.repository_id = r.id)';
+    const after = search.after ?? '';
+    return this.#settle(() => {
+      if (search.contains.length < 3) {
+        // Walks the name index from `after` and stops at `limit` matches.
+        return this.#sql(
+          `${summary} FROM repositories r WHERE r.name > ? AND (? = '' OR instr(r.name, ?) > 0) AND ${stored} ORDER BY r.name LIMIT ?`,
+        ).all(after, search.contains, search.contains, search.limit) as RepositorySummary[];
+      }
+      // The next SEARCH_SCAN_WINDOW names first (SEARCH_SCAN_WINDOW, browse.ts), then the trigram index.
+      const found = this.#sql(
+        `${summary} FROM (SELECT id, name FROM repositories WHERE name > ? ORDER BY name LIMIT ${SEARCH_SCAN_WINDOW}) r
+          WHERE instr(r.name, ?) > 0 AND ${stored} ORDER BY r.name LIMIT ?`,
+      ).all(after, search.contains, search.limit) as RepositorySummary[];
+      if (found.length >= search.limit) return found;
+      const windowEnd = this.#sql(`SELECT name FROM repositories WHERE name > ? ORDER BY name LIMIT 1 OFFSET ${SEARCH_SCAN_WINDOW - 1}`).pluck().get(after) as string | undefined;
+      if (windowEnd === undefined) return found;
+      const rest = this.#sql(
+        `${summary} FROM repositories r
+          WHERE r.id IN (SELECT rowid FROM repository_names WHERE repository_names MATCH ?)
+            AND r.name > ? AND instr(r.name, ?) > 0 AND ${stored} ORDER BY r.name LIMIT ?`,
+      ).all(`"${search.contains.replaceAll('"', '""')}"`, windowEnd, search.contains, search.limit - found.length) as RepositorySummary[];
+      return [...found, ...rest];
+    });
   }
 
   nextRepositoryName(after: string, before: string): Promise<string | undefined> {
