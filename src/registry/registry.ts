@@ -5,8 +5,10 @@ import type { UsageStore } from '../metadata/lifecycle.js';
 import type { MetadataStore } from '../metadata/store.js';
 import type { StorageDriver } from '../storage/driver.js';
 import { BlobService } from './blob-service.js';
+import { NamespaceTree } from './namespace-tree.js';
 import { BrowseService, type GcTiming } from './browse-service.js';
 import type { ChangeRecorder } from './changes.js';
+import type { RetentionPolicyRule } from './retention-policy.js';
 import { LifecyclePolicy, NO_LIFECYCLE_RULES, type LifecycleRules } from './lifecycle-policy.js';
 import { ListingService, type ListingLimits } from './listing-service.js';
 import { ManifestService } from './manifest-service.js';
@@ -23,11 +25,16 @@ export interface RegistryOptions {
   readonly automaticMount: boolean;
   readonly listing: ListingLimits;
   /** Immutable tags and quotas (docs/lifecycle.md); none when absent. */
-  readonly lifecycle?: LifecycleRules;
+  readonly lifecycle?: LifecycleRules & { readonly retention?: readonly RetentionPolicyRule[] };
   /** The collector's schedule, as the UI explains when deleted bytes are reclaimed. */
   readonly gc?: GcTiming;
   /** Upstream registries that proxied repositories mirror (pull-through cache); none when absent. */
   readonly upstreams?: ProxyUpstreams;
+  /**
+   * Other processes serve the same metadata store (PostgreSQL; cluster workers): upload sessions keep
+   * their running hash and writer in the store (UploadServiceOptions.shared).
+   */
+  readonly sharedUploads?: boolean;
 }
 
 export class Registry {
@@ -47,6 +54,8 @@ export class Registry {
   readonly browse: BrowseService | undefined;
   /** The pull-through cache, when upstreams are configured. */
   readonly proxy: PullThrough | undefined;
+  /** The web UI's namespace tree, with the browse API. */
+  readonly namespaces: NamespaceTree | undefined;
 
   /** `usage` (the metadata store, when it can count) enables quotas; `observer` hears of uploaded bytes (metrics). */
   constructor(metadata: MetadataStore, storage: StorageDriver, options: RegistryOptions, usage?: UsageStore, observer?: UploadObserver, events?: ChangeRecorder, browse?: BrowseStore, gcRuns?: GcRunStore) {
@@ -59,9 +68,10 @@ export class Registry {
     this.usage = usage;
     this.policy = new LifecyclePolicy(options.lifecycle ?? NO_LIFECYCLE_RULES);
     const quotas = usage !== undefined && this.policy.hasQuotas ? new QuotaChecker(usage, this.policy) : undefined;
-    this.uploads = new UploadService(metadata, storage, quotas, undefined, observer, events);
+    this.uploads = new UploadService(metadata, storage, quotas, undefined, observer, events, { shared: options.sharedUploads ?? false });
     this.manifests = new ManifestService(metadata, this.policy, quotas, events, this.proxy);
     this.listings = new ListingService(metadata, options.listing);
-    this.browse = browse === undefined ? undefined : new BrowseService(browse, metadata, this.policy, options.listing.maxPage, options.gc ?? { enabled: false, reviewDelayMs: 0, intervalMs: 0 }, gcRuns);
+    this.browse = browse === undefined ? undefined : new BrowseService(browse, metadata, this.policy, options.listing.maxPage, options.gc ?? { enabled: false, reviewDelayMs: 0, intervalMs: 0 }, gcRuns, options.lifecycle?.retention);
+    this.namespaces = browse === undefined ? undefined : new NamespaceTree(browse, usage, options.listing.maxPage);
   }
 }
