@@ -58,6 +58,8 @@ export interface UpstreamConfig {
   readonly password: string | undefined;
   /** A cached tag is served this long before a HEAD revalidates it. */
   readonly ttlMs: number;
+  /** Registry hosts this upstream stands for when a client sends `?ns=<host>` (containerd mirrors). */
+  readonly hosts: readonly string[];
 }
 
 export interface ProxyConfig {

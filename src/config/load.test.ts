@@ -197,9 +197,9 @@ test('storage.s3 without a bucket, with a part size below 5 MiB, or with half a 
 
 test('distribution\'s proxy keys (file or REGISTRY_PROXY_*) make the whole registry mirror one upstream', () => {
   const config = loadConfig(file('version: 0.1\nproxy:\n  remoteurl: https://registry-1.docker.io/\n  username: u\n  password: p\n  ttl: 10m\n'), {});
-  assert.deepEqual(config.proxy, { upstreams: [{ prefix: '', url: 'https://registry-1.docker.io', username: 'u', password: 'p', ttlMs: 600_000 }] });
+  assert.deepEqual(config.proxy, { upstreams: [{ prefix: '', url: 'https://registry-1.docker.io', username: 'u', password: 'p', ttlMs: 600_000, hosts: [] }] });
   const fromEnv = loadConfig(undefined, { REGISTRY_PROXY_REMOTEURL: 'http://127.0.0.1:5001', REGISTRY_PROXY_TTL: '0s' });
-  assert.deepEqual(fromEnv.proxy?.upstreams[0], { prefix: '', url: 'http://127.0.0.1:5001', username: undefined, password: undefined, ttlMs: 0 });
+  assert.deepEqual(fromEnv.proxy?.upstreams[0], { prefix: '', url: 'http://127.0.0.1:5001', username: undefined, password: undefined, ttlMs: 0, hosts: [] });
   assert.equal(loadConfig(undefined, {}).proxy, undefined);
   assert.throws(() => loadConfig(undefined, { REGISTRY_PROXY_REMOTEURL: 'registry-1.docker.io' }), /proxy\.remoteurl/);
   assert.throws(() => loadConfig(undefined, { REGISTRY_PROXY_USERNAME: 'u' }), /proxy\.username.*needs proxy\.remoteurl/);
@@ -211,4 +211,21 @@ test('http.relativeurls: false unless set (distribution\'s default); the accepte
   assert.throws(() => loadConfig(undefined, { REGISTRY_HTTP_PREFIX: '/registry' }), /http\.prefix/);
   assert.equal(loadConfig(undefined, { REGISTRY_HTTP_PREFIX: '/' }).http.relativeUrls, false);
   assert.throws(() => loadConfig(undefined, { REGISTRY_HTTP_NET: 'unix' }), /http\.net/);
+});
+
+test('proxy.upstreams maps namespaces to upstreams with their own credentials, ttl and ?ns= hosts', () => {
+  const config = loadConfig(
+    file('version: 0.1\nproxy:\n  ttl: 1m\n  upstreams:\n    - { prefix: dockerhub/, remoteurl: https://registry-1.docker.io, hosts: [docker.io] }\n    - { prefix: ghcr/, remoteurl: "https://ghcr.io/", username: u, password: p, ttl: 10m }\n'),
+    {},
+  );
+  assert.deepEqual(config.proxy?.upstreams, [
+    { prefix: 'dockerhub/', url: 'https://registry-1.docker.io', username: undefined, password: undefined, ttlMs: 60_000, hosts: ['docker.io'] },
+    { prefix: 'ghcr/', url: 'https://ghcr.io', username: 'u', password: 'p', ttlMs: 600_000, hosts: [] },
+  ]);
+  const bad = (yaml: string, pattern: RegExp): void => assert.throws(() => loadConfig(file(`version: 0.1\nproxy:\n${yaml}`), {}), pattern);
+  bad('  upstreams:\n    - { remoteurl: https://ghcr.io }\n', /proxy\.upstreams\[0\].*prefix is required/);
+  bad('  upstreams:\n    - { prefix: ghcr, remoteurl: https://ghcr.io }\n', /prefix is required/);
+  bad('  upstreams:\n    - { prefix: a/, remoteurl: https://ghcr.io, nope: 1 }\n', /unknown field nope/);
+  bad('  upstreams:\n    - { prefix: a/, remoteurl: https://a.io, hosts: [x.io] }\n    - { prefix: b/, remoteurl: https://b.io, hosts: [x.io] }\n', /two upstreams mirror the host x\.io/);
+  bad('  remoteurl: https://a.io\n  upstreams:\n    - { prefix: b/, remoteurl: https://b.io }\n', /proxy\.remoteurl/);
 });

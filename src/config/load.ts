@@ -4,10 +4,11 @@ import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { AuthConfig, Config, PolicyAction, PolicyRule, ProxyConfig, S3StorageConfig } from './config.js';
+import type { AuthConfig, Config, PolicyAction, PolicyRule, S3StorageConfig } from './config.js';
 import { parseDuration } from './duration.js';
 import { parseLifecycle } from './lifecycle.js';
 import { parseNotifications } from './notifications.js';
+import { parseProxy } from './proxy.js';
 import { unknownVariables } from './environment.js';
 import { envName, KEYS, type KeySpec, type KeyType } from './keys.js';
 
@@ -244,23 +245,12 @@ function assemble(values: Map<string, unknown>): Config {
       throw new ConfigError(message, key);
     }),
     auth,
-    proxy: assembleProxy(get),
+    proxy: parseProxy(get, (message, key) => {
+      throw new ConfigError(message, key);
+    }),
   };
 }
 
-/** distribution's proxy.*: the whole registry mirrors one upstream. */
-function assembleProxy(get: <T>(path: string) => T): ProxyConfig | undefined {
-  const url = get<string | undefined>('proxy.remoteurl');
-  const username = get<string | undefined>('proxy.username');
-  const password = get<string | undefined>('proxy.password');
-  if (url === undefined || url === '') {
-    if (username !== undefined || password !== undefined) throw new ConfigError('needs proxy.remoteurl', username !== undefined ? 'proxy.username' : 'proxy.password');
-    return undefined;
-  }
-  if (!/^https?:\/\/[^/\s]+\/?$/.test(url)) throw new ConfigError('must be the origin of a registry, such as https://registry-1.docker.io', 'proxy.remoteurl');
-  if (password !== undefined && username === undefined) throw new ConfigError('needs proxy.username', 'proxy.password');
-  return { upstreams: [{ prefix: '', url: url.replace(/\/$/, ''), username, password, ttlMs: get<number>('proxy.ttl') }] };
-}
 
 const ACTIONS: readonly PolicyAction[] = ['pull', 'push', 'delete'];
 const GLOB = /^[a-z0-9._\-*/]+$/;

@@ -136,7 +136,11 @@ export function createDispatcher(deps: DispatchDependencies): (req: IncomingMess
   }
 
   async function handle(ctx: RequestContext, controller: AccessController): Promise<void> {
-    const found: Match = match(ctx.req.method ?? 'GET', ctx.path);
+    // A transparent mirror (containerd's hosts.toml) names the registry it stands in for as ?ns=:
+    // its repositories are those below the upstream's prefix.
+    const prefix = registry.proxy?.upstreams.prefixForHost(ctx.query.get('ns'));
+    const path = prefix === undefined || prefix === '' || !ctx.path.startsWith('/v2/') || ctx.path === '/v2/' ? ctx.path : `/v2/${prefix}${ctx.path.slice(4)}`;
+    const found: Match = match(ctx.req.method ?? 'GET', path);
     ctx.routeId = found.operation.id;
     Object.assign(ctx.params, found.params);
     if (registry.options.readOnly && WRITE_METHODS.has(ctx.req.method ?? '')) throw readOnly();

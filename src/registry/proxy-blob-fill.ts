@@ -3,10 +3,11 @@
 // linked into the repository. Clients that wait on it get the bytes as they arrive (a tap); the last
 // chunk is held back until the digest is verified, so a client never receives a whole body that
 // fails verification: its transfer is cut instead. A client that leaves only loses its tap: the
-// fill goes on for the cache and for the others.
+// fill goes on for the cache and for the others. Concurrent pulls of one cold blob share one fill
+// (proxy-service.ts keeps them): one upstream fetch.
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { PassThrough, Readable, type Writable } from 'node:stream';
+import { PassThrough, pipeline, Readable, type Writable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { MetadataStore } from '../metadata/store.js';
 import type { StorageDriver } from '../storage/driver.js';
@@ -18,6 +19,26 @@ import { UpstreamUnavailableError } from './proxy-errors.js';
 
 /** A body that sends nothing for this long is given up (the upstream stalled). */
 export const STALL_TIMEOUT_MS = 30_000;
+
+/** A client whose stream stays full this long is cut off (see BlobFill.#send). */
+export const TAP_STALL_MS = 10_000;
+
+function drainedOrCut(tap: PassThrough): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      tap.off('drain', done);
+      tap.off('close', done);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      tap.destroy(new Error(`the client took no bytes for ${TAP_STALL_MS} ms`));
+      done();
+    }, TAP_STALL_MS);
+    tap.once('drain', done);
+    tap.once('close', done);
+  });
+}
 
 export interface FillTarget {
   readonly metadata: MetadataStore;
@@ -48,13 +69,28 @@ export class BlobFill {
     this.done.catch(() => undefined);
   }
 
-  /** A stream of the blob's bytes for one client, from the start; only before the first byte arrived. */
-  tap(): Readable | undefined {
-    if (this.#started) return undefined;
-    const tap = new PassThrough({ highWaterMark: 1024 * 1024 });
-    this.#taps.add(tap);
-    tap.once('close', () => this.#taps.delete(tap));
-    return tap;
+  /**
+   * A stream of the blob's bytes for one client. Before the first byte arrived it is fed as the bytes
+   * arrive; later, once the fill is committed, from storage (the bytes already passed are not kept
+   * in memory). Either way the upstream is asked once.
+   */
+  tap(): Readable {
+    if (!this.#started) {
+      const tap = new PassThrough({ highWaterMark: 1024 * 1024 });
+      this.#taps.add(tap);
+      tap.once('close', () => this.#taps.delete(tap));
+      return tap;
+    }
+    const later = new PassThrough();
+    this.done.then(
+      async () => {
+        if (later.destroyed) return;
+        const source = await this.#target.storage.read(blobKey(this.digest));
+        pipeline(source, later, () => undefined);
+      },
+      (error: unknown) => later.destroy(error as Error),
+    ).catch((error: unknown) => later.destroy(error as Error));
+    return later;
   }
 
   async #run(body: WebReadableStream<Uint8Array> | ReadableStream<Uint8Array>): Promise<void> {
@@ -110,12 +146,16 @@ export class BlobFill {
     for (const tap of this.#taps) tap.end(held);
   }
 
-  /** Writes the chunk to every tap; resolves when each has room again (or went away). */
+  /**
+   * Writes the chunk to every tap; resolves when each has room again (or went away). A client that
+   * takes no bytes for TAP_STALL_MS is cut off, so that it cannot hold the fill back for the others
+   * (it may pull again, from the cache).
+   */
   async #send(chunk: Buffer): Promise<void> {
     const waits: Promise<unknown>[] = [];
     for (const tap of this.#taps) {
       if (tap.destroyed) continue;
-      if (!tap.write(chunk)) waits.push(Promise.race([once(tap, 'drain'), once(tap, 'close')]).catch(() => undefined));
+      if (!tap.write(chunk)) waits.push(drainedOrCut(tap));
     }
     if (waits.length > 0) await Promise.all(waits);
   }

@@ -26,18 +26,21 @@ const ACCEPT = [...MANIFEST_KINDS.keys()].join(', ');
 
 /** A blob whose bytes are on their way from the upstream: `open` gives a client its stream. */
 export interface ArrivingBlob {
-  readonly size: number | undefined;
   open(): Readable;
 }
 
 export class PullThrough {
   readonly upstreams: ProxyUpstreams;
+  /** Blob fills started (one upstream GET each). */
+  fillsStarted = 0;
   readonly #metadata: MetadataStore;
   readonly #storage: StorageDriver;
   readonly #manifestMaxBytes: number;
   /** When each cached tag was last confirmed by its upstream (repository NUL tag → ms). */
   readonly #confirmed = new Map<string, number>();
   readonly #now: () => number;
+  /** Fills in progress, per repository and digest: concurrent pulls of a cold blob share one. */
+  readonly #fills = new Map<string, Promise<BlobFill>>();
 
   constructor(upstreams: ProxyUpstreams, metadata: MetadataStore, storage: StorageDriver, manifestMaxBytes: number, now: () => number = Date.now) {
     this.upstreams = upstreams;
@@ -103,7 +106,25 @@ export class PullThrough {
       if (!Number.isSafeInteger(size)) throw new UpstreamUnavailableError(`HEAD ${path} answered without a Content-Length`);
       return { digest, size };
     }
+    const key = `${repository}@${digest}`;
+    let fill = this.#fills.get(key);
+    if (fill === undefined) {
+      fill = this.#startFill(proxied, repository, digest, path);
+      this.#fills.set(key, fill);
+      const forget = (): void => {
+        this.#fills.delete(key);
+      };
+      fill.then((started) => started.done.then(forget, forget), forget);
+    }
+    // Every pull that awaits the same start is tapped before the first byte is read.
+    const started = await fill;
+    return { digest, size: started.size ?? -1, arriving: { open: () => started.tap() } };
+  }
+
+  /** One upstream GET of the blob; the fill runs on whether or not its clients stay. */
+  async #startFill(proxied: ProxiedRepository, repository: RepositoryName, digest: Digest, path: string): Promise<BlobFill> {
     const abort = new AbortController();
+    this.fillsStarted += 1;
     const response = await this.#ask(proxied, 'GET', path, {}, abort.signal);
     if (response.status !== 200 || response.body === null) {
       await response.body?.cancel();
@@ -111,10 +132,7 @@ export class PullThrough {
     }
     const length = response.headers.get('content-length');
     const size = length === null || !/^\d+$/.test(length) ? undefined : Number(length);
-    const fill = new BlobFill({ metadata: this.#metadata, storage: this.#storage, repository, digest }, response.body, size, abort);
-    const tap = fill.tap();
-    if (tap === undefined) throw new Error('a new fill refused its first tap');
-    return { digest, size: size ?? -1, arriving: { size, open: () => tap } };
+    return new BlobFill({ metadata: this.#metadata, storage: this.#storage, repository, digest }, response.body, size, abort);
   }
 
   async #ask(proxied: ProxiedRepository, method: string, path: string, headers: Record<string, string>, signal?: AbortSignal): Promise<Response> {

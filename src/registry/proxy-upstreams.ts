@@ -33,9 +33,30 @@ export class ProxyUpstreams {
     for (const upstream of this.#upstreams) {
       const prefix = upstream.config.prefix;
       if (prefix === '' || (repository.startsWith(prefix) && repository.length > prefix.length)) {
-        return { upstream, remoteName: repository.slice(prefix.length) };
+        const rest = repository.slice(prefix.length);
+        // Docker Hub's official images live under library/: `dockerhub/alpine` is `library/alpine`.
+        return { upstream, remoteName: isDockerHub(upstream.config.url) && !rest.includes('/') ? `library/${rest}` : rest };
       }
     }
     return undefined;
+  }
+
+  /**
+   * The prefix under which a transparent mirror's request for registry `host` (containerd's `?ns=`)
+   * is served, or undefined when no upstream mirrors that host.
+   */
+  prefixForHost(host: string | null): string | undefined {
+    if (host === null || host === '') return undefined;
+    return this.#upstreams.find((upstream) => upstream.config.hosts.includes(host))?.config.prefix;
+  }
+}
+
+const DOCKER_HUB = new Set(['registry-1.docker.io', 'index.docker.io', 'docker.io']);
+
+function isDockerHub(url: string): boolean {
+  try {
+    return DOCKER_HUB.has(new URL(url).hostname);
+  } catch {
+    return false;
   }
 }
