@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # install-test-deps.sh: the Debian packages the tests need: the real clients of the e2e suites (skopeo,
 # buildah, umoci, podman, containerd/ctr, dockerd, the reference registry, zstd…), and the services the
-# tests start (scripts/services.mjs: PostgreSQL 15, Ceph radosgw; Prometheus, started by test/http/prometheus.test.ts; Chromium, driven headless by test/ui through playwright-core). Idempotent and fast when everything is
+# tests start (scripts/services.mjs: PostgreSQL 15, Ceph radosgw; HAProxy, started by test/e2e/scale-out.test.ts; Prometheus, started by test/http/prometheus.test.ts; Chromium, driven headless by test/ui through playwright-core). Idempotent and fast when everything is
 # present. Runs as root (as CI does).
 set -euo pipefail
 pkgs="skopeo buildah umoci podman containerd docker.io docker-registry apache2-utils zstd curl python3 openssl \
-  postgresql-15 ceph-mon ceph-osd ceph-common radosgw uuid-runtime prometheus chromium fonts-dejavu-core"
+  postgresql-15 ceph-mon ceph-osd ceph-common radosgw uuid-runtime prometheus chromium fonts-dejavu-core haproxy"
 
 missing=""
 for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
