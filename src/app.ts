@@ -130,10 +130,9 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     metadata,
     metrics === undefined ? undefined : { bytesReceived: (bytes) => metrics.bytesPushed(bytes) },
     notifications,
-    // The browse API and GC-run history (web UI) have a SQLite implementation only so far; on
-    // PostgreSQL the browse API answers 404.
-    rawMetadata instanceof SqliteStore ? (metadata as SqliteStore) : undefined,
-    rawMetadata instanceof SqliteStore ? (metadata as SqliteStore) : undefined,
+    // The browse API and GC-run history (web UI): both stores keep them.
+    metadata,
+    metadata,
   );
   const readiness = new Readiness(metadata, storage, { storageCheck: config.health.storageDriver }, log, metrics);
   metrics?.watch({ ready: async () => (await readiness.report()).ready });
@@ -188,8 +187,7 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
       const report = await runCollector(overrides);
       if (!report.dryRun) {
         metrics?.gcFinished(report);
-        // The GC-run history has a SQLite implementation only so far.
-        if (rawMetadata instanceof SqliteStore) await rawMetadata.recordGcRun(gcRunOf(report, 'server'));
+        await metadata.recordGcRun(gcRunOf(report, 'server'));
       }
       return report;
     } catch (error) {

@@ -104,7 +104,7 @@ program
       const notifications = Notifications.create(config.notifications, metadata, { source: eventSource(config), deliver: false }, log);
       const removalEvents = notifications === undefined ? {} : { removalEvents: (actor: 'gc' | 'retention' | 'untagged') => notifications.removals(actor) };
       const report = await collectGarbage(metadata, storage, { reviewDelayMs, dryRun, sweepOrphans: config.gc.sweepOrphans, policies, ...removalEvents }, log);
-      if (!dryRun && metadata instanceof SqliteStore) await metadata.recordGcRun(gcRunOf(report, 'command'));
+      if (!dryRun) await metadata.recordGcRun(gcRunOf(report, 'command'));
       const uploads = await purgeUploads(metadata, storage, { ageMs: config.storage.uploadPurging.ageMs, dryRun }, log);
       if (options.json === true) {
         process.stdout.write(`${JSON.stringify({ ...report, uploads })}\n`);
