@@ -31,6 +31,8 @@ export async function startLoadBalancer(dir: string, backends: readonly string[]
       '  timeout client 10m',
       '  timeout server 10m',
       '  timeout http-request 60s',
+      // A check may take a while on a loaded CI machine (/readyz asks S3 and PostgreSQL): not a failure.
+      '  timeout check 5s',
       '  option http-server-close',
       '  option forwardfor',
       // A request that an instance killed mid-way left unanswered is not retried elsewhere: the client sees it.
@@ -42,7 +44,7 @@ export async function startLoadBalancer(dir: string, backends: readonly string[]
       '  balance roundrobin',
       '  option httpchk GET /readyz',
       '  http-check expect status 200',
-      ...backends.map((backend, i) => `  server i${i} ${backend} check inter 500ms fall 2 rise 2`),
+      ...backends.map((backend, i) => `  server i${i} ${backend} check inter 1s fall 3 rise 2`),
       '',
     ].join('\n'),
   );
@@ -52,9 +54,13 @@ export async function startLoadBalancer(dir: string, backends: readonly string[]
     async () => {
       if (daemon.exited()) throw new Error(`haproxy exited early:\n${daemon.logTail()}`);
       try {
-        const res = await fetch(`http://${host}/v2/`, { signal: AbortSignal.timeout(2000) });
-        await res.arrayBuffer();
-        return res.headers.get('docker-distribution-api-version') === 'registry/2.0';
+        // Every backend in rotation: a round of requests each answered by an instance, not HAProxy's 503.
+        for (let i = 0; i < backends.length * 2; i++) {
+          const res = await fetch(`http://${host}/v2/`, { signal: AbortSignal.timeout(2000) });
+          await res.arrayBuffer();
+          if (res.headers.get('docker-distribution-api-version') !== 'registry/2.0') return false;
+        }
+        return true;
       } catch {
         return false;
       }
