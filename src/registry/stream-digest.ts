@@ -37,7 +37,9 @@ export interface StreamDigest {
   /** Forgets the digest (its upload ended some other way). */
   dispose(): void;
   /** The running state, when this digest can be saved and restored (resumable-sha256.ts). */
-  save?(): Buffer;
+  save?(): Promise<Buffer>;
+  /** Whether it is hashed on the worker thread. */
+  readonly offloaded?: boolean;
 }
 
 /** Whether a body of `length` bytes (undefined: unknown, streamed) is hashed on the worker thread. */
@@ -47,7 +49,15 @@ export function offloads(length: number | undefined): boolean {
 
 /** A digest hashed on the worker thread (the process's own, unless a test passes another). */
 export function offloadedDigest(worker: HashWorker = hashWorker): StreamDigest {
-  return new OffloadedDigest(worker);
+  return new OffloadedDigest(worker, undefined);
+}
+
+/**
+ * A resumable digest hashed on the worker thread, from a saved state (resumable-sha256.ts) or fresh
+ * (null); a state the worker cannot load fails it (its digest and save reject).
+ */
+export function offloadedResumableDigest(state: Buffer | null, worker: HashWorker = hashWorker): StreamDigest {
+  return new OffloadedDigest(worker, { state });
 }
 
 /** A digest hashed on the calling thread. */
@@ -145,7 +155,9 @@ export class HashWorker {
       if (reply.op === 'ack') {
         if (this.#spare.length < SPARE_BLOCKS) this.#spare.push(reply.block);
         digest?.acknowledged(reply.length);
-      } else digest?.finished(reply.hex);
+      } else if (reply.op === 'digest') digest?.finished(reply.hex);
+      else if (reply.op === 'state') digest?.saved(Buffer.from(reply.state));
+      else if (reply.op === 'failed') digest?.failed(new Error(`hash worker: ${reply.message}`));
     });
     const fail = (error: Error): void => {
       if (this.#worker !== worker) return;
@@ -177,10 +189,34 @@ class OffloadedDigest implements StreamDigest {
   #error: Error | undefined;
   #drained: (() => void) | undefined;
   #result: { resolve: (hex: string) => void; reject: (error: Error) => void } | undefined;
+  #saving: { resolve: (state: Buffer) => void; reject: (error: Error) => void } | undefined;
+  readonly offloaded = true;
+  readonly save: (() => Promise<Buffer>) | undefined;
 
-  constructor(worker: HashWorker) {
+  constructor(worker: HashWorker, resumable: { readonly state: Buffer | null } | undefined) {
     this.#worker = worker;
     this.#id = worker.register(this);
+    if (resumable !== undefined) {
+      const state = resumable.state === null ? null : new Uint8Array(resumable.state).buffer;
+      this.#worker.post({ op: 'start', id: this.#id, state }, state === null ? [] : [state]);
+      this.save = () => this.#save();
+    }
+  }
+
+  #save(): Promise<Buffer> {
+    if (this.#error !== undefined) return Promise.reject(this.#error);
+    if (this.#saving !== undefined) return Promise.reject(new Error('hash worker: a save is already running'));
+    return new Promise((resolve, reject) => {
+      this.#saving = { resolve, reject };
+      this.#flush();
+      this.#worker.post({ op: 'save', id: this.#id });
+    });
+  }
+
+  saved(state: Buffer): void {
+    const saving = this.#saving;
+    this.#saving = undefined;
+    saving?.resolve(state);
   }
 
   update(chunk: Buffer): Promise<void> | undefined {
@@ -229,6 +265,9 @@ class OffloadedDigest implements StreamDigest {
     this.#block = undefined;
     this.#release();
     this.#result?.reject(error);
+    const saving = this.#saving;
+    this.#saving = undefined;
+    saving?.reject(error);
   }
 
   /** Transfers the block being filled to the worker (it comes back with the acknowledgement). */

@@ -66,19 +66,20 @@ describe('UploadService, shared: several services (processes) over one store and
     }
   }
 
-  async function withServices(body: (services: [UploadService, UploadService], metadata: SqliteStore, storage: CountingDriver) => Promise<void>): Promise<void> {
+  async function withServices(body: (services: [UploadService, UploadService], metadata: SqliteStore, storage: CountingDriver, workers: [HashWorker, HashWorker]) => Promise<void>): Promise<void> {
     const metadata = new SqliteStore({ path: ':memory:' });
     const storage = new CountingDriver();
+    const workers: [HashWorker, HashWorker] = [new HashWorker(), new HashWorker()];
     try {
-      const make = (): UploadService => new UploadService(metadata, storage, undefined, undefined, undefined, undefined, { shared: true });
-      await body([make(), make()], metadata, storage);
+      const make = (worker: HashWorker): UploadService => new UploadService(metadata, storage, undefined, worker, undefined, undefined, { shared: true });
+      await body([make(workers[0]), make(workers[1])], metadata, storage, workers);
     } finally {
       await metadata.close();
     }
   }
 
   it('started on one, appended on the other and on the first again, completed on the second: no stored byte is read back', () =>
-    withServices(async ([one, two], metadata, storage) => {
+    withServices(async ([one, two], metadata, storage, workers) => {
       const parts = [randomBytes(3 * 1024 * 1024 + 1), randomBytes(100), randomBytes(2 * 1024 * 1024)];
       const id = await one.start(repository);
       let offset = 0;
@@ -90,6 +91,8 @@ describe('UploadService, shared: several services (processes) over one store and
       assert.equal((await metadata.getUploadState(id))?.offset, whole.length);
       await two.complete(repository, id, digestOf(whole), undefined);
       assert.equal(storage.uploadReads, 0, 'the stored bytes were hashed again');
+      // The large parts were hashed on the worker threads (state and all), the small one inline.
+      assert.ok(workers[1].threadId !== undefined, 'the second service hashed on its worker thread');
       assert.ok((await storage.get(blobKey(digestOf(whole)))).equals(whole));
     }));
 

@@ -16,7 +16,7 @@ import type { RepositoryName } from './names.js';
 import type { QuotaChecker } from './quota.js';
 import { uploadPath } from './paths.js';
 import { newSha256, restoreSha256, type ResumableSha256 } from './resumable-sha256.js';
-import { inlineDigest, offloadedDigest, offloads, type HashWorker, type StreamDigest } from './stream-digest.js';
+import { inlineDigest, offloadedDigest, offloadedResumableDigest, offloads, type HashWorker, type StreamDigest } from './stream-digest.js';
 
 /**
  * A running sha256 over the bytes stored so far. In one process (`shared` off) it stays in memory
@@ -67,7 +67,7 @@ function resumableDigest(hash: ResumableSha256): StreamDigest {
     },
     digest: () => Promise.resolve(hash.digest()),
     dispose: () => undefined,
-    save: () => hash.save(),
+    save: () => Promise.resolve(hash.save()),
   };
 }
 
@@ -274,7 +274,8 @@ export class UploadService {
         throw error;
       }
       const running = this.#hashes.get(id);
-      const saved = running?.hash.save?.();
+      // A hash that cannot be saved (its worker failed) is not saved: the next request re-reads.
+      const saved = await running?.hash.save?.().catch(() => undefined);
       // A completed session is gone (linkBlob ended it): nothing to release.
       if ((await this.#metadata.hasUpload(id)) && !(await release(saved === undefined || running === undefined ? { offset: 0, hashState: null } : { offset: running.bytes, hashState: saved }))) {
         throw blobUploadInvalid('the upload was taken over by another request while this one wrote');
@@ -316,11 +317,16 @@ export class UploadService {
       this.#forget(id);
       running = undefined;
     }
-    // Nothing hashed yet: a large first body moves the hashing to the worker thread (stream-digest.ts),
-    // unless the hash must be saved (shared mode).
+    // Nothing hashed yet: a large first body moves the hashing to the worker thread (stream-digest.ts).
     if (running !== undefined && running.bytes === 0 && running.hash.save === undefined && offloads(length)) {
       running.hash.dispose();
       running.hash = offloadedDigest(this.#hashWorker);
+    }
+    // Shared mode: a large body moves the resumable hash, state and all, to the worker thread.
+    if (running !== undefined && running.hash.save !== undefined && running.hash.offloaded !== true && offloads(length)) {
+      const state = await running.hash.save();
+      running.hash.dispose();
+      running.hash = offloadedResumableDigest(state, this.#hashWorker);
     }
     let written = 0;
     try {
