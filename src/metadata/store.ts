@@ -108,8 +108,12 @@ export interface MetadataStore {
   getManifestByTag(repository: string, tag: string): Promise<ManifestRow | undefined>;
   /** One transaction: checks references, stores the manifest and its references, moves the tag. */
   putManifest(manifest: NewManifest, events?: readonly OutboxEvent[]): Promise<PutManifestResult>;
-  /** Removes the manifest from the repository with every tag on it; true when it was there. */
-  deleteManifest(repository: string, digest: string, events?: readonly OutboxEvent[]): Promise<boolean>;
+  /**
+   * Removes the manifest from the repository with every tag on it; true when it was there. With
+   * `isProtected`, refuses (ProtectedTagError, nothing removed) when a tag it would remove is
+   * protected (an immutable tag), checked inside the delete's transaction against the tags it removes.
+   */
+  deleteManifest(repository: string, digest: string, events?: readonly OutboxEvent[], isProtected?: (tag: string) => boolean): Promise<boolean>;
   /** Removes one tag; true when it existed. */
   deleteTag(repository: string, tag: string, events?: readonly OutboxEvent[]): Promise<boolean>;
   /** The tags naming the manifest in the repository. */
@@ -142,6 +146,16 @@ export interface MetadataStore {
   schemaStatus(): Promise<{ readonly applied: number; readonly expected: number }>;
 
   close(): Promise<void>;
+}
+
+/** deleteManifest refused: a tag on the manifest is protected (lifecycle.immutable). */
+export class ProtectedTagError extends Error {
+  readonly tag: string;
+  constructor(tag: string) {
+    super(`metadata: tag ${tag} is protected`);
+    this.name = 'ProtectedTagError';
+    this.tag = tag;
+  }
 }
 
 /** linkBlob refused: the collector may have deleted the blob's bytes after they were committed. */

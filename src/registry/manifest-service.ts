@@ -1,6 +1,6 @@
 // Manifests: get by tag or digest, put (validate, verify digest, store with references and tag in
 // one metadata transaction), delete by digest (with its tags) or by tag (untag only).
-import type { ManifestRow, MetadataStore } from '../metadata/store.js';
+import { ProtectedTagError, type ManifestRow, type MetadataStore } from '../metadata/store.js';
 import type { ChangeRecorder, OriginSource } from './changes.js';
 import { digestAlgorithm, digestOf, isDigest, parseDigest, type Digest } from './digest.js';
 import { digestInvalid, manifestBlobUnknown, manifestChildUnknown, manifestUnknown, nameUnknown, tagImmutable } from './errors.js';
@@ -125,18 +125,25 @@ export class ManifestService {
   }
 
   async delete(repository: RepositoryName, reference: Reference, origin?: OriginSource): Promise<void> {
-    if ('tag' in reference) {
-      if (this.#policy.isImmutable(repository, reference.tag)) throw tagImmutable(repository, reference.tag);
-    } else if (this.#policy.hasImmutableTags) {
-      for (const tag of await this.#metadata.listTagsOfManifest(repository, reference.digest)) {
-        if (this.#policy.isImmutable(repository, tag)) throw tagImmutable(repository, tag);
-      }
+    if ('tag' in reference && this.#policy.isImmutable(repository, reference.tag)) {
+      // Never deletable, whatever it names: the refusal names the manifest it points at.
+      const current = await this.#metadata.getManifestByTag(repository, reference.tag);
+      if (current !== undefined) throw tagImmutable(repository, reference.tag, current.digest);
     }
     const recorder = this.#events;
-    const deleted =
-      'tag' in reference
-        ? await this.#metadata.deleteTag(repository, reference.tag, recorder && [recorder.event({ action: 'delete', kind: 'tag', repository, tag: reference.tag }, origin)])
-        : await this.#metadata.deleteManifest(repository, reference.digest, recorder && [recorder.event({ action: 'delete', kind: 'manifest', repository, digest: reference.digest }, origin)]);
+    // By digest, the tags that go with the manifest are checked inside the delete's transaction, so
+    // an immutable tag put on the manifest meanwhile is never deleted with it.
+    const isProtected = this.#policy.hasImmutableTags ? (tag: string) => this.#policy.isImmutable(repository, tag) : undefined;
+    let deleted: boolean;
+    try {
+      deleted =
+        'tag' in reference
+          ? await this.#metadata.deleteTag(repository, reference.tag, recorder && [recorder.event({ action: 'delete', kind: 'tag', repository, tag: reference.tag }, origin)])
+          : await this.#metadata.deleteManifest(repository, reference.digest, recorder && [recorder.event({ action: 'delete', kind: 'manifest', repository, digest: reference.digest }, origin)], isProtected);
+    } catch (error) {
+      if (error instanceof ProtectedTagError && 'digest' in reference) throw tagImmutable(repository, error.tag, reference.digest);
+      throw error;
+    }
     if (!deleted) {
       if (!(await this.#metadata.hasRepository(repository))) throw nameUnknown(repository);
       throw manifestUnknown('tag' in reference ? reference.tag : reference.digest);

@@ -28,6 +28,7 @@ import {
 } from '../lifecycle.js';
 import {
   BlobCollectedError,
+  ProtectedTagError,
   type BlobRow,
   type ManifestRow,
   type MetadataStore,
@@ -336,12 +337,19 @@ export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore,
     });
   }
 
-  deleteManifest(repository: string, digest: string, events?: readonly OutboxEvent[]): Promise<boolean> {
+  deleteManifest(repository: string, digest: string, events?: readonly OutboxEvent[], isProtected?: (tag: string) => boolean): Promise<boolean> {
     return this.#transaction(async (client) => {
       const repositoryId = await this.#repositoryId(client, repository);
       const manifestId = (await this.#row<{ id: number }>(client, 'SELECT id FROM manifests WHERE digest = $1', [digest]))?.id;
       if (repositoryId === undefined || manifestId === undefined) return false;
-      await this.#run(client, 'DELETE FROM tags WHERE repository_id = $1 AND manifest_id = $2', [repositoryId, manifestId]);
+      // Lock the membership row first: a tag being added to the manifest holds a key-share lock
+      // on it (the tags foreign key), so this waits for that PUT to commit, and later ones wait for
+      // this delete. The tags are then checked as they are removed (every tag committed by now is
+      // among them); a protected one throws, which rolls the whole delete back.
+      await this.#run(client, 'SELECT 1 FROM repository_manifests WHERE repository_id = $1 AND manifest_id = $2 FOR UPDATE', [repositoryId, manifestId]);
+      const removed = await this.#rows<{ name: string }>(client, 'DELETE FROM tags WHERE repository_id = $1 AND manifest_id = $2 RETURNING name', [repositoryId, manifestId]);
+      const kept = isProtected === undefined ? undefined : removed.map((row) => row.name).sort().find(isProtected);
+      if (kept !== undefined) throw new ProtectedTagError(kept);
       const deleted = (await this.#run(client, 'DELETE FROM repository_manifests WHERE repository_id = $1 AND manifest_id = $2', [repositoryId, manifestId])) > 0;
       if (deleted) await this.#appendEvents(client, events, Date.now());
       return deleted;

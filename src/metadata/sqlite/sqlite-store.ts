@@ -10,6 +10,7 @@ import type { EndpointBacklog, EventStore, OutboxEvent, RemovalEvents, StoredEve
 import { BLOB_DELETION_LEASE_MS, type BlobDeletions, type CollectedManifests, type GcCandidate, type GcQueueStats, type LifecycleStore, type Usage, type UsageScope, type UsageStore, type PolicyStore, type TagRow } from '../lifecycle.js';
 import {
   BlobCollectedError,
+  ProtectedTagError,
   type BlobRow,
   type ManifestRow,
   type MetadataStore,
@@ -270,12 +271,18 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
     return result;
   }
 
-  deleteManifest(repository: string, digest: string, events?: readonly OutboxEvent[]): Promise<boolean> {
+  deleteManifest(repository: string, digest: string, events?: readonly OutboxEvent[], isProtected?: (tag: string) => boolean): Promise<boolean> {
     return this.#settle(() =>
       this.#db.transaction((): boolean => {
         const repositoryId = this.#repositoryId(repository);
         const manifestId = (this.#sql('SELECT id FROM manifests WHERE digest = ?').get(digest) as { id: number } | undefined)?.id;
         if (repositoryId === undefined || manifestId === undefined) return false;
+        if (isProtected !== undefined) {
+          // Inside the IMMEDIATE transaction: no tag can be added between this check and the delete.
+          const tags = this.#sql('SELECT name FROM tags WHERE repository_id = ? AND manifest_id = ? ORDER BY name').pluck().all(repositoryId, manifestId) as string[];
+          const kept = tags.find(isProtected);
+          if (kept !== undefined) throw new ProtectedTagError(kept);
+        }
         this.#sql('DELETE FROM tags WHERE repository_id = ? AND manifest_id = ?').run(repositoryId, manifestId);
         const deleted = this.#sql('DELETE FROM repository_manifests WHERE repository_id = ? AND manifest_id = ?').run(repositoryId, manifestId).changes > 0;
         if (deleted) this.#appendEvents(events, Date.now());
