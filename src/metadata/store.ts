@@ -41,6 +41,11 @@ export interface NewManifest {
   /** The tag may not move: when it names another manifest, nothing is stored ({ ok: false, immutable }). */
   readonly immutableTag?: boolean;
   /**
+   * Quotas to hold (lifecycle.quotas): checked inside the transaction that stores the manifest, so
+   * that concurrent pushes cannot together pass a limit; refused with QuotaExceededError.
+   */
+  readonly quotas?: readonly ManifestQuota[];
+  /**
    * A pull-through cache's copy of an upstream manifest: the blobs and manifests it references need
    * not be in the repository yet (they are fetched when a client pulls them), so they are not checked.
    */
@@ -146,6 +151,29 @@ export interface MetadataStore {
   schemaStatus(): Promise<{ readonly applied: number; readonly expected: number }>;
 
   close(): Promise<void>;
+}
+
+export interface ManifestQuota {
+  /** The scope's name (a repository or a namespace) and its kind. */
+  readonly scope: string;
+  readonly per: 'repository' | 'namespace';
+  readonly limitBytes: number;
+}
+
+/** putManifest refused: the manifest would take a scope past its quota. Nothing was stored. */
+export class QuotaExceededError extends Error {
+  readonly scope: string;
+  readonly limitBytes: number;
+  readonly usedBytes: number;
+  readonly addedBytes: number;
+  constructor(scope: string, limitBytes: number, usedBytes: number, addedBytes: number) {
+    super(`metadata: quota of ${scope} exceeded`);
+    this.name = 'QuotaExceededError';
+    this.scope = scope;
+    this.limitBytes = limitBytes;
+    this.usedBytes = usedBytes;
+    this.addedBytes = addedBytes;
+  }
 }
 
 /** deleteManifest refused: a tag on the manifest is protected (lifecycle.immutable). */

@@ -1,9 +1,9 @@
 // Manifests: get by tag or digest, put (validate, verify digest, store with references and tag in
 // one metadata transaction), delete by digest (with its tags) or by tag (untag only).
-import { ProtectedTagError, type ManifestRow, type MetadataStore } from '../metadata/store.js';
+import { ProtectedTagError, QuotaExceededError, type ManifestRow, type MetadataStore } from '../metadata/store.js';
 import type { ChangeRecorder, OriginSource } from './changes.js';
 import { digestAlgorithm, digestOf, isDigest, parseDigest, type Digest } from './digest.js';
-import { digestInvalid, manifestBlobUnknown, manifestChildUnknown, manifestUnknown, nameUnknown, tagImmutable } from './errors.js';
+import { digestInvalid, manifestBlobUnknown, manifestChildUnknown, manifestUnknown, nameUnknown, quotaExceeded, tagImmutable } from './errors.js';
 import { LifecyclePolicy, NO_LIFECYCLE_RULES } from './lifecycle-policy.js';
 import { parseManifest } from './manifest-kinds.js';
 import { isTag, parseTag, type RepositoryName, type Tag } from './names.js';
@@ -84,7 +84,6 @@ export class ManifestService {
     if ('digest' in reference && reference.digest !== digest) throw digestInvalid(`manifest hashes to ${digest}`, reference.digest);
     const blobs = unique(parsed.blobs.map((blob) => blob.digest));
     const tag = 'tag' in reference ? reference.tag : null;
-    await this.#quotas?.checkManifest(repository, digest, payload.length, blobs);
     const recorder = this.#events;
     const events =
       recorder === undefined
@@ -116,7 +115,12 @@ export class ManifestService {
       manifests: unique(parsed.manifests.map((child) => child.digest)),
       tag,
       immutableTag: tag !== null && this.#policy.isImmutable(repository, tag),
-    }, events);
+      // Checked by the store inside the transaction that records the manifest (atomic across pushes).
+      ...(this.#quotas === undefined ? {} : { quotas: this.#policy.quotasFor(repository) }),
+    }, events).catch((error: unknown) => {
+      if (error instanceof QuotaExceededError) throw quotaExceeded(error.scope, error.limitBytes, error.usedBytes, error.addedBytes);
+      throw error;
+    });
     if (!result.ok) {
       if (result.missing === undefined) throw tagImmutable(repository, tag ?? '', result.current);
       throw result.missing === 'blob' ? manifestBlobUnknown(result.digest) : manifestChildUnknown(result.digest);

@@ -29,6 +29,7 @@ import {
 import {
   BlobCollectedError,
   ProtectedTagError,
+  QuotaExceededError,
   type BlobRow,
   type ManifestRow,
   type MetadataStore,
@@ -286,6 +287,19 @@ export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore,
         const found = new Set(present.map((row) => row.digest));
         const missing = manifest.manifests.find((digest) => !found.has(digest));
         if (missing !== undefined) return { ok: false, missing: 'manifest', digest: missing };
+      }
+      // Quotas: a transaction-scoped advisory lock per quota scope (in name order) serializes the
+      // pushes into one scope across instances until commit; usage is then read in a fresh statement.
+      const quotas = [...(manifest.quotas ?? [])].sort((a, b) => `${a.per}:${a.scope}`.localeCompare(`${b.per}:${b.scope}`));
+      for (const quota of quotas) {
+        await this.#run(client, 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`berth-quota:${quota.per}:${quota.scope}`]);
+      }
+      for (const quota of quotas) {
+        const scope = quota.per === 'repository' ? { repository: quota.scope } : { namespace: quota.scope };
+        const added = await this.#increase(client, scope, manifest.digest, manifest.payload.length, manifest.blobs);
+        if (added === 0) continue;
+        const used = await this.#usage(client, scope);
+        if (used.blobBytes + used.manifestBytes + added > quota.limitBytes) throw new QuotaExceededError(quota.scope, quota.limitBytes, used.blobBytes + used.manifestBytes, added);
       }
       let manifestId = (await this.#row<{ id: number }>(client, 'SELECT id FROM manifests WHERE digest = $1 FOR SHARE', [manifest.digest]))?.id;
       if (manifestId === undefined) {
@@ -624,10 +638,14 @@ export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore,
     return { where: 'true', args: [], name: '*' };
   }
 
-  async usage(scope: UsageScope): Promise<Usage> {
+  usage(scope: UsageScope): Promise<Usage> {
+    return this.#usage(this.#pool, scope);
+  }
+
+  async #usage(db: Db, scope: UsageScope): Promise<Usage> {
     const { where, args, name } = this.#scope(scope, 1);
     const row = await this.#row<Omit<Usage, 'scope'>>(
-      this.#pool,
+      db,
       `WITH repos AS (SELECT id FROM repositories r WHERE ${where}),
             ms AS (SELECT DISTINCT manifest_id FROM repository_manifests WHERE repository_id IN (SELECT id FROM repos)),
             bl AS (SELECT DISTINCT child FROM manifest_references WHERE kind = 'blob' AND manifest_id IN (SELECT manifest_id FROM ms))
@@ -647,10 +665,14 @@ export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore,
     return rows;
   }
 
-  async usageIncrease(scope: UsageScope, manifest: string, payloadBytes: number, blobs: readonly string[]): Promise<number> {
+  usageIncrease(scope: UsageScope, manifest: string, payloadBytes: number, blobs: readonly string[]): Promise<number> {
+    return this.#increase(this.#pool, scope, manifest, payloadBytes, blobs);
+  }
+
+  async #increase(db: Db, scope: UsageScope, manifest: string, payloadBytes: number, blobs: readonly string[]): Promise<number> {
     const { where, args } = this.#scope(scope, 3);
     const row = await this.#row<{ manifestIn: boolean; added: number }>(
-      this.#pool,
+      db,
       `WITH repos AS (SELECT id FROM repositories r WHERE ${where})
        SELECT EXISTS (SELECT 1 FROM repository_manifests rm JOIN manifests m ON m.id = rm.manifest_id AND m.digest = $1
                       WHERE rm.repository_id IN (SELECT id FROM repos)) AS "manifestIn",
