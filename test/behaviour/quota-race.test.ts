@@ -49,7 +49,26 @@ function suite(name: string, open: () => Promise<{ stores: Store[]; dispose(): P
       assert.ok(payloads.every((payload) => payload.length + 100 === each));
       const limitBytes = 2 * each + Math.floor(each / 2);
       const policy = new LifecyclePolicy({ immutable: [], quotas: [{ repositories: ['quota/**'], limitBytes, per: 'repository' }] });
-      const services = opened.stores.map((store) => new ManifestService(store, policy, new QuotaChecker(store, policy)));
+      // A barrier: no manifest is recorded before all six PUTs have reached the store, so every
+      // check made outside the recording transaction would see the same, empty usage.
+      let arrived = 0;
+      let release: () => void = () => undefined;
+      const all = new Promise<void>((resolve) => (release = resolve));
+      const barrier = (store: Store): Store =>
+        new Proxy(store, {
+          get(target, property, receiver) {
+            if (property === 'putManifest') {
+              return async (...args: Parameters<Store['putManifest']>) => {
+                if (++arrived === payloads.length) release();
+                await all;
+                return target.putManifest(...args);
+              };
+            }
+            const value: unknown = Reflect.get(target, property, receiver);
+            return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+          },
+        });
+      const services = opened.stores.map((store) => new ManifestService(barrier(store), policy, new QuotaChecker(store, policy)));
       const outcomes = await Promise.allSettled(
         payloads.map((payload, i) => (services[i % services.length] as ManifestService).put(repository, { tag: `t${i}` as Tag }, OCI, payload)),
       );
