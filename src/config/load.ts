@@ -155,7 +155,8 @@ function assemble(values: Map<string, unknown>): Config {
   const baseUrl = get<string | undefined>('http.host');
   if (baseUrl !== undefined && !/^https?:\/\/[^/]+\/?$/.test(baseUrl)) throw new ConfigError('must be a URL such as https://registry.example.com', 'http.host');
 
-  const auth = assembleAuth(get, has, inMemory, rootDirectory);
+  // With a database (several instances), the token signing key lives there unless a keyfile is named.
+  const auth = assembleAuth(get, has, inMemory || get<boolean>('database.enabled'), rootDirectory);
   if (get<boolean>('http.debug.prometheus.auth') && auth === undefined) throw new ConfigError('needs an authentication method (auth.*)', 'http.debug.prometheus.auth');
   return {
     log: {
@@ -304,7 +305,8 @@ function assembleS3(get: <T>(path: string) => T, has: (path: string) => boolean,
   };
 }
 
-function assembleAuth(get: <T>(path: string) => T, has: (path: string) => boolean, inMemory: boolean, rootDirectory: string): AuthConfig | undefined {
+/** `noDefaultKeyFile`: storage.inmemory (the key in memory) or a database (the key in it). */
+function assembleAuth(get: <T>(path: string) => T, has: (path: string) => boolean, noDefaultKeyFile: boolean, rootDirectory: string): AuthConfig | undefined {
   const htpasswdPath = get<string | undefined>('auth.htpasswd.path');
   const serviceEnabled = get<boolean>('auth.tokenservice.enabled');
   const realm = get<string | undefined>('auth.token.realm');
@@ -343,7 +345,7 @@ function assembleAuth(get: <T>(path: string) => T, has: (path: string) => boolea
       : undefined,
     tokenService: serviceEnabled
       ? {
-          keyFile: get<string | undefined>('auth.tokenservice.keyfile') ?? (inMemory ? undefined : join(rootDirectory, 'auth', 'token-key.pem')),
+          keyFile: get<string | undefined>('auth.tokenservice.keyfile') ?? (noDefaultKeyFile ? undefined : join(rootDirectory, 'auth', 'token-key.pem')),
           expirationMs: get('auth.tokenservice.expiration'),
           refreshExpirationMs: get('auth.tokenservice.refreshexpiration'),
         }

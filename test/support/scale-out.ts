@@ -22,7 +22,8 @@ export interface ScaleOut {
   close(): Promise<void>;
 }
 
-export async function startScaleOut(label: string, count: number, extra: Record<string, string> = {}): Promise<ScaleOut> {
+/** `config`: a configuration file every instance is started with (REGISTRY_* variables come on top). */
+export async function startScaleOut(label: string, count: number, extra: Record<string, string> = {}, config?: string): Promise<ScaleOut> {
   const service = s3Service();
   const bucket = `berth-${label.replace(/[^a-z0-9-]/g, '-')}-${randomBytes(4).toString('hex')}`;
   const client = createS3Client({ accessKey: service.accessKey, secretKey: service.secretKey, region: service.region, regionEndpoint: service.endpoint, forcePathStyle: true, secure: false, skipVerify: false });
@@ -54,7 +55,7 @@ export async function startScaleOut(label: string, count: number, extra: Record<
     // Unused by the S3 driver; the local directory the process may need for nothing shared.
     const dir = mkdtempSync(join(tmpdir(), `berth-${label}-`));
     dirs.push(dir);
-    const instance = await startRegistryProcess(dir, await freePort(), { ...env, ...more });
+    const instance = await startRegistryProcess(dir, await freePort(), { ...env, ...more }, config === undefined ? {} : { config });
     instances.push(instance);
     return instance;
   };

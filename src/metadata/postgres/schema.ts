@@ -195,4 +195,28 @@ export const MIGRATIONS: readonly PostgresMigration[] = [
     DROP TABLE login_failures, shared_values;
     `,
   },
+  // The web UI (src/metadata/browse.ts, gc-runs.ts): tag listings sorted by push time, newest first,
+  // and the garbage collector's run history.
+  {
+    up: `
+    CREATE INDEX tags_by_push ON tags (repository_id, updated_at DESC, name);
+    CREATE TABLE gc_runs (
+      id bigserial PRIMARY KEY,
+      started_at bigint NOT NULL,
+      finished_at bigint NOT NULL,
+      trigger text NOT NULL CHECK (trigger IN ('server', 'command')),
+      manifests bigint NOT NULL,
+      blobs bigint NOT NULL,
+      bytes_reclaimed bigint NOT NULL,
+      orphans bigint NOT NULL,
+      orphan_bytes bigint NOT NULL,
+      policy_tags bigint NOT NULL,
+      policy_manifests bigint NOT NULL
+    );
+    `,
+    down: `
+    DROP TABLE gc_runs;
+    DROP INDEX tags_by_push;
+    `,
+  },
 ];
