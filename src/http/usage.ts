@@ -1,7 +1,10 @@
 // GET /usage and GET /usage/<repository>: storage used, outside /v2/ (docs/lifecycle.md, "Usage").
-// The whole-registry view needs the catalog scope and shows only the repositories the caller may
-// list (totals only to callers who may list everything); one repository's view needs pull on it and
-// also gives its namespace's usage (to callers who may list everything) and the quotas that apply.
+// A caller sees the usage of what it may pull, as the catalog shows it: GET /usage needs the
+// catalog scope (any user, anonymous callers when an anonymous policy grants something) and lists
+// the repositories the caller may pull, and the namespaces all of whose repositories it may pull;
+// the registry's totals and the unreferenced bytes only to callers who see the whole catalog.
+// GET /usage/<repository> needs pull on it and gives the repository, its namespace (on the same
+// condition) and the quotas that apply.
 import type { AccessController, Scope } from '../auth/access.js';
 import { methodNotAllowed, nameUnknown } from '../registry/errors.js';
 import { namespaceOf } from '../registry/lifecycle-policy.js';
@@ -24,11 +27,15 @@ export async function serveUsage(ctx: RequestContext, access: AccessController):
   // A caller who may list only some repositories sees only those, and no totals that include others.
   const listable = decision.listable;
   if (name === undefined) {
+    const repositories = await usage.listRepositoryUsage();
     if (listable !== undefined) {
-      ctx.sendJson(200, { repositories: (await usage.listRepositoryUsage()).filter((row) => listable(row.scope)) });
+      const visible = visibleNamespaces(repositories, listable);
+      ctx.sendJson(200, {
+        namespaces: await Promise.all([...visible].map((namespace) => usage.usage({ namespace }))),
+        repositories: repositories.filter((row) => listable(row.scope)),
+      });
       return;
     }
-    const repositories = await usage.listRepositoryUsage();
     const namespaces = [...new Set(repositories.map((row) => namespaceOf(row.scope)))];
     ctx.sendJson(200, {
       registry: await usage.usage({ registry: true }),
@@ -39,9 +46,28 @@ export async function serveUsage(ctx: RequestContext, access: AccessController):
     return;
   }
   if (!(await ctx.registry.metadata.hasRepository(name))) throw nameUnknown(name);
+  const namespace = namespaceOf(name);
+  const showNamespace = listable === undefined || visibleNamespaces(await usage.listRepositoryUsage(), listable, namespace).has(namespace);
   ctx.sendJson(200, {
     repository: await usage.usage({ repository: name }),
-    ...(listable === undefined ? { namespace: await usage.usage({ namespace: namespaceOf(name) }) } : {}),
+    ...(showNamespace ? { namespace: await usage.usage({ namespace }) } : {}),
     quotas: ctx.registry.policy.quotasFor(name),
   });
+}
+
+/**
+ * The namespaces (of `only`, or all) every repository of which the caller may pull: their totals
+ * tell it nothing it could not add up from what it may pull itself.
+ */
+function visibleNamespaces(repositories: readonly { scope: string }[], listable: (repository: string) => boolean, only?: string): Set<string> {
+  const visible = new Set<string>();
+  const hidden = new Set<string>();
+  for (const { scope } of repositories) {
+    const namespace = namespaceOf(scope);
+    if (only !== undefined && namespace !== only) continue;
+    if (listable(scope)) visible.add(namespace);
+    else hidden.add(namespace);
+  }
+  for (const namespace of hidden) visible.delete(namespace);
+  return visible;
 }

@@ -41,6 +41,11 @@ export interface NewManifest {
   /** The tag may not move: when it names another manifest, nothing is stored ({ ok: false, immutable }). */
   readonly immutableTag?: boolean;
   /**
+   * Quotas to hold (lifecycle.quotas): checked inside the transaction that stores the manifest, so
+   * that concurrent pushes cannot together pass a limit; refused with QuotaExceededError.
+   */
+  readonly quotas?: readonly ManifestQuota[];
+  /**
    * A pull-through cache's copy of an upstream manifest: the blobs and manifests it references need
    * not be in the repository yet (they are fetched when a client pulls them), so they are not checked.
    */
@@ -108,8 +113,12 @@ export interface MetadataStore {
   getManifestByTag(repository: string, tag: string): Promise<ManifestRow | undefined>;
   /** One transaction: checks references, stores the manifest and its references, moves the tag. */
   putManifest(manifest: NewManifest, events?: readonly OutboxEvent[]): Promise<PutManifestResult>;
-  /** Removes the manifest from the repository with every tag on it; true when it was there. */
-  deleteManifest(repository: string, digest: string, events?: readonly OutboxEvent[]): Promise<boolean>;
+  /**
+   * Removes the manifest from the repository with every tag on it; true when it was there. With
+   * `isProtected`, refuses (ProtectedTagError, nothing removed) when a tag it would remove is
+   * protected (an immutable tag), checked inside the delete's transaction against the tags it removes.
+   */
+  deleteManifest(repository: string, digest: string, events?: readonly OutboxEvent[], isProtected?: (tag: string) => boolean): Promise<boolean>;
   /** Removes one tag; true when it existed. */
   deleteTag(repository: string, tag: string, events?: readonly OutboxEvent[]): Promise<boolean>;
   /** The tags naming the manifest in the repository. */
@@ -142,6 +151,39 @@ export interface MetadataStore {
   schemaStatus(): Promise<{ readonly applied: number; readonly expected: number }>;
 
   close(): Promise<void>;
+}
+
+export interface ManifestQuota {
+  /** The scope's name (a repository or a namespace) and its kind. */
+  readonly scope: string;
+  readonly per: 'repository' | 'namespace';
+  readonly limitBytes: number;
+}
+
+/** putManifest refused: the manifest would take a scope past its quota. Nothing was stored. */
+export class QuotaExceededError extends Error {
+  readonly scope: string;
+  readonly limitBytes: number;
+  readonly usedBytes: number;
+  readonly addedBytes: number;
+  constructor(scope: string, limitBytes: number, usedBytes: number, addedBytes: number) {
+    super(`metadata: quota of ${scope} exceeded`);
+    this.name = 'QuotaExceededError';
+    this.scope = scope;
+    this.limitBytes = limitBytes;
+    this.usedBytes = usedBytes;
+    this.addedBytes = addedBytes;
+  }
+}
+
+/** deleteManifest refused: a tag on the manifest is protected (lifecycle.immutable). */
+export class ProtectedTagError extends Error {
+  readonly tag: string;
+  constructor(tag: string) {
+    super(`metadata: tag ${tag} is protected`);
+    this.name = 'ProtectedTagError';
+    this.tag = tag;
+  }
 }
 
 /** linkBlob refused: the collector may have deleted the blob's bytes after they were committed. */

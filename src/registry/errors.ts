@@ -117,7 +117,8 @@ export const tagImmutable = (repository: string, tag: string, current?: string):
   new RegistryError('DENIED', 403, `requested access to the resource is denied: tag ${tag} of ${repository} is immutable`, {
     repository,
     tag,
-    ...(current === undefined ? {} : { current }),
+    // The manifest the tag names: `digest` as docs/lifecycle.md promises (`current` kept for clients of the moving PUT).
+    ...(current === undefined ? {} : { digest: current, current }),
     reason: 'TAG_IMMUTABLE',
   });
 

@@ -1,9 +1,9 @@
 // Manifests: get by tag or digest, put (validate, verify digest, store with references and tag in
 // one metadata transaction), delete by digest (with its tags) or by tag (untag only).
-import type { ManifestRow, MetadataStore } from '../metadata/store.js';
+import { ProtectedTagError, QuotaExceededError, type ManifestRow, type MetadataStore } from '../metadata/store.js';
 import type { ChangeRecorder, OriginSource } from './changes.js';
 import { digestAlgorithm, digestOf, isDigest, parseDigest, type Digest } from './digest.js';
-import { digestInvalid, manifestBlobUnknown, manifestChildUnknown, manifestUnknown, nameUnknown, tagImmutable } from './errors.js';
+import { digestInvalid, manifestBlobUnknown, manifestChildUnknown, manifestUnknown, nameUnknown, quotaExceeded, tagImmutable } from './errors.js';
 import { LifecyclePolicy, NO_LIFECYCLE_RULES } from './lifecycle-policy.js';
 import { parseManifest } from './manifest-kinds.js';
 import { isTag, parseTag, type RepositoryName, type Tag } from './names.js';
@@ -84,7 +84,6 @@ export class ManifestService {
     if ('digest' in reference && reference.digest !== digest) throw digestInvalid(`manifest hashes to ${digest}`, reference.digest);
     const blobs = unique(parsed.blobs.map((blob) => blob.digest));
     const tag = 'tag' in reference ? reference.tag : null;
-    await this.#quotas?.checkManifest(repository, digest, payload.length, blobs);
     const recorder = this.#events;
     const events =
       recorder === undefined
@@ -116,7 +115,12 @@ export class ManifestService {
       manifests: unique(parsed.manifests.map((child) => child.digest)),
       tag,
       immutableTag: tag !== null && this.#policy.isImmutable(repository, tag),
-    }, events);
+      // Checked by the store inside the transaction that records the manifest (atomic across pushes).
+      ...(this.#quotas === undefined ? {} : { quotas: this.#policy.quotasFor(repository) }),
+    }, events).catch((error: unknown) => {
+      if (error instanceof QuotaExceededError) throw quotaExceeded(error.scope, error.limitBytes, error.usedBytes, error.addedBytes);
+      throw error;
+    });
     if (!result.ok) {
       if (result.missing === undefined) throw tagImmutable(repository, tag ?? '', result.current);
       throw result.missing === 'blob' ? manifestBlobUnknown(result.digest) : manifestChildUnknown(result.digest);
@@ -125,18 +129,25 @@ export class ManifestService {
   }
 
   async delete(repository: RepositoryName, reference: Reference, origin?: OriginSource): Promise<void> {
-    if ('tag' in reference) {
-      if (this.#policy.isImmutable(repository, reference.tag)) throw tagImmutable(repository, reference.tag);
-    } else if (this.#policy.hasImmutableTags) {
-      for (const tag of await this.#metadata.listTagsOfManifest(repository, reference.digest)) {
-        if (this.#policy.isImmutable(repository, tag)) throw tagImmutable(repository, tag);
-      }
+    if ('tag' in reference && this.#policy.isImmutable(repository, reference.tag)) {
+      // Never deletable, whatever it names: the refusal names the manifest it points at.
+      const current = await this.#metadata.getManifestByTag(repository, reference.tag);
+      if (current !== undefined) throw tagImmutable(repository, reference.tag, current.digest);
     }
     const recorder = this.#events;
-    const deleted =
-      'tag' in reference
-        ? await this.#metadata.deleteTag(repository, reference.tag, recorder && [recorder.event({ action: 'delete', kind: 'tag', repository, tag: reference.tag }, origin)])
-        : await this.#metadata.deleteManifest(repository, reference.digest, recorder && [recorder.event({ action: 'delete', kind: 'manifest', repository, digest: reference.digest }, origin)]);
+    // By digest, the tags that go with the manifest are checked inside the delete's transaction, so
+    // an immutable tag put on the manifest meanwhile is never deleted with it.
+    const isProtected = this.#policy.hasImmutableTags ? (tag: string) => this.#policy.isImmutable(repository, tag) : undefined;
+    let deleted: boolean;
+    try {
+      deleted =
+        'tag' in reference
+          ? await this.#metadata.deleteTag(repository, reference.tag, recorder && [recorder.event({ action: 'delete', kind: 'tag', repository, tag: reference.tag }, origin)])
+          : await this.#metadata.deleteManifest(repository, reference.digest, recorder && [recorder.event({ action: 'delete', kind: 'manifest', repository, digest: reference.digest }, origin)], isProtected);
+    } catch (error) {
+      if (error instanceof ProtectedTagError && 'digest' in reference) throw tagImmutable(repository, error.tag, reference.digest);
+      throw error;
+    }
     if (!deleted) {
       if (!(await this.#metadata.hasRepository(repository))) throw nameUnknown(repository);
       throw manifestUnknown('tag' in reference ? reference.tag : reference.digest);

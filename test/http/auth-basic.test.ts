@@ -170,22 +170,22 @@ describe('access control: htpasswd Basic auth and policies', () => {
     assert.deepEqual(await list(alice, '?n=1&last=public%2Fbase'), ['team/app']);
   });
 
-  it('GET /usage shows a caller only the repositories it may list, and totals only to the admin', async () => {
-    const view = async (credentials: Credentials): Promise<{ repositories: Array<{ scope: string }>; registry?: unknown; namespaces?: unknown }> => {
+  it('GET /usage shows a caller only the repositories it may list (and namespaces it may wholly pull), and totals only to the admin', async () => {
+    const view = async (credentials: Credentials): Promise<{ repositories: Array<{ scope: string }>; registry?: unknown; namespaces?: Array<{ scope: string }> }> => {
       const response = await call(url, 'GET', '/usage', credentials);
       assert.equal(response.status, 200);
-      return (await response.json()) as { repositories: Array<{ scope: string }>; registry?: unknown; namespaces?: unknown };
+      return (await response.json()) as { repositories: Array<{ scope: string }>; registry?: unknown; namespaces?: Array<{ scope: string }> };
     };
     const forAlice = await view(alice);
     assert.deepEqual(forAlice.repositories.map((row) => row.scope).sort(), ['public/base', 'team/app']);
     assert.equal(forAlice.registry, undefined);
-    assert.equal(forAlice.namespaces, undefined);
+    assert.deepEqual(forAlice.namespaces?.map((row) => row.scope).sort(), ['public', 'team']);
     const forRoot = await view(root);
     assert.ok(forRoot.repositories.some((row) => row.scope === 'secret/vault'));
     assert.notEqual(forRoot.registry, undefined);
     const single = await call(url, 'GET', '/usage/team/app', alice);
     assert.equal(single.status, 200);
-    assert.equal(((await single.json()) as { namespace?: unknown }).namespace, undefined);
+    assert.equal(((await single.json()) as { namespace?: { scope: string } }).namespace?.scope, 'team');
     await expectError(await call(url, 'GET', '/usage/secret/vault', alice), 403, 'DENIED', 'usage of an unreadable repository');
   });
 

@@ -212,6 +212,15 @@ ${POLICIES}`,
     await expectError(await call(url, 'GET', '/v2/team/app/manifests/v1', { token: anonymous }), 403, 'DENIED', 'anonymous token on team/app');
   });
 
+  it('GET /v2/ with any valid token → 200, an anonymous one included (as distribution); without one → 401, with a forged one → 401', async () => {
+    const anonymous = await token(undefined);
+    assert.equal(decodeJwt(anonymous).sub, '');
+    assert.equal(await status('GET', '/v2/', { token: anonymous }), 200);
+    assert.equal(await status('GET', '/v2/', { token: await token(bob) }), 200);
+    await expectError(await call(url, 'GET', '/v2/', undefined), 401, 'UNAUTHORIZED', 'no token');
+    await expectError(await call(url, 'GET', '/v2/', { token: `${anonymous.slice(0, -4)}AAAA` }), 401, 'UNAUTHORIZED', 'a token whose signature is wrong');
+  });
+
   it('the token endpoint: wrong password or unknown user → 401 with a Basic challenge; unknown service → 400; bad grant → 400', async () => {
     for (const credentials of [{ user: 'alice', password: 'nope' }, { user: 'mallory', password: 'x' }]) {
       const response = await fetch(`${url}/auth/token?service=berth-test&scope=repository:team/app:pull`, { headers: { Authorization: basic(credentials) } });

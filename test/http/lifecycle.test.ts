@@ -42,11 +42,13 @@ describe('tag immutability (lifecycle.immutable)', () => {
     await pushManifest(registry.url, repository, 'v2', image.manifest);
   });
 
-  it('DELETE of an immutable tag, or of the manifest it names → 403 DENIED', async () => {
+  it('DELETE of an immutable tag, or of the manifest it names → 403 DENIED naming repository, tag and digest', async () => {
     const repository = `prod/${freshRepository('imm')}`;
     const image = await pushImage(registry.url, repository, 'v3');
     for (const reference of ['v3', image.manifest.digest]) {
       const response = await fetch(`${registry.url}/v2/${repository}/manifests/${reference}`, { method: 'DELETE' });
+      const detail = ((await response.clone().json()) as { errors: { detail?: Record<string, unknown> }[] }).errors[0]?.detail;
+      assert.deepEqual({ ...detail, current: undefined }, { repository, tag: 'v3', digest: image.manifest.digest, current: undefined, reason: 'TAG_IMMUTABLE' }, reference);
       await assertError(response, 403, 'DENIED');
     }
     assert.equal(await pullFully(registry.url, repository, 'v3', image.manifest.digest), undefined);

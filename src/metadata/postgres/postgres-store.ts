@@ -30,6 +30,8 @@ import {
 } from '../lifecycle.js';
 import {
   BlobCollectedError,
+  ProtectedTagError,
+  QuotaExceededError,
   type BlobRow,
   type ManifestRow,
   type MetadataStore,
@@ -288,6 +290,19 @@ export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore,
         const missing = manifest.manifests.find((digest) => !found.has(digest));
         if (missing !== undefined) return { ok: false, missing: 'manifest', digest: missing };
       }
+      // Quotas: a transaction-scoped advisory lock per quota scope (in name order) serializes the
+      // pushes into one scope across instances until commit; usage is then read in a fresh statement.
+      const quotas = [...(manifest.quotas ?? [])].sort((a, b) => `${a.per}:${a.scope}`.localeCompare(`${b.per}:${b.scope}`));
+      for (const quota of quotas) {
+        await this.#run(client, 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`berth-quota:${quota.per}:${quota.scope}`]);
+      }
+      for (const quota of quotas) {
+        const scope = quota.per === 'repository' ? { repository: quota.scope } : { namespace: quota.scope };
+        const added = await this.#increase(client, scope, manifest.digest, manifest.payload.length, manifest.blobs);
+        if (added === 0) continue;
+        const used = await this.#usage(client, scope);
+        if (used.blobBytes + used.manifestBytes + added > quota.limitBytes) throw new QuotaExceededError(quota.scope, quota.limitBytes, used.blobBytes + used.manifestBytes, added);
+      }
       let manifestId = (await this.#row<{ id: number }>(client, 'SELECT id FROM manifests WHERE digest = $1 FOR SHARE', [manifest.digest]))?.id;
       if (manifestId === undefined) {
         manifestId = (
@@ -338,12 +353,19 @@ export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore,
     });
   }
 
-  deleteManifest(repository: string, digest: string, events?: readonly OutboxEvent[]): Promise<boolean> {
+  deleteManifest(repository: string, digest: string, events?: readonly OutboxEvent[], isProtected?: (tag: string) => boolean): Promise<boolean> {
     return this.#transaction(async (client) => {
       const repositoryId = await this.#repositoryId(client, repository);
       const manifestId = (await this.#row<{ id: number }>(client, 'SELECT id FROM manifests WHERE digest = $1', [digest]))?.id;
       if (repositoryId === undefined || manifestId === undefined) return false;
-      await this.#run(client, 'DELETE FROM tags WHERE repository_id = $1 AND manifest_id = $2', [repositoryId, manifestId]);
+      // Lock the membership row first: a tag being added to the manifest holds a key-share lock
+      // on it (the tags foreign key), so this waits for that PUT to commit, and later ones wait for
+      // this delete. The tags are then checked as they are removed (every tag committed by now is
+      // among them); a protected one throws, which rolls the whole delete back.
+      await this.#run(client, 'SELECT 1 FROM repository_manifests WHERE repository_id = $1 AND manifest_id = $2 FOR UPDATE', [repositoryId, manifestId]);
+      const removed = await this.#rows<{ name: string }>(client, 'DELETE FROM tags WHERE repository_id = $1 AND manifest_id = $2 RETURNING name', [repositoryId, manifestId]);
+      const kept = isProtected === undefined ? undefined : removed.map((row) => row.name).sort().find(isProtected);
+      if (kept !== undefined) throw new ProtectedTagError(kept);
       const deleted = (await this.#run(client, 'DELETE FROM repository_manifests WHERE repository_id = $1 AND manifest_id = $2', [repositoryId, manifestId])) > 0;
       if (deleted) await this.#appendEvents(client, events, Date.now());
       return deleted;
@@ -619,10 +641,14 @@ export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore,
     return { where: 'true', args: [], name: '*' };
   }
 
-  async usage(scope: UsageScope): Promise<Usage> {
+  usage(scope: UsageScope): Promise<Usage> {
+    return this.#usage(this.#pool, scope);
+  }
+
+  async #usage(db: Db, scope: UsageScope): Promise<Usage> {
     const { where, args, name } = this.#scope(scope, 1);
     const row = await this.#row<Omit<Usage, 'scope'>>(
-      this.#pool,
+      db,
       `WITH repos AS (SELECT id FROM repositories r WHERE ${where}),
             ms AS (SELECT DISTINCT manifest_id FROM repository_manifests WHERE repository_id IN (SELECT id FROM repos)),
             bl AS (SELECT DISTINCT child FROM manifest_references WHERE kind = 'blob' AND manifest_id IN (SELECT manifest_id FROM ms))
@@ -642,10 +668,14 @@ export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore,
     return rows;
   }
 
-  async usageIncrease(scope: UsageScope, manifest: string, payloadBytes: number, blobs: readonly string[]): Promise<number> {
+  usageIncrease(scope: UsageScope, manifest: string, payloadBytes: number, blobs: readonly string[]): Promise<number> {
+    return this.#increase(this.#pool, scope, manifest, payloadBytes, blobs);
+  }
+
+  async #increase(db: Db, scope: UsageScope, manifest: string, payloadBytes: number, blobs: readonly string[]): Promise<number> {
     const { where, args } = this.#scope(scope, 3);
     const row = await this.#row<{ manifestIn: boolean; added: number }>(
-      this.#pool,
+      db,
       `WITH repos AS (SELECT id FROM repositories r WHERE ${where})
        SELECT EXISTS (SELECT 1 FROM repository_manifests rm JOIN manifests m ON m.id = rm.manifest_id AND m.digest = $1
                       WHERE rm.repository_id IN (SELECT id FROM repos)) AS "manifestIn",

@@ -10,6 +10,8 @@ import type { EndpointBacklog, EventStore, OutboxEvent, RemovalEvents, StoredEve
 import { BLOB_DELETION_LEASE_MS, type BlobDeletions, type CollectedManifests, type GcCandidate, type GcQueueStats, type LifecycleStore, type Usage, type UsageScope, type UsageStore, type PolicyStore, type TagRow } from '../lifecycle.js';
 import {
   BlobCollectedError,
+  ProtectedTagError,
+  QuotaExceededError,
   type BlobRow,
   type ManifestRow,
   type MetadataStore,
@@ -226,6 +228,14 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
         ).get(repositoryId, digest);
         if (found === undefined) return { ok: false, missing: 'manifest', digest };
       }
+      // Quotas inside the IMMEDIATE transaction: no other writer can add to the scope meanwhile.
+      for (const quota of manifest.quotas ?? []) {
+        const scope = quota.per === 'repository' ? { repository: quota.scope } : { namespace: quota.scope };
+        const added = this.#increase(scope, manifest.digest, manifest.payload.length, manifest.blobs);
+        if (added === 0) continue;
+        const used = this.#usage(scope);
+        if (used.blobBytes + used.manifestBytes + added > quota.limitBytes) throw new QuotaExceededError(quota.scope, quota.limitBytes, used.blobBytes + used.manifestBytes, added);
+      }
       let manifestId = (this.#sql('SELECT id FROM manifests WHERE digest = ?').get(manifest.digest) as { id: number } | undefined)?.id;
       if (manifestId === undefined) {
         manifestId = Number(
@@ -270,12 +280,18 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
     return result;
   }
 
-  deleteManifest(repository: string, digest: string, events?: readonly OutboxEvent[]): Promise<boolean> {
+  deleteManifest(repository: string, digest: string, events?: readonly OutboxEvent[], isProtected?: (tag: string) => boolean): Promise<boolean> {
     return this.#settle(() =>
       this.#db.transaction((): boolean => {
         const repositoryId = this.#repositoryId(repository);
         const manifestId = (this.#sql('SELECT id FROM manifests WHERE digest = ?').get(digest) as { id: number } | undefined)?.id;
         if (repositoryId === undefined || manifestId === undefined) return false;
+        if (isProtected !== undefined) {
+          // Inside the IMMEDIATE transaction: no tag can be added between this check and the delete.
+          const tags = this.#sql('SELECT name FROM tags WHERE repository_id = ? AND manifest_id = ? ORDER BY name').pluck().all(repositoryId, manifestId) as string[];
+          const kept = tags.find(isProtected);
+          if (kept !== undefined) throw new ProtectedTagError(kept);
+        }
         this.#sql('DELETE FROM tags WHERE repository_id = ? AND manifest_id = ?').run(repositoryId, manifestId);
         const deleted = this.#sql('DELETE FROM repository_manifests WHERE repository_id = ? AND manifest_id = ?').run(repositoryId, manifestId).changes > 0;
         if (deleted) this.#appendEvents(events, Date.now());
@@ -548,6 +564,10 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
   }
 
   usage(scope: UsageScope): Promise<Usage> {
+    return Promise.resolve(this.#usage(scope));
+  }
+
+  #usage(scope: UsageScope): Usage {
     const { where, args, name } = this.#scope(scope);
     const row = this.#sql(
       `WITH repos AS (SELECT id FROM repositories r WHERE ${where}),
@@ -559,7 +579,7 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
               (SELECT coalesce(sum(m.size), 0) FROM manifests m WHERE m.id IN (SELECT manifest_id FROM ms)) AS manifestBytes,
               (SELECT count(*) FROM tags WHERE repository_id IN (SELECT id FROM repos)) AS tags`,
     ).get(...args) as Omit<Usage, 'scope'>;
-    return Promise.resolve({ scope: name, ...row });
+    return { scope: name, ...row };
   }
 
   async listRepositoryUsage(): Promise<Usage[]> {
@@ -570,6 +590,10 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
   }
 
   usageIncrease(scope: UsageScope, manifest: string, payloadBytes: number, blobs: readonly string[]): Promise<number> {
+    return Promise.resolve(this.#increase(scope, manifest, payloadBytes, blobs));
+  }
+
+  #increase(scope: UsageScope, manifest: string, payloadBytes: number, blobs: readonly string[]): number {
     const { where, args } = this.#scope(scope);
     const manifestIn = this.#sql(
       `SELECT 1 FROM repository_manifests rm JOIN manifests m ON m.id = rm.manifest_id AND m.digest = ?
@@ -584,7 +608,7 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
     for (const digest of blobs) {
       if (blobIn.get(digest, ...args) === undefined) added += (size.get(digest) as number | undefined) ?? 0;
     }
-    return Promise.resolve(added);
+    return added;
   }
 
   unreferencedBlobBytes(): Promise<{ blobs: number; bytes: number }> {
