@@ -106,7 +106,7 @@ export function timingProbe(observer: (action: string) => ActionObserver | undef
       return (failed) => observe((performance.now() - started) / 1000, failed);
     };
   };
-  return Object.assign(probe, { [TIMING]: observer }) as TimingProbe;
+  return Object.assign(probe, { [TIMING]: observer });
 }
 
 /** The metrics-only wrapper: the same outcome as wrap() with timingProbe(), with fewer allocations per call. */
