@@ -2,6 +2,7 @@
 // (timingProbe alone) and on the composed path (metrics with another probe), with the object's
 // behaviour unchanged: results, rejections, throws, `this`, getters, absent optional methods.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { instrument, probes, timingProbe, type ActionProbe } from './instrument.js';
 
@@ -97,4 +98,20 @@ test('instrument: actions without an observer still forward; absent optional met
   const raw = new Store();
   assert.equal(instrument(raw, undefined), raw);
   assert.equal(instrument(raw, probes(undefined, undefined)), raw);
+});
+
+test('the proxy of an object with many methods stays in V8\'s fast mode (no hash lookup per method load)', () => {
+  // In a child with --allow-natives-syntax: a store with 60 methods, like the metadata stores.
+  const script = `
+    const { instrument, timingProbe } = await import(${JSON.stringify(new URL('./instrument.js', import.meta.url).href)});
+    class Wide {}
+    for (let i = 0; i < 60; i++) Wide.prototype['m' + i] = function () { return Promise.resolve(i); };
+    const proxy = instrument(new Wide(), timingProbe(() => () => {}));
+    async function use() { let sum = 0; for (let i = 0; i < 60; i++) sum += await proxy['m' + i](); return sum; }
+    for (let i = 0; i < 20; i++) await use();
+    console.log(JSON.stringify({ own: %HasFastProperties(proxy), methods: %HasFastProperties(Object.getPrototypeOf(proxy)), sum: await use() }));
+  `;
+  const child = spawnSync(process.execPath, ['--allow-natives-syntax', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.equal(child.status, 0, child.stderr);
+  assert.deepEqual(JSON.parse(child.stdout), { own: true, methods: true, sum: 1770 });
 });

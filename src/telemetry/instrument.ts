@@ -40,7 +40,11 @@ export function instrument<T extends object>(target: T, probe: ActionProbe | und
     const observe = timing(name);
     return observe === undefined ? (...args) => method.apply(target, args) : timed(target, method, observe);
   };
-  const proxy: Record<string, unknown> = {};
+  // The wrapped methods and getters of the prototype chain live on a prototype of the proxy, not on
+  // the proxy: an object given some 50 properties one by one turns into a dictionary (V8's slow
+  // mode), and every `store.method` load then costs a hash lookup; a prototype is kept in fast mode.
+  const methods: Record<string, unknown> = {};
+  const proxy = Object.create(methods) as Record<string, unknown>;
   const seen = new Set<string>(['constructor']);
   for (let proto: object | null = Object.getPrototypeOf(target) as object | null; proto !== null && proto !== Object.prototype; proto = Object.getPrototypeOf(proto) as object | null) {
     for (const name of Object.getOwnPropertyNames(proto)) {
@@ -49,9 +53,9 @@ export function instrument<T extends object>(target: T, probe: ActionProbe | und
       const descriptor = Object.getOwnPropertyDescriptor(proto, name);
       if (descriptor === undefined) continue;
       if (typeof descriptor.value === 'function') {
-        proxy[name] = wrapMethod(name, descriptor.value as (...args: unknown[]) => unknown);
+        methods[name] = wrapMethod(name, descriptor.value as (...args: unknown[]) => unknown);
       } else if (descriptor.get !== undefined) {
-        Object.defineProperty(proxy, name, { get: () => (target as Record<string, unknown>)[name], enumerable: false });
+        Object.defineProperty(methods, name, { get: () => (target as Record<string, unknown>)[name], enumerable: false });
       }
     }
   }
