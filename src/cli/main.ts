@@ -12,6 +12,7 @@
 import { Command } from 'commander';
 import { pino } from 'pino';
 import { createApp, createStorage, eventSource, VERSION } from '../app.js';
+import { sharedSigningKeyPem } from '../auth/shared-signing-key.js';
 import { Notifications } from '../events/notifications.js';
 import { parseDuration } from '../config/duration.js';
 import { collectGarbage, gcRunOf } from '../gc/collector.js';
@@ -23,9 +24,10 @@ import { PostgresStore } from '../metadata/postgres/postgres-store.js';
 import { SqliteStore } from '../metadata/sqlite/sqlite-store.js';
 import type { Usage } from '../metadata/lifecycle.js';
 import { LifecyclePolicy, namespaceOf } from '../registry/lifecycle-policy.js';
+import { unknownVariables } from '../config/environment.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 import type { Config } from '../config/config.js';
-import { FilesystemLayout } from '../migrate/filesystem-layout.js';
+import { layoutOf, sourceConfigOf, SourceConfigError } from '../migrate/source-config.js';
 import { Importer } from '../migrate/importer.js';
 import { formatImportReport } from '../migrate/report.js';
 import { progressPrinter } from '../migrate/progress.js';
@@ -44,10 +46,13 @@ program
     // exporter asked for), the SDK is never loaded.
     const tracing = await loadTracing(process.env, VERSION).catch(exitOnConfigError);
     const log = pino({ level: config.log.level, base: { pid: process.pid, ...config.log.fields }, ...(tracing === undefined ? {} : { mixin: () => tracing.logMixin() }) });
+    for (const entry of unknownVariables(process.env)) log.warn({ variable: entry.variable }, entry.message);
     if (tracing !== undefined) log.info({ exporter: tracesExporter(process.env) }, 'OpenTelemetry tracing on');
     // PostgreSQL: refuse a schema this berth does not know (or not migrated), naming the command.
     if (config.database !== undefined) await PostgresStore.checkSchema(postgresOptions(config.database)).catch(exitOnSchemaError);
-    const app = createOrExit(() => createApp(config, log, { tracing }));
+    // PostgreSQL and the token service without a keyfile: every instance signs with the key the database holds.
+    const signingKeyPem = config.database !== undefined && config.auth?.tokenService !== undefined && config.auth.tokenService.keyFile === undefined ? await databaseSigningKey(postgresOptions(config.database)) : undefined;
+    const app = createOrExit(() => createApp(config, log, { tracing, signingKeyPem }));
     const address = await app.listen();
     log.info({ address: `${address.address}:${address.port}`, storage: config.storage.driver.kind, tls: config.http.tls !== undefined }, 'berth listening');
     let stopping = false;
@@ -99,7 +104,7 @@ program
       const notifications = Notifications.create(config.notifications, metadata, { source: eventSource(config), deliver: false }, log);
       const removalEvents = notifications === undefined ? {} : { removalEvents: (actor: 'gc' | 'retention' | 'untagged') => notifications.removals(actor) };
       const report = await collectGarbage(metadata, storage, { reviewDelayMs, dryRun, sweepOrphans: config.gc.sweepOrphans, policies, ...removalEvents }, log);
-      if (!dryRun && metadata instanceof SqliteStore) await metadata.recordGcRun(gcRunOf(report, 'command'));
+      if (!dryRun) await metadata.recordGcRun(gcRunOf(report, 'command'));
       const uploads = await purgeUploads(metadata, storage, { ageMs: config.storage.uploadPurging.ageMs, dryRun }, log);
       if (options.json === true) {
         process.stdout.write(`${JSON.stringify({ ...report, uploads })}\n`);
@@ -194,7 +199,7 @@ for (const [name, description] of [
 program
   .command('import')
   .description("import a distribution registry's storage (docker/registry/v2/...) into the configured store: verified, hard-linked on the same filesystem, resumable, safe while the old registry serves")
-  .argument('<source>', "distribution's storage.filesystem.rootdirectory (the directory holding docker/registry/v2)")
+  .argument('<source>', "distribution's storage.filesystem.rootdirectory (the directory holding docker/registry/v2), or the old registry's configuration file (its storage.filesystem or storage.s3 section is read)")
   .argument('[config]', "configuration file of the destination (the same as the server's)")
   .option('--dry-run', 'report what would come over, change nothing')
   .option('--no-verify <reason>', 'do not hash blob bytes (the reason goes into the report)')
@@ -208,10 +213,18 @@ program
       process.stderr.write(`berth: --concurrency: not a positive integer: ${options.concurrency}\n`);
       process.exit(2);
     }
+    let layout;
+    try {
+      layout = layoutOf(sourceConfigOf(source));
+    } catch (error) {
+      if (!(error instanceof SourceConfigError)) throw error;
+      process.stderr.write(`berth: import: ${error.message}\n`);
+      process.exit(2);
+    }
     const storage = createStorage(config);
     const metadata = new SqliteStore({ path: config.metadata.sqlitePath, synchronous: config.metadata.synchronous });
     try {
-      const importer = new Importer(new FilesystemLayout(source), metadata, metadata, storage, {
+      const importer = new Importer(layout, metadata, metadata, storage, {
         dryRun: options.dryRun === true,
         ...(typeof options.verify === 'string' ? { noVerifyReason: options.verify } : {}),
         full: options.full === true,
@@ -234,8 +247,19 @@ configCommand
   .argument('<file>', 'configuration file')
   .action((file: string) => {
     loadOrExit(file);
+    for (const entry of unknownVariables(process.env)) process.stderr.write(`berth: warning: ${entry.message}\n`);
     process.stdout.write(`${file}: configuration is valid\n`);
   });
+
+/** The deployment's token signing key from the database, created by the first instance that asks. */
+async function databaseSigningKey(options: Parameters<typeof PostgresStore.connect>[0]): Promise<string> {
+  const store = PostgresStore.connect(options);
+  try {
+    return await sharedSigningKeyPem(store);
+  } finally {
+    await store.close();
+  }
+}
 
 /** createApp, with a file named by the configuration that cannot be used (e.g. auth.htpasswd.path) as exit status 2. */
 function createOrExit<T>(create: () => T): T {

@@ -25,7 +25,7 @@ export interface LayoutRepository {
 /** Where a blob's bytes are, for a destination that can take them without reading them (hard link, server-side copy). */
 export type BlobLocation =
   | { readonly kind: 'file'; readonly path: string }
-  | { readonly kind: 's3'; readonly bucket: string; readonly key: string };
+  | { readonly kind: 's3'; readonly endpoint: string | undefined; readonly bucket: string; readonly key: string };
 
 export interface BlobSource {
   readonly size: number;

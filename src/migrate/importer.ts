@@ -61,7 +61,8 @@ export interface ImportReport {
   readonly tags: number;
   readonly tagsRemoved: number;
   readonly layerLinks: number;
-  readonly blobs: { readonly hardLinked: number; readonly copied: number; readonly present: number; readonly bytes: number; readonly bytesCopied: number; readonly bytesVerified: number };
+  /** hardLinked: on the same filesystem; serverSideCopied: S3 to S3 (CopyObject/UploadPartCopy); copied: streamed through the process. */
+  readonly blobs: { readonly hardLinked: number; readonly serverSideCopied: number; readonly copied: number; readonly present: number; readonly bytes: number; readonly bytesCopied: number; readonly bytesVerified: number };
   readonly unfinishedUploadsSkipped: number;
   readonly refusals: readonly Refusal[];
   readonly durationMs: number;
@@ -99,7 +100,7 @@ export class Importer {
   /** Refusals per repository (repositories run concurrently). */
   readonly #refusedIn = new Map<string, number>();
   #started = 0;
-  #counts = { imported: 0, unchanged: 0, withRefusals: 0, done: 0, total: 0, manifests: 0, manifestsPresent: 0, tags: 0, tagsRemoved: 0, layerLinks: 0, hardLinked: 0, copied: 0, present: 0, bytes: 0, bytesCopied: 0, bytesVerified: 0, uploads: 0 };
+  #counts = { imported: 0, unchanged: 0, withRefusals: 0, done: 0, total: 0, manifests: 0, manifestsPresent: 0, tags: 0, tagsRemoved: 0, layerLinks: 0, hardLinked: 0, serverSideCopied: 0, copied: 0, present: 0, bytes: 0, bytesCopied: 0, bytesVerified: 0, uploads: 0 };
 
   constructor(layout: DistributionLayout, metadata: MetadataStore, journal: ImportStore, storage: StorageDriver, options: ImportOptions = {}) {
     this.#layout = layout;
@@ -148,7 +149,7 @@ export class Importer {
       tags: c.tags,
       tagsRemoved: c.tagsRemoved,
       layerLinks: c.layerLinks,
-      blobs: { hardLinked: c.hardLinked, copied: c.copied, present: c.present, bytes: c.bytes, bytesCopied: c.bytesCopied, bytesVerified: c.bytesVerified },
+      blobs: { hardLinked: c.hardLinked, serverSideCopied: c.serverSideCopied, copied: c.copied, present: c.present, bytes: c.bytes, bytesCopied: c.bytesCopied, bytesVerified: c.bytesVerified },
       unfinishedUploadsSkipped: c.uploads,
       refusals: [...this.#refusals].sort((a, b) => (a.repository + a.kind + (a.digest ?? a.tag ?? '')).localeCompare(b.repository + b.kind + (b.digest ?? b.tag ?? ''))),
       durationMs: Date.now() - this.#started,
@@ -247,7 +248,7 @@ export class Importer {
     const scratch = `uploads/import-${process.pid}-${digestHex(digest)}`;
     const linked = await this.#placeBlob(source, scratch, digest);
     if (this.#verify) {
-      // A copy was hashed on its way; a hard link is hashed here, once it is the destination's own inode.
+      // A copy was hashed on its way; a hard link (or server-side copy) is hashed here, once it is the destination's own object.
       const actual = linked.actual ?? (await hashStream(await this.#storage.read(scratch), digest));
       this.#counts.bytesVerified += actual.size;
       if (actual.digest !== digest) {
@@ -258,7 +259,8 @@ export class Importer {
     const committedSince = Date.now();
     await this.#storage.commit(scratch, key);
     this.#counts.bytes += source.size;
-    if (linked.hardLinked) this.#counts.hardLinked++;
+    if (linked.placed === 'hard-link') this.#counts.hardLinked++;
+    else if (linked.placed === 'server-side-copy') this.#counts.serverSideCopied++;
     else {
       this.#counts.copied++;
       this.#counts.bytesCopied += source.size;
@@ -266,10 +268,14 @@ export class Importer {
     return { ok: true, size: source.size, since: committedSince };
   }
 
-  /** The source's bytes at `scratch`: hard-linked when the destination can, copied (and hashed on the way) otherwise. */
-  async #placeBlob(source: BlobSource, scratch: string, digest: Digest): Promise<{ hardLinked: boolean; hashed: boolean; actual?: { digest: string; size: number } }> {
-    if (source.location.kind === 'file' && this.#storage.linkFrom !== undefined && (await this.#storage.linkFrom(source.location.path, scratch))) {
-      return { hardLinked: true, hashed: false };
+  /** The source's bytes at `scratch`: hard-linked or copied server-side when the destination can, streamed (and hashed on the way) otherwise. */
+  async #placeBlob(source: BlobSource, scratch: string, digest: Digest): Promise<{ placed: 'hard-link' | 'server-side-copy' | 'stream'; actual?: { digest: string; size: number } }> {
+    const location = source.location;
+    if (location.kind === 'file' && this.#storage.linkFrom !== undefined && (await this.#storage.linkFrom(location.path, scratch))) {
+      return { placed: 'hard-link' };
+    }
+    if (location.kind === 's3' && this.#storage.copyFromS3 !== undefined && (await this.#storage.copyFromS3({ endpoint: location.endpoint, bucket: location.bucket, key: location.key, size: source.size }, scratch))) {
+      return { placed: 'server-side-copy' };
     }
     await this.#storage.delete(scratch);
     const writer = await this.#storage.append(scratch, { last: true });
@@ -288,7 +294,7 @@ export class Importer {
     });
     writer.stream.on('error', (error) => tap.destroy(error));
     await pipeline(await source.open(), tap);
-    return { hardLinked: false, hashed: true, actual: { digest: `${digestAlgorithm(digest)}:${hash.digest('hex')}`, size } };
+    return { placed: 'stream', actual: { digest: `${digestAlgorithm(digest)}:${hash.digest('hex')}`, size } };
   }
 
   async #importManifests(repository: RepositoryName, layout: LayoutRepository): Promise<Map<string, Parsed>> {

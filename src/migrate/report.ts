@@ -7,7 +7,7 @@ export function formatImportReport(report: ImportReport): string {
   lines.push(`${report.source}: ${verb} ${report.repositories.imported} repositories (${report.repositories.unchanged} unchanged since the last pass, ${report.repositories.withRefusals} with refusals, ${report.repositories.total} in all)`);
   lines.push(`manifests: ${report.manifests} new, ${report.manifestsPresent} already there; tags: ${report.tags} set, ${report.tagsRemoved} removed (gone from the source); blob links: ${report.layerLinks}`);
   lines.push(
-    `blobs: ${report.blobs.hardLinked} hard-linked, ${report.blobs.copied} copied (${report.blobs.bytesCopied} bytes), ${report.blobs.present} already there; ${report.blobs.bytes} bytes brought, ${report.blobs.bytesVerified} bytes hashed`,
+    `blobs: ${report.blobs.hardLinked} hard-linked, ${report.blobs.serverSideCopied} copied server-side, ${report.blobs.copied} copied (${report.blobs.bytesCopied} bytes), ${report.blobs.present} already there; ${report.blobs.bytes} bytes brought, ${report.blobs.bytesVerified} bytes hashed`,
   );
   lines.push(report.verified ? 'verification: every blob brought was hashed against its digest' : `verification: OFF (--no-verify: ${report.noVerifyReason ?? ''})`);
   if (report.unfinishedUploadsSkipped > 0) lines.push(`unfinished uploads not imported: ${report.unfinishedUploadsSkipped}`);

@@ -80,6 +80,14 @@ export interface StorageDriver {
    * not local): the caller then copies. `berth import` uses it.
    */
   linkFrom?(path: string, key: string): Promise<boolean>;
+  /**
+   * Optional: makes the object `key` of `bucket` on the S3 endpoint `endpoint` (undefined: AWS) the
+   * object at `key` here by a server-side copy (CopyObject, UploadPartCopy in ranges above the copy
+   * threshold), replacing any object there; not yet committed (the caller commits `to` next).
+   * Resolves false when it cannot (another endpoint, a driver that is not S3, the source not readable
+   * with this driver's credentials): the caller then copies through a stream. `berth import` uses it.
+   */
+  copyFromS3?(source: { readonly endpoint: string | undefined; readonly bucket: string; readonly key: string; readonly size: number }, to: string): Promise<boolean>;
   /** Removes an object, or every object below a prefix ending in "/". Absent keys are not an error. */
   delete(keyOrPrefix: string): Promise<void>;
   /** Every object below a prefix, in no particular order. */

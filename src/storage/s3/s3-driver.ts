@@ -45,10 +45,22 @@ export interface S3DriverOptions {
   readonly encryption: { readonly keyId: string | undefined } | undefined;
   /** Blob GETs may be redirected to presigned URLs (storage.redirect.disable: false). */
   readonly redirect: boolean;
+  /** The endpoint URL the client talks to (undefined: AWS): copyFromS3 copies server-side only from the same one. */
+  readonly endpoint?: string | undefined;
 }
 
 function statusOf(error: unknown): number | undefined {
   return (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
+}
+
+/** An endpoint URL compared by scheme, host and port (no trailing slash); AWS when none. */
+function normalEndpoint(endpoint: string | undefined): string {
+  if (endpoint === undefined || endpoint === '') return 'aws';
+  try {
+    return new URL(endpoint).origin;
+  } catch {
+    return endpoint;
+  }
 }
 
 function isNotFound(error: unknown): boolean {
@@ -216,9 +228,22 @@ export class S3Driver implements StorageDriver {
     }
   }
 
-  /** Server-side copy of `size` bytes from one full key to another: CopyObject, or UploadPartCopy in ranges. */
-  async copy(source: string, size: number, target: string): Promise<void> {
-    const copySource = `${this.#bucket}/${source.split('/').map(encodeURIComponent).join('/')}`;
+  async copyFromS3(source: { readonly endpoint: string | undefined; readonly bucket: string; readonly key: string; readonly size: number }, to: string): Promise<boolean> {
+    if (normalEndpoint(source.endpoint) !== normalEndpoint(this.#options.endpoint)) return false;
+    try {
+      await this.copy(source.key, source.size, this.#key(to), source.bucket);
+      return true;
+    } catch (error) {
+      // These credentials may not read the source bucket: the caller streams instead.
+      const status = statusOf(error);
+      if (status === 403 || status === 404) return false;
+      throw error;
+    }
+  }
+
+  /** Server-side copy of `size` bytes from one full key (of this bucket or `sourceBucket`) to another: CopyObject, or UploadPartCopy in ranges. */
+  async copy(source: string, size: number, target: string, sourceBucket: string = this.#bucket): Promise<void> {
+    const copySource = `${sourceBucket}/${source.split('/').map(encodeURIComponent).join('/')}`;
     if (size <= Math.min(this.#options.multipartCopyThresholdSize, MAX_COPY_SIZE)) {
       await this.#client.send(new CopyObjectCommand({ Bucket: this.#bucket, Key: target, CopySource: copySource, ...this.#writeParams() }));
       return;
@@ -234,7 +259,7 @@ export class S3Driver implements StorageDriver {
           const index = next++;
           const start = index * chunk;
           const end = Math.min(size, start + chunk) - 1;
-          parts[index] = await this.copyPart(target, upload, index + 1, source, start, end);
+          parts[index] = await this.copyPart(target, upload, index + 1, source, start, end, sourceBucket);
         }
       };
       await Promise.all(Array.from({ length: Math.max(1, Math.min(this.#options.multipartCopyMaxConcurrency, count)) }, worker));
@@ -258,8 +283,8 @@ export class S3Driver implements StorageDriver {
     return { PartNumber: partNumber, ETag: result.ETag };
   }
 
-  async copyPart(name: string, uploadId: string, partNumber: number, source: string, start: number, end: number): Promise<CompletedPart> {
-    const copySource = `${this.#bucket}/${source.split('/').map(encodeURIComponent).join('/')}`;
+  async copyPart(name: string, uploadId: string, partNumber: number, source: string, start: number, end: number, sourceBucket: string = this.#bucket): Promise<CompletedPart> {
+    const copySource = `${sourceBucket}/${source.split('/').map(encodeURIComponent).join('/')}`;
     const result = await this.#client.send(
       new UploadPartCopyCommand({ Bucket: this.#bucket, Key: name, UploadId: uploadId, PartNumber: partNumber, CopySource: copySource, CopySourceRange: `bytes=${start}-${end}` }),
     );

@@ -70,6 +70,10 @@ export interface RegistryOptions {
   readonly auth?: string;
   /** Serve HTTPS with this certificate and key; `ca` is the CA file the readiness probe trusts. */
   readonly tls?: { readonly certificate: string; readonly key: string; readonly ca: string };
+  /** YAML of the storage driver's mapping instead of the filesystem in the data dir (e.g. `s3: { bucket: b, ... }`). */
+  readonly storage?: string;
+  /** More top-level YAML lines of the configuration (e.g. `proxy: { remoteurl: … }`, `metadata: { sqlite: { path: /x } }`). */
+  readonly extra?: readonly string[];
 }
 
 /** Starts a registry in `workDir/registry` and waits until `GET /v2/` answers 200 (401 with auth). */
@@ -87,13 +91,16 @@ export async function startRegistry(workDir: string, kind: RegistryKind = regist
       'version: 0.1',
       'log: { level: warn }',
       options.tls === undefined ? `http: { addr: ${host} }` : `http: { addr: ${host}, tls: { certificate: ${options.tls.certificate}, key: ${options.tls.key} } }`,
-      `storage: { filesystem: { rootdirectory: ${dataDir} }, delete: { enabled: true } }`,
+      `storage: { ${options.storage ?? `filesystem: { rootdirectory: ${dataDir} }`}, delete: { enabled: true } }`,
       ...(options.auth === undefined ? [] : [`auth: ${options.auth}`]),
+      ...(options.extra ?? []),
       '',
     ].join('\n'),
   );
   // The config file is the whole configuration: no REGISTRY_* override from the caller's env.
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('REGISTRY_')));
+  // 2.8.2's s3 driver panics at start when AWS_CA_BUNDLE is set (aws-sdk-go cannot load a CA bundle
+  // into distribution's own HTTP transport: LoadCustomCABundleError); the test endpoints are plain HTTP.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('REGISTRY_') && !(kind === 'reference' && k === 'AWS_CA_BUNDLE')));
   let daemon: Daemon;
   if (kind === 'berth') {
     const main = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');

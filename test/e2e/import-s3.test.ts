@@ -1,0 +1,164 @@
+// berth import from Debian's docker-registry 2.8.2 on its s3 driver (the shared radosgw, a bucket of
+// this file's own): skopeo fills it (an OCI image, an OCI index, a Docker manifest list, a 64 MiB
+// layer, an artifact with a subject and its cosign-style tag); `berth import` reads the old
+// registry's own configuration file (its storage.s3 keys) into (1) Berth on S3, another bucket of
+// the same endpoint, where every blob is copied server-side (the 64 MiB one with UploadPartCopy), and
+// (2) Berth on a filesystem, where every blob is streamed and verified; then skopeo pulls everything
+// back from each Berth and the digests, blobs and file contents are compared with the fixtures.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { s3Service } from '../support/services.js';
+import { parseJson, sha256 } from './harness/digests.js';
+import { runOk } from './harness/exec.js';
+import { digestOf, loadFixtures, type Fixtures } from './harness/fixtures.js';
+import { checkBlobs, checkImageFiles, dirCopy, referencedDigests } from './harness/image-layout.js';
+import { makeClients, type Clients } from './harness/clients.js';
+import { freshShortDir, freshWorkDir, repoRoot } from './harness/paths.js';
+import { RegistryApi } from './harness/registry-api.js';
+import { startRegistry, type Registry } from './harness/registry-process.js';
+import { FILE_TIMEOUT_MS } from './harness/suite.js';
+
+interface Report {
+  source: string;
+  repositories: { total: number; imported: number; unchanged: number; withRefusals: number };
+  manifests: number;
+  blobs: { hardLinked: number; serverSideCopied: number; copied: number; bytesCopied: number; bytesVerified: number };
+  refusals: unknown[];
+}
+
+const PUSHED: readonly [fixture: string, repository: string, tag: string][] = [
+  ['oci-image', 'imps3/oci-image', 'v1'],
+  ['oci-index', 'imps3/oci-index', 'v1'],
+  ['docker-list', 'imps3/docker-list', 'v1'],
+  ['big-layer', 'imps3/big-layer', 'v1'],
+  ['artifact', 'imps3/oci-image', 'artifact'],
+];
+
+let work: string;
+let short: string;
+let fx: Fixtures;
+let old: Registry;
+let clients: Clients;
+let oldApi: RegistryApi;
+const running: Registry[] = [];
+const suffix = randomBytes(4).toString('hex');
+const oldBucket = `import-old-${suffix}`;
+const newBucket = `import-new-${suffix}`;
+
+function s3Yaml(bucket: string, rootDirectory: string): string {
+  const s3 = s3Service();
+  return `s3: { accesskey: ${s3.accessKey}, secretkey: ${s3.secretKey}, region: ${s3.region}, regionendpoint: "${s3.endpoint}", bucket: ${bucket}, rootdirectory: ${rootDirectory}, secure: false }`;
+}
+
+async function copy(from: string, to: string): Promise<void> {
+  await clients.skopeo(['copy', '-q', '--all', '--preserve-digests', '--src-tls-verify=false', '--dest-tls-verify=false', from, to]);
+}
+
+async function importInto(berthConfig: string): Promise<Report> {
+  const main = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+  const oldConfig = path.join(old.dataDir, '..', 'config.yml');
+  const result = await runOk(process.execPath, [main, 'import', oldConfig, berthConfig, '--json'], { timeoutMs: 300_000 });
+  return parseJson<Report>(Buffer.from(result.stdout));
+}
+
+/** Berth's data dir and configuration, written by a first start with the given storage. */
+async function prepareBerth(name: string, storage: string | undefined): Promise<{ dir: string; config: string; start: () => Promise<Registry> }> {
+  const dir = path.join(work, name);
+  const extra = storage === undefined ? [] : [`metadata: { sqlite: { path: ${path.join(dir, 'metadata.sqlite')} } }`];
+  const options = { ...(storage === undefined ? {} : { storage }), extra };
+  const first = await startRegistry(dir, 'berth', options);
+  await first.stop();
+  return {
+    dir,
+    config: path.join(dir, 'registry', 'config.yml'),
+    start: async () => {
+      const registry = await startRegistry(dir, 'berth', options);
+      running.push(registry);
+      return registry;
+    },
+  };
+}
+
+async function checkAll(berth: Registry, label: string): Promise<void> {
+  const api = new RegistryApi(berth.url);
+  const repositories = await oldApi.catalog();
+  assert.deepEqual(await api.catalog(), repositories, `${label}: catalog`);
+  for (const repository of repositories) {
+    const tags = (await oldApi.tags(repository)).sort();
+    assert.deepEqual(await api.tags(repository), tags, `${label} ${repository}: tag list`);
+    for (const tag of tags) {
+      assert.equal(sha256(await api.manifestBytes(repository, tag)), sha256(await oldApi.manifestBytes(repository, tag)), `${label} ${repository}:${tag}`);
+    }
+  }
+  for (const [fixture, repository, tag] of PUSHED) {
+    const destination = path.join(work, `pulled-${label}`, `${repository.replace(/\//g, '_')}-${tag}`);
+    mkdirSync(path.dirname(destination), { recursive: true });
+    await copy(`docker://${berth.host}/${repository}:${tag}`, `dir:${destination}`);
+    const pulled = dirCopy(destination);
+    assert.equal(pulled.topDigest, digestOf(fx.get(fixture)), `${label} ${fixture}: top digest`);
+    assert.deepEqual(await checkBlobs(pulled), [], `${label} ${fixture}: blobs`);
+    assert.deepEqual(new Set(referencedDigests(pulled)), new Set(referencedDigests(fx.image(fixture))), `${label} ${fixture}: referenced digests`);
+    if (fx.contentsOf(fixture).length > 0) {
+      assert.deepEqual(await checkImageFiles(pulled, fx.contentsOf(fixture), path.join(work, `unpacked-${label}`, `${repository.replace(/\//g, '_')}-${tag}`)), [], `${label} ${fixture}: files`);
+    }
+  }
+  const reply = await api.request('GET', `/v2/imps3/oci-image/referrers/${digestOf(fx.get('oci-image'))}`);
+  assert.equal(reply.status, 200);
+  assert.deepEqual(parseJson<{ manifests: { digest: string }[] }>(reply.body).manifests.map((m) => m.digest), [digestOf(fx.get('artifact'))], `${label}: referrers`);
+}
+
+await describe('berth import from docker-registry 2.8.2 on S3 (radosgw)', { timeout: FILE_TIMEOUT_MS }, async () => {
+  before(async () => {
+    const s3 = s3Service();
+    const client = new S3Client({ region: s3.region, endpoint: s3.endpoint, forcePathStyle: true, credentials: { accessKeyId: s3.accessKey, secretAccessKey: s3.secretKey } });
+    await client.send(new CreateBucketCommand({ Bucket: oldBucket }));
+    await client.send(new CreateBucketCommand({ Bucket: newBucket }));
+    client.destroy();
+    work = freshWorkDir('import-s3');
+    short = freshShortDir();
+    fx = await loadFixtures();
+    old = await startRegistry(path.join(work, 'old'), 'reference', { storage: s3Yaml(oldBucket, '/old-registry') });
+    clients = makeClients(work, short, old.host);
+    oldApi = new RegistryApi(old.url);
+    for (const [fixture, repository, tag] of PUSHED) await copy(fx.get(fixture).ref, `docker://${old.host}/${repository}:${tag}`);
+    await copy(fx.get('artifact').ref, `docker://${old.host}/imps3/oci-image:sha256-${digestOf(fx.get('oci-image')).slice(7)}.sig`);
+  });
+
+  after(async () => {
+    for (const registry of running) await registry.stop();
+    await old?.stop();
+    if (process.env.E2E_KEEP !== '1') {
+      rmSync(work, { recursive: true, force: true });
+      rmSync(short, { recursive: true, force: true });
+    }
+  });
+
+  await test('into Berth on S3: every blob copied server-side, none through the process; skopeo pulls it all back', async () => {
+    const berth = await prepareBerth('new-s3', s3Yaml(newBucket, 'berth'));
+    const report = await importInto(berth.config);
+    assert.deepEqual(report.refusals, []);
+    assert.match(report.source, new RegExp(`^s3:.*/${oldBucket}/old-registry$`));
+    assert.equal(report.repositories.imported, 4);
+    assert.equal(report.blobs.copied, 0);
+    assert.equal(report.blobs.bytesCopied, 0);
+    assert.ok(report.blobs.serverSideCopied >= 10, `${report.blobs.serverSideCopied} blobs copied server-side`);
+    assert.ok(report.blobs.bytesVerified > 64 * 1024 * 1024, 'the copies were hashed against their digests');
+    await checkAll(await berth.start(), 's3');
+  });
+
+  await test('into Berth on a filesystem: every blob streamed and verified; skopeo pulls it all back', async () => {
+    const berth = await prepareBerth('new-fs', undefined);
+    const report = await importInto(berth.config);
+    assert.deepEqual(report.refusals, []);
+    assert.equal(report.repositories.imported, 4);
+    assert.equal(report.blobs.serverSideCopied, 0);
+    assert.equal(report.blobs.hardLinked, 0);
+    assert.ok(report.blobs.copied >= 10, `${report.blobs.copied} blobs streamed`);
+    assert.ok(report.blobs.bytesCopied > 64 * 1024 * 1024);
+    await checkAll(await berth.start(), 'fs');
+  });
+});
