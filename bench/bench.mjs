@@ -33,6 +33,7 @@ import {
   startUpload,
 } from './lib/client.mjs';
 import { seed, metadataFile, BIG_REPO, repoName, tagName } from './lib/growth.mjs';
+import { measureMetricsCost, metricsCostTable } from './lib/metrics-cost.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -43,6 +44,7 @@ const { values: opt } = parseArgs({
     out: { type: 'string' },
     'no-growth': { type: 'boolean', default: false },
     'growth-only': { type: 'boolean', default: false },
+    'no-metrics-cost': { type: 'boolean', default: false },
     duration: { type: 'string' },
     rounds: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
@@ -60,7 +62,8 @@ if (opt.help) {
   --duration   seconds per small-request load (default 5, quick 1)
   --rounds     times each push, pull and many-images section runs, in turns; the figure is the
                median round (default 3, quick 1)
-  --no-growth / --growth-only   leave out / run only the growth case (Berth, 100k repos, 1M tags)`);
+  --no-growth / --growth-only   leave out / run only the growth case (Berth, 100k repos, 1M tags)
+  --no-metrics-cost   leave out the metrics-cost section (Berth, small requests, metrics on versus off)`);
   process.exit(0);
 }
 if (opt.only && !['berth', 'reference', 'v3'].includes(opt.only)) throw new Error('--only must be berth, reference or v3');
@@ -623,6 +626,10 @@ const outcomes = await Promise.all(kinds.map((k) => benchRegistry(k, alternation
 kinds.forEach((k, i) => (result.results[k] = outcomes[i]));
 agent.destroy();
 if (!opt['no-growth'] && opt.only !== 'reference') result.growth = await growthCase();
+// Metrics cost (issue 15): Berth with metrics on and off taking turns; its own servers (bench/lib/metrics-cost.mjs).
+if (!opt['no-metrics-cost'] && !opt['growth-only'] && (opt.only === undefined || opt.only === 'berth')) {
+  result.metrics_cost = await measureMetricsCost({ durationMs: P.durationMs, rounds: P.rounds, concurrency: 64, warmupMs: P.warmupMs, log });
+}
 
 let text = `# Berth benchmark ${result.date}${Q ? ' (QUICK: smaller sizes, shorter runs; not comparable with full runs)' : ''}\n\n`;
 text += `Machine: ${result.host.cpus} CPUs, ${result.host.cpu_model}, node ${result.host.node}. Berth workers (http.workers): ${result.berth_workers}. References: ${result.reference_version ?? 'docker-registry 2.8 not run'}; ${result.v3_version ?? `distribution v3 not run (${result.v3_missing ?? 'not asked for'})`}. Each registry runs fresh on loopback; they take turns section by section (the other is idle meanwhile); client and server share the CPUs.\n`;
@@ -642,6 +649,7 @@ if (result.growth) {
   result.growth_table = g.rows;
   text += `\n${g.text}\n${result.growth.valid ? '' : `\ngrowth case INVALID: ${result.growth.errors.join(' | ')}\n`}`;
 }
+if (result.metrics_cost) text += `\n${metricsCostTable(result.metrics_cost)}\n`;
 const outFile = opt.out ?? path.join(REPO_ROOT, 'bench', 'results', `bench-${result.date.replace(/[:.]/g, '-')}.json`);
 fs.mkdirSync(path.dirname(outFile), { recursive: true });
 const valid = Object.values(result.results).every((r) => r.valid) && (result.growth?.valid ?? true);

@@ -2,7 +2,8 @@
 // What metrics cost per request, counted in CPU instructions rather than timed: on a shared two-core
 // machine the round-to-round spread of requests/s (±20–40%) is larger than the cost being measured,
 // while valgrind's instruction count is the same whatever else the machine does. Berth runs under
-// `valgrind --tool=callgrind --separate-threads=yes` with metrics on and off. Each run pushes one
+// `valgrind --tool=callgrind --separate-threads=yes` with metrics on and off, both at once (the count
+// does not depend on what else runs). Each run pushes one
 // small image, warms up with `--warmup` requests of the mix (GET manifest by tag, HEAD blob, GET
 // tags/list, 4 connections), then zeroes callgrind's counters (`callgrind_control --zero`), sends
 // `--requests` more and dumps (`callgrind_control --dump`): the window holds only those requests, so
@@ -10,7 +11,7 @@
 //   main    instructions of the main thread (the JavaScript, HTTP parsing, SQLite: the hot path),
 //   all     all threads, which adds V8's concurrent compiler and GC threads and libuv's pool.
 // V8 still compiles and collects inside the window at moments that depend on timing, which moves
-// `all` by ±10% from run to run; `main` is the steadier figure. The settings take turns `--repeats`
+// `all` by ±10% from run to run; `main` is the steadier figure. Each setting runs `--repeats`
 // times and the figures are medians. Needs valgrind (Debian's package). Run after `npm run build`:
 //   node bench/metrics-instructions.mjs [--warmup 3000] [--requests 3000] [--repeats 3] [--keep]
 // --keep leaves the callgrind dumps (for callgrind_annotate) in the temporary directory it prints.
@@ -125,8 +126,10 @@ async function window(name, metrics, round) {
 try {
   const perRequest = { on: [], off: [] };
   for (let round = 0; round < repeats; round++) {
-    for (const [name, metrics] of round % 2 === 0 ? [['on', true], ['off', false]] : [['off', false], ['on', true]]) {
-      const w = await window(name, metrics, round);
+    // Both settings at once: an instruction count does not depend on what else runs, and under
+    // valgrind one run takes many minutes.
+    const windows = await Promise.all([window('on', true, round), window('off', false, round)]);
+    for (const [name, w] of [['on', windows[0]], ['off', windows[1]]]) {
       perRequest[name].push(w);
       console.log(`round ${round + 1}, metrics ${name}: ${w.main.toFixed(0)} instructions per request on the main thread, ${w.all.toFixed(0)} in all ${w.threads} threads`);
     }

@@ -71,7 +71,7 @@ export function createDispatcher(deps: DispatchDependencies): (req: IncomingMess
     if (metrics !== undefined || accessLog || span !== undefined) {
       const started = performance.now();
       metrics?.requestStarted();
-      res.once('close', () => {
+      res.on('close', () => {
         const ms = performance.now() - started;
         metrics?.requestFinished(ctx.routeId, req.method, res.statusCode, ms / 1000);
         span?.end(ctx.routeId, res.statusCode, !res.writableFinished);

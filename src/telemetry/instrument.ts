@@ -8,6 +8,8 @@
 export type ProbeStart = () => (failed: boolean) => void;
 /** Per action (method name), once when the proxy is built: how to probe its calls, or undefined. */
 export type ActionProbe = (action: string) => ProbeStart | undefined;
+/** Called with the duration of one call in seconds and whether it failed. */
+export type ActionObserver = (seconds: number, failed: boolean) => void;
 
 /** Composes probes: each call starts all of them and ends them in reverse order. */
 export function probes(...list: ReadonlyArray<ActionProbe | undefined>): ActionProbe | undefined {
@@ -26,9 +28,23 @@ export function probes(...list: ReadonlyArray<ActionProbe | undefined>): ActionP
   };
 }
 
+/** timingProbe()'s mark: its observer factory, so that instrument() can take the fast path. */
+const TIMING = Symbol('timing');
+type TimingProbe = ActionProbe & { readonly [TIMING]: (action: string) => ActionObserver | undefined };
+
 export function instrument<T extends object>(target: T, probe: ActionProbe | undefined): T {
   if (probe === undefined) return target;
-  const proxy: Record<string, unknown> = {};
+  const timing = (probe as Partial<TimingProbe>)[TIMING];
+  const wrapMethod = (name: string, method: (...args: unknown[]) => unknown): ((...args: unknown[]) => unknown) => {
+    if (timing === undefined) return wrap(target, method, probe(name));
+    const observe = timing(name);
+    return observe === undefined ? (...args) => method.apply(target, args) : timed(target, method, observe);
+  };
+  // The wrapped methods and getters of the prototype chain live on a prototype of the proxy, not on
+  // the proxy: an object given some 50 properties one by one turns into a dictionary (V8's slow
+  // mode), and every `store.method` load then costs a hash lookup; a prototype is kept in fast mode.
+  const methods: Record<string, unknown> = {};
+  const proxy = Object.create(methods) as Record<string, unknown>;
   const seen = new Set<string>(['constructor']);
   for (let proto: object | null = Object.getPrototypeOf(target) as object | null; proto !== null && proto !== Object.prototype; proto = Object.getPrototypeOf(proto) as object | null) {
     for (const name of Object.getOwnPropertyNames(proto)) {
@@ -37,16 +53,16 @@ export function instrument<T extends object>(target: T, probe: ActionProbe | und
       const descriptor = Object.getOwnPropertyDescriptor(proto, name);
       if (descriptor === undefined) continue;
       if (typeof descriptor.value === 'function') {
-        proxy[name] = wrap(target, descriptor.value as (...args: unknown[]) => unknown, probe(name));
+        methods[name] = wrapMethod(name, descriptor.value as (...args: unknown[]) => unknown);
       } else if (descriptor.get !== undefined) {
-        Object.defineProperty(proxy, name, { get: () => (target as Record<string, unknown>)[name], enumerable: false });
+        Object.defineProperty(methods, name, { get: () => (target as Record<string, unknown>)[name], enumerable: false });
       }
     }
   }
   for (const name of Object.keys(target)) {
     if (seen.has(name)) continue;
     const value = (target as Record<string, unknown>)[name];
-    if (typeof value === 'function') proxy[name] = wrap(target, value as (...args: unknown[]) => unknown, probe(name));
+    if (typeof value === 'function') proxy[name] = wrapMethod(name, value as (...args: unknown[]) => unknown);
     else Object.defineProperty(proxy, name, { get: () => (target as Record<string, unknown>)[name], enumerable: true });
   }
   return proxy as T;
@@ -80,14 +96,47 @@ function wrap(target: object, method: (...args: unknown[]) => unknown, start: Pr
   };
 }
 
-/** The metrics probe: the call's duration in seconds and whether it failed, to a per-action observer. */
-export function timingProbe(observer: (action: string) => ((seconds: number, failed: boolean) => void) | undefined): ActionProbe {
-  return (action) => {
+/**
+ * The metrics probe: the call's duration in seconds and whether it failed, to a per-action observer.
+ * Alone (no tracing), instrument() recognises it and wraps with timed(): one clock read before and
+ * one after, and no start/end closures per call.
+ */
+export function timingProbe(observer: (action: string) => ActionObserver | undefined): ActionProbe {
+  const probe: ActionProbe = (action) => {
     const observe = observer(action);
     if (observe === undefined) return undefined;
     return () => {
       const started = performance.now();
       return (failed) => observe((performance.now() - started) / 1000, failed);
     };
+  };
+  return Object.assign(probe, { [TIMING]: observer });
+}
+
+/** The metrics-only wrapper: the same outcome as wrap() with timingProbe(), with fewer allocations per call. */
+function timed(target: object, method: (...args: unknown[]) => unknown, observe: ActionObserver): (...args: unknown[]) => unknown {
+  return (...args) => {
+    const started = performance.now();
+    let result: unknown;
+    try {
+      result = method.apply(target, args);
+    } catch (error) {
+      observe((performance.now() - started) / 1000, true);
+      throw error;
+    }
+    if (result instanceof Promise) {
+      return result.then(
+        (value: unknown) => {
+          observe((performance.now() - started) / 1000, false);
+          return value;
+        },
+        (error: unknown) => {
+          observe((performance.now() - started) / 1000, true);
+          throw error;
+        },
+      );
+    }
+    observe((performance.now() - started) / 1000, false);
+    return result;
   };
 }

@@ -132,3 +132,27 @@ describe('metrics behind access control (http.debug.prometheus.auth: true)', () 
     assert.equal(sample(text, 'berth_auth_refusals_total', { reason: 'invalid_credentials' }), 1);
   });
 });
+
+describe('metrics count throttled logins (auth.ratelimit)', () => {
+  let registry: AuthRegistry;
+  let debugUrl: string;
+  before(async () => {
+    const dir = tempDir('berth-metrics-ratelimit-');
+    writeFileSync(join(dir, 'htpasswd'), `${htpasswdLine('alice', 'alice-Secret-1')}\n`);
+    const port = await freePort();
+    debugUrl = `http://127.0.0.1:${port}`;
+    registry = await startAuthRegistry(`auth: { htpasswd: { realm: r, path: \${dir}/htpasswd }, ratelimit: { attempts: 2, window: 1m, delay: 0s } }`, dir, {
+      http: `{ addr: 127.0.0.1:0, debug: { addr: 127.0.0.1:${port} } }`,
+    });
+  });
+  after(() => registry.stop());
+
+  it('past the limit, each 429 adds to berth_auth_refusals_total{reason="rate_limited"}', async () => {
+    for (let i = 0; i < 2; i++) assert.equal((await call(registry.url, 'GET', '/v2/', { user: 'alice', password: `wrong-${i}` })).status, 401);
+    await assertError(await call(registry.url, 'GET', '/v2/', { user: 'alice', password: 'wrong-2' }), 429, 'TOOMANYREQUESTS');
+    await assertError(await call(registry.url, 'GET', '/v2/', { user: 'alice', password: 'alice-Secret-1' }), 429, 'TOOMANYREQUESTS');
+    const text = await (await fetch(`${debugUrl}/metrics`)).text();
+    assert.equal(sample(text, 'berth_auth_refusals_total', { reason: 'rate_limited' }), 2);
+    assert.equal(sample(text, 'berth_auth_refusals_total', { reason: 'invalid_credentials' }), 2);
+  });
+});
