@@ -217,7 +217,7 @@ program
       process.exit(2);
     }
     const storage = createStorage(config);
-    const metadata = new SqliteStore({ path: config.metadata.sqlitePath, synchronous: config.metadata.synchronous });
+    const metadata = await openMetadata(config);
     try {
       const importer = new Importer(layout, metadata, metadata, storage, {
         dryRun: options.dryRun === true,

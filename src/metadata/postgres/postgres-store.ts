@@ -11,6 +11,7 @@
 // blob row, the order the collector locks them in. Event appenders take an advisory transaction
 // lock so that event seq follows commit order (event-store.ts).
 import pg from 'pg';
+import type { ImportedRepository, ImportStore } from '../import-store.js';
 import type { EndpointBacklog, EventStore, OutboxEvent, RemovalEvents, StoredEvent } from '../event-store.js';
 import {
   BLOB_DELETION_LEASE_MS,
@@ -74,7 +75,7 @@ function statementName(text: string): string {
   return name;
 }
 
-export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore, PolicyStore, EventStore {
+export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore, PolicyStore, EventStore, ImportStore {
   readonly #pool: pg.Pool;
 
   private constructor(pool: pg.Pool) {
@@ -776,6 +777,25 @@ export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore,
       const floor = (await this.#row<{ floor: number | null }>(client, 'SELECT min(delivered_seq) AS floor FROM event_endpoints'))?.floor ?? null;
       return floor === null ? this.#run(client, 'DELETE FROM event_outbox') : this.#run(client, 'DELETE FROM event_outbox WHERE seq <= $1', [floor]);
     });
+  }
+
+  // ---- the import journal (ImportStore; docs/import.md) ----
+
+  async getImportedRepository(source: string, repository: string): Promise<ImportedRepository | undefined> {
+    return this.#row<ImportedRepository>(this.#pool, 'SELECT fingerprint, imported_at AS "importedAt" FROM import_journal WHERE source = $1 AND repository = $2', [source, repository]);
+  }
+
+  async recordImportedRepository(source: string, repository: string, fingerprint: string): Promise<void> {
+    await this.#run(
+      this.#pool,
+      `INSERT INTO import_journal (source, repository, fingerprint, imported_at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (source, repository) DO UPDATE SET fingerprint = excluded.fingerprint, imported_at = excluded.imported_at`,
+      [source, repository, fingerprint, Date.now()],
+    );
+  }
+
+  async forgetImportSource(source: string): Promise<void> {
+    await this.#run(this.#pool, 'DELETE FROM import_journal WHERE source = $1', [source]);
   }
 
   async close(): Promise<void> {

@@ -163,4 +163,20 @@ export const MIGRATIONS: readonly PostgresMigration[] = [
       berth_tag_left(), berth_enqueue_manifest(text, text), berth_enqueue_blob(text, text), berth_now_ms();
     `,
   },
+  {
+    // The import journal (src/metadata/import-store.ts), as SQLite's import_journal: one row per
+    // repository of a source that `berth import` finished, with the fingerprint of what the source held then.
+    up: `
+    CREATE TABLE import_journal (
+      source text COLLATE "C" NOT NULL,
+      repository text COLLATE "C" NOT NULL,
+      fingerprint text NOT NULL,
+      imported_at bigint NOT NULL,
+      PRIMARY KEY (source, repository)
+    );
+    `,
+    down: `
+    DROP TABLE import_journal;
+    `,
+  },
 ];

@@ -1,0 +1,80 @@
+// Behaviour of the ImportStore (the journal of `berth import`): an entry per source and repository,
+// replaced by a later pass, independent between sources, forgotten per source. Run against every
+// implementation (SQLite and PostgreSQL pass the same suite).
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { ImportStore } from '../../src/metadata/import-store.js';
+import { SqliteStore } from '../../src/metadata/sqlite/sqlite-store.js';
+import { createTestDatabase, type TestDatabase } from '../support/postgres-database.js';
+
+type Store = ImportStore & { close(): Promise<void> };
+
+interface StoreFactory {
+  readonly name: string;
+  create(): Store | Promise<Store>;
+  dispose(): void | Promise<void>;
+}
+
+export function importStoreSuite(factory: StoreFactory): void {
+  describe(`ImportStore behaviour: ${factory.name}`, () => {
+    let store: Store;
+    before(async () => {
+      store = await factory.create();
+    });
+    after(async () => {
+      await store.close();
+      await factory.dispose();
+    });
+
+    it('records a repository with its fingerprint and the time, and a later pass replaces it', async () => {
+      assert.equal(await store.getImportedRepository('filesystem:/old', 'team/app'), undefined);
+      const before = Date.now();
+      await store.recordImportedRepository('filesystem:/old', 'team/app', 'f1');
+      const first = await store.getImportedRepository('filesystem:/old', 'team/app');
+      assert.equal(first?.fingerprint, 'f1');
+      assert.equal(typeof first?.importedAt, 'number');
+      assert.ok((first?.importedAt ?? 0) >= before && (first?.importedAt ?? 0) <= Date.now());
+      await store.recordImportedRepository('filesystem:/old', 'team/app', 'f2');
+      assert.equal((await store.getImportedRepository('filesystem:/old', 'team/app'))?.fingerprint, 'f2');
+    });
+
+    it('keeps sources and repositories apart, and forgets one source only', async () => {
+      await store.recordImportedRepository('s3:http://a/b/', 'x', 'fa');
+      await store.recordImportedRepository('s3:http://a/b/', 'x/y', 'fb');
+      await store.recordImportedRepository('s3:http://a/c/', 'x', 'fc');
+      assert.equal((await store.getImportedRepository('s3:http://a/b/', 'x'))?.fingerprint, 'fa');
+      assert.equal((await store.getImportedRepository('s3:http://a/b/', 'x/y'))?.fingerprint, 'fb');
+      assert.equal((await store.getImportedRepository('s3:http://a/c/', 'x'))?.fingerprint, 'fc');
+      assert.equal(await store.getImportedRepository('s3:http://a/b/', 'X'), undefined, 'names compare exactly');
+      await store.forgetImportSource('s3:http://a/b/');
+      assert.equal(await store.getImportedRepository('s3:http://a/b/', 'x'), undefined);
+      assert.equal(await store.getImportedRepository('s3:http://a/b/', 'x/y'), undefined);
+      assert.equal((await store.getImportedRepository('s3:http://a/c/', 'x'))?.fingerprint, 'fc');
+    });
+  });
+}
+
+let directory = '';
+importStoreSuite({
+  name: 'SqliteStore (file)',
+  create: () => {
+    directory = mkdtempSync(join(tmpdir(), 'berth-import-journal-'));
+    return new SqliteStore({ path: join(directory, 'metadata.sqlite') });
+  },
+  dispose: () => rmSync(directory, { recursive: true, force: true }),
+});
+
+let database: TestDatabase | undefined;
+importStoreSuite({
+  name: 'PostgresStore',
+  create: async () => {
+    database = await createTestDatabase('import_journal');
+    return database.open();
+  },
+  dispose: async () => {
+    await database?.drop();
+  },
+});
