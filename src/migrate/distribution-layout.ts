@@ -9,6 +9,8 @@
 // directory is a repository when it holds `_manifests` or `_layers`, and directories not starting
 // with "_" below it may be more repositories.
 
+import type { ObjectLocation } from '../storage/driver.js';
+
 /** One repository as the source lays it out: digests as they appear in its link files. */
 export interface LayoutRepository {
   readonly name: string;
@@ -23,13 +25,12 @@ export interface LayoutRepository {
 }
 
 /** Where a blob's bytes are, for a destination that can take them without reading them (hard link, server-side copy). */
-export type BlobLocation =
-  | { readonly kind: 'file'; readonly path: string }
-  | { readonly kind: 's3'; readonly endpoint: string | undefined; readonly bucket: string; readonly key: string };
+export type BlobLocation = ObjectLocation;
 
 export interface BlobSource {
   readonly size: number;
-  readonly location: BlobLocation;
+  /** undefined: only through `open` (a source driver that cannot say where its bytes are). */
+  readonly location?: BlobLocation;
   /** A stream of the bytes (verification, or a copy when the destination cannot link). */
   open(): Promise<NodeJS.ReadableStream>;
 }

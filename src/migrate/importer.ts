@@ -271,10 +271,10 @@ export class Importer {
   /** The source's bytes at `scratch`: hard-linked or copied server-side when the destination can, streamed (and hashed on the way) otherwise. */
   async #placeBlob(source: BlobSource, scratch: string, digest: Digest): Promise<{ placed: 'hard-link' | 'server-side-copy' | 'stream'; actual?: { digest: string; size: number } }> {
     const location = source.location;
-    if (location.kind === 'file' && this.#storage.linkFrom !== undefined && (await this.#storage.linkFrom(location.path, scratch))) {
+    if (location?.kind === 'file' && this.#storage.linkFrom !== undefined && (await this.#storage.linkFrom(location.path, scratch))) {
       return { placed: 'hard-link' };
     }
-    if (location.kind === 's3' && this.#storage.copyFromS3 !== undefined && (await this.#storage.copyFromS3({ endpoint: location.endpoint, bucket: location.bucket, key: location.key, size: source.size }, scratch))) {
+    if (location?.kind === 's3' && this.#storage.copyFromS3 !== undefined && (await this.#storage.copyFromS3({ endpoint: location.endpoint, bucket: location.bucket, key: location.key, size: source.size }, scratch))) {
       return { placed: 'server-side-copy' };
     }
     await this.#storage.delete(scratch);

@@ -12,6 +12,7 @@
 // lock so that event seq follows commit order (event-store.ts).
 import pg from 'pg';
 import type { ImportedRepository, ImportStore } from '../import-store.js';
+import type { ExportStore, RepositoryContents } from '../export-store.js';
 import type { EndpointBacklog, EventStore, OutboxEvent, RemovalEvents, StoredEvent } from '../event-store.js';
 import {
   BLOB_DELETION_LEASE_MS,
@@ -75,7 +76,7 @@ function statementName(text: string): string {
   return name;
 }
 
-export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore, PolicyStore, EventStore, ImportStore {
+export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore, PolicyStore, EventStore, ImportStore, ExportStore {
   readonly #pool: pg.Pool;
 
   private constructor(pool: pg.Pool) {
@@ -777,6 +778,31 @@ export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore,
       const floor = (await this.#row<{ floor: number | null }>(client, 'SELECT min(delivered_seq) AS floor FROM event_endpoints'))?.floor ?? null;
       return floor === null ? this.#run(client, 'DELETE FROM event_outbox') : this.#run(client, 'DELETE FROM event_outbox WHERE seq <= $1', [floor]);
     });
+  }
+
+  // ---- a Berth store as the source of berth import (ExportStore; docs/import.md) ----
+
+  async readRepositoryContents(repository: string): Promise<RepositoryContents> {
+    // One snapshot for the three reads.
+    return this.#transaction(async (client) => {
+      await client.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const blobs = await this.#rows<{ digest: string }>(client, 'SELECT b.digest FROM repository_blobs b JOIN repositories r ON r.id = b.repository_id WHERE r.name = $1 ORDER BY b.digest', [repository]);
+      const manifests = await this.#rows<{ digest: string }>(
+        client,
+        'SELECT m.digest FROM repository_manifests rm JOIN repositories r ON r.id = rm.repository_id JOIN manifests m ON m.id = rm.manifest_id WHERE r.name = $1 ORDER BY m.digest',
+        [repository],
+      );
+      const tags = await this.#rows<{ name: string; digest: string }>(
+        client,
+        'SELECT t.name, m.digest FROM tags t JOIN repositories r ON r.id = t.repository_id JOIN manifests m ON m.id = t.manifest_id WHERE r.name = $1 ORDER BY t.name',
+        [repository],
+      );
+      return { blobs: blobs.map((row) => row.digest), manifests: manifests.map((row) => row.digest), tags: new Map(tags.map((tag) => [tag.name, tag.digest])) };
+    });
+  }
+
+  async getManifestPayload(digest: string): Promise<Buffer | undefined> {
+    return (await this.#row<{ payload: Buffer }>(this.#pool, 'SELECT payload FROM manifests WHERE digest = $1', [digest]))?.payload;
   }
 
   // ---- the import journal (ImportStore; docs/import.md) ----
