@@ -2,14 +2,19 @@
 // What metrics cost per request, counted in CPU instructions rather than timed: on a shared two-core
 // machine the round-to-round spread of requests/s (±20–40%) is larger than the cost being measured,
 // while valgrind's instruction count is the same whatever else the machine does. Berth runs under
-// `valgrind --tool=callgrind` with metrics on and off; each setting runs twice, with N and with 2N
-// requests of the same mix (GET manifest by tag, HEAD blob, GET tags/list, 4 connections), and the
-// instructions per request are (I(2N) − I(N)) / N, which cancels start-up, the push and warm-up.
-// Needs valgrind (Debian's package). Run after `npm run build`:
-//   node bench/metrics-instructions.mjs [--requests 4000] [--repeats 3]
-// V8 compiles and collects at moments that depend on timing, so one pair of runs varies by ±10%;
-// the settings take turns `repeats` times and the figure is the median. It prints instructions per
-// request for both settings and their ratio; it asserts nothing.
+// `valgrind --tool=callgrind --separate-threads=yes` with metrics on and off. Each run pushes one
+// small image, warms up with `--warmup` requests of the mix (GET manifest by tag, HEAD blob, GET
+// tags/list, 4 connections), then zeroes callgrind's counters (`callgrind_control --zero`), sends
+// `--requests` more and dumps (`callgrind_control --dump`): the window holds only those requests, so
+// start-up, the push and most of V8's compiling fall outside it. Per request it reports:
+//   main    instructions of the main thread (the JavaScript, HTTP parsing, SQLite: the hot path),
+//   all     all threads, which adds V8's concurrent compiler and GC threads and libuv's pool.
+// V8 still compiles and collects inside the window at moments that depend on timing, which moves
+// `all` by ±10% from run to run; `main` is the steadier figure. The settings take turns `--repeats`
+// times and the figures are medians. Needs valgrind (Debian's package). Run after `npm run build`:
+//   node bench/metrics-instructions.mjs [--warmup 3000] [--requests 3000] [--repeats 3] [--keep]
+// --keep leaves the callgrind dumps (for callgrind_annotate) in the temporary directory it prints.
+// It prints both figures for both settings and their ratios; it asserts nothing.
 import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -19,86 +24,120 @@ import { parseArgs } from 'node:util';
 import { SmallBlob, ociManifest, putManifest, pushMonolithic, request } from './lib/client.mjs';
 import { BERTH_MAIN, BERTH_NODE_FLAGS, configYaml, freePort } from './lib/servers.mjs';
 
-const { values: opt } = parseArgs({ options: { requests: { type: 'string', default: '4000' }, repeats: { type: 'string', default: '3' } } });
+const { values: opt } = parseArgs({
+  options: { warmup: { type: 'string', default: '3000' }, requests: { type: 'string', default: '3000' }, repeats: { type: 'string', default: '3' }, keep: { type: 'boolean', default: false } },
+});
+const WARMUP = Number(opt.warmup);
 const N = Number(opt.requests);
 const repeats = Number(opt.repeats);
 
-if (spawnSync('valgrind', ['--version']).status !== 0) {
+if (spawnSync('valgrind', ['--version']).status !== 0 || spawnSync('callgrind_control', ['-h']).error !== undefined) {
   console.log('metrics-instructions: valgrind is not installed (apt-get install valgrind); nothing measured');
   process.exit(0);
 }
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-metrics-instr-'));
 
-/** Starts Berth under callgrind, runs `count` requests of the mix, stops it; returns the instruction count. */
-async function instructions(name, metrics, count) {
-  const sub = path.join(dir, `${name}-${count}`);
-  fs.mkdirSync(path.join(sub, 'data'), { recursive: true });
-  const port = await freePort();
-  const extra = `  draindelay: 0s\n  debug:\n    prometheus:\n      enabled: ${metrics}\n`;
-  fs.writeFileSync(path.join(sub, 'config.yml'), configYaml('berth', path.join(sub, 'data'), port, extra));
-  const out = path.join(sub, 'callgrind.out');
-  const log = fs.openSync(path.join(sub, 'server.log'), 'a');
-  const env = { ...process.env };
-  for (const k of Object.keys(env)) if (k.startsWith('REGISTRY_')) delete env[k];
-  const child = spawn('valgrind', ['--tool=callgrind', '--cache-sim=no', '--branch-sim=no', `--callgrind-out-file=${out}`, process.execPath, ...BERTH_NODE_FLAGS, BERTH_MAIN, 'serve', path.join(sub, 'config.yml')], { stdio: ['ignore', log, log], env });
-  fs.closeSync(log);
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 180_000;
-  for (;;) {
-    try {
-      if ((await request(base, 'GET', '/v2/')).status === 200) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`${name}: Berth under valgrind did not start; see ${sub}/server.log`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  const repo = 'bench/metrics';
-  const config = new SmallBlob('config', Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux' })));
-  const layer = new SmallBlob('layer', crypto.randomBytes(16 * 1024));
-  const manifest = ociManifest(config, [layer]);
-  await pushMonolithic(base, repo, config);
-  await pushMonolithic(base, repo, layer);
-  await putManifest(base, repo, 'latest', manifest);
-  const mix = [
-    ['GET', `/v2/${repo}/manifests/latest`, { accept: 'application/vnd.oci.image.manifest.v1+json' }],
-    ['HEAD', `/v2/${repo}/blobs/${layer.digest}`, {}],
-    ['GET', `/v2/${repo}/tags/list`, {}],
-  ];
+/** Sends `count` requests of the mix over 4 connections; every answer must be 200. */
+async function load(base, mix, count) {
   let next = 0;
   const worker = async () => {
     for (let i = next++; i < count; i = next++) {
       const [method, p, headers] = mix[i % mix.length];
       const r = await request(base, method, p, { headers });
-      if (r.status !== 200) throw new Error(`${name}: ${method} ${p} → ${r.status}`);
+      if (r.status !== 200) throw new Error(`${method} ${p} → ${r.status}`);
     }
   };
   await Promise.all([worker(), worker(), worker(), worker()]);
-  // SIGTERM, and wait: valgrind writes the count when the process exits (a SIGKILL would lose it).
+}
+
+function callgrindControl(flag, pid) {
+  const r = spawnSync('callgrind_control', [flag, String(pid)], { encoding: 'utf8', timeout: 300_000 });
+  if (r.status !== 0) throw new Error(`callgrind_control ${flag} ${pid} failed: ${r.stderr || r.stdout}`);
+}
+
+/** Instructions per thread in the dump files of one part (`<out>.<part>-<thread>`). */
+function partCounts(out, part) {
+  const counts = new Map();
+  for (const name of fs.readdirSync(path.dirname(out))) {
+    const m = new RegExp(`^${path.basename(out)}\\.${part}-(\\d+)$`).exec(name);
+    if (m === null) continue;
+    const text = fs.readFileSync(path.join(path.dirname(out), name), 'utf8');
+    const total = /^summary:\s+(\d+)/m.exec(text) ?? /^totals:\s+(\d+)/m.exec(text);
+    counts.set(Number(m[1]), total === null ? 0 : Number(total[1]));
+  }
+  if (counts.size === 0) throw new Error(`no callgrind dump of part ${part} at ${out}`);
+  return counts;
+}
+
+/** One run: start under callgrind, push, warm up, count a window of N requests; per-request figures. */
+async function window(name, metrics, round) {
+  const sub = path.join(dir, `${name}-${round}`);
+  fs.mkdirSync(path.join(sub, 'data'), { recursive: true });
+  const port = await freePort();
+  const extra = `  draindelay: 0s\n  debug:\n    prometheus:\n      enabled: ${metrics}\n`;
+  fs.writeFileSync(path.join(sub, 'config.yml'), configYaml('berth', path.join(sub, 'data'), port, extra));
+  const out = path.join(sub, 'cg');
+  const log = fs.openSync(path.join(sub, 'server.log'), 'a');
+  const env = { ...process.env };
+  for (const k of Object.keys(env)) if (k.startsWith('REGISTRY_') || k.startsWith('OTEL_')) delete env[k];
+  const args = ['--tool=callgrind', '--cache-sim=no', '--branch-sim=no', '--separate-threads=yes', `--callgrind-out-file=${out}`];
+  const child = spawn('valgrind', [...args, process.execPath, ...BERTH_NODE_FLAGS, BERTH_MAIN, 'serve', path.join(sub, 'config.yml')], { stdio: ['ignore', log, log], env });
+  fs.closeSync(log);
   const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
-  const text = fs.readFileSync(out, 'utf8');
-  const summary = /^summary:\s+(\d+)/m.exec(text) ?? /^totals:\s+(\d+)/m.exec(text);
-  if (!summary) throw new Error(`${name}: no instruction total in ${out}`);
-  return Number(summary[1]);
+  try {
+    const base = `http://127.0.0.1:${port}`;
+    // Generous: valgrind starts Node in about a minute on a quiet machine, several on a loaded one.
+    const deadline = Date.now() + 900_000;
+    for (;;) {
+      try {
+        if ((await request(base, 'GET', '/v2/')).status === 200) break;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`${name}: Berth under valgrind did not start; see ${sub}/server.log`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const repo = 'bench/metrics';
+    const config = new SmallBlob('config', Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux' })));
+    const layer = new SmallBlob('layer', crypto.randomBytes(16 * 1024));
+    await pushMonolithic(base, repo, config);
+    await pushMonolithic(base, repo, layer);
+    await putManifest(base, repo, 'latest', ociManifest(config, [layer]));
+    const mix = [
+      ['GET', `/v2/${repo}/manifests/latest`, { accept: 'application/vnd.oci.image.manifest.v1+json' }],
+      ['HEAD', `/v2/${repo}/blobs/${layer.digest}`, {}],
+      ['GET', `/v2/${repo}/tags/list`, {}],
+    ];
+    await load(base, mix, WARMUP);
+    callgrindControl('--zero', child.pid);
+    await load(base, mix, N);
+    callgrindControl('--dump', child.pid);
+    const counts = partCounts(out, 1);
+    const all = [...counts.values()].reduce((a, b) => a + b, 0);
+    return { main: (counts.get(1) ?? 0) / N, all: all / N, threads: counts.size };
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
+  }
 }
 
 try {
   const perRequest = { on: [], off: [] };
   for (let round = 0; round < repeats; round++) {
     for (const [name, metrics] of round % 2 === 0 ? [['on', true], ['off', false]] : [['off', false], ['on', true]]) {
-      const once = await instructions(name, metrics, N);
-      const twice = await instructions(name, metrics, 2 * N);
-      perRequest[name].push((twice - once) / N);
-      console.log(`round ${round + 1}, metrics ${name}: ${once} instructions with ${N} requests, ${twice} with ${2 * N}: ${((twice - once) / N).toFixed(0)} per request`);
+      const w = await window(name, metrics, round);
+      perRequest[name].push(w);
+      console.log(`round ${round + 1}, metrics ${name}: ${w.main.toFixed(0)} instructions per request on the main thread, ${w.all.toFixed(0)} in all ${w.threads} threads`);
     }
   }
   const median = (values) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
-  const on = median(perRequest.on);
-  const off = median(perRequest.off);
-  console.log(`instructions per request (median of ${repeats}): on ${on.toFixed(0)}, off ${off.toFixed(0)}; on / off ${(on / off).toFixed(4)} (${((on / off - 1) * 100).toFixed(2)}%)`);
+  for (const key of ['main', 'all']) {
+    const on = median(perRequest.on.map((w) => w[key]));
+    const off = median(perRequest.off.map((w) => w[key]));
+    console.log(`${key === 'main' ? 'main thread' : 'all threads'} (median of ${repeats}, ${N} requests after ${WARMUP}): on ${on.toFixed(0)}, off ${off.toFixed(0)} instructions per request; on / off ${(on / off).toFixed(4)} (${((on / off - 1) * 100).toFixed(2)}%)`);
+  }
 } finally {
-  fs.rmSync(dir, { recursive: true, force: true });
+  if (opt.keep) console.log(`callgrind dumps kept in ${dir}`);
+  else fs.rmSync(dir, { recursive: true, force: true });
 }

@@ -1,19 +1,13 @@
 #!/usr/bin/env bash
-# fixtures.sh [OUTDIR]: builds the real-client e2e fixtures once with
-# ../shared/clients/make-fixtures.sh (big layer MKOCI_BIG_MIB, default 64 MiB) and caches them:
-# does nothing when OUTDIR/fixtures.tsv is non-empty and was built by the same scripts with
-# the same size. Default OUTDIR .tmp/fixtures.
+# fixtures.sh [OUTDIR]: builds the real-client e2e fixtures once with the project's own builder
+# (scripts/fixtures/build.mjs; big layer BERTH_FIXTURES_BIG_MIB, default 64 MiB) and caches them:
+# does nothing when OUTDIR/fixtures.tsv is non-empty and was built by the same builder with the
+# same size. Default OUTDIR .tmp/fixtures.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${1:-$ROOT/.tmp/fixtures}
-CLIENTS="$ROOT/../shared/clients"
-MAKE="$CLIENTS/make-fixtures.sh"
-if [ ! -x "$MAKE" ]; then
-  echo "fixtures.sh: $MAKE not found (the shared folder must be at ../shared)" >&2
-  exit 1
-fi
-export MKOCI_BIG_MIB=${MKOCI_BIG_MIB:-64}
-stamp="big=$MKOCI_BIG_MIB $(cat "$MAKE" "$CLIENTS/mkoci.py" 2>/dev/null | sha256sum | cut -d' ' -f1)"
+export BERTH_FIXTURES_BIG_MIB=${BERTH_FIXTURES_BIG_MIB:-64}
+stamp="big=$BERTH_FIXTURES_BIG_MIB $(cat "$ROOT"/scripts/fixtures/*.mjs | sha256sum | cut -d' ' -f1)"
 if [ -s "$OUT/fixtures.tsv" ] && [ "$(cat "$OUT/.stamp" 2>/dev/null)" = "$stamp" ]; then
   exit 0
 fi
@@ -22,7 +16,7 @@ TMP="$OUT.building.$$"
 rm -rf "$TMP"
 trap 'rm -rf "$TMP" "$TMP.log"' EXIT
 mkdir -p "$(dirname "$OUT")"
-if ! "$MAKE" "$TMP" >"$TMP.log" 2>&1; then
+if ! node "$ROOT/scripts/fixtures/build.mjs" "$TMP" >"$TMP.log" 2>&1; then
   cat "$TMP.log" >&2
   rm -f "$TMP.log"
   exit 1

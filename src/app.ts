@@ -17,8 +17,10 @@ import { Readiness } from './http/readiness.js';
 import { UiFiles } from './http/ui.js';
 import { postgresOptions } from './metadata/postgres/connection.js';
 import { PostgresStore } from './metadata/postgres/postgres-store.js';
+import type { SharedStateStore } from './metadata/shared-state.js';
 import { SqliteStore } from './metadata/sqlite/sqlite-store.js';
 import { Registry } from './registry/registry.js';
+import { ProxyUpstreams } from './registry/proxy-upstreams.js';
 import type { StorageDriver } from './storage/driver.js';
 import { FilesystemDriver } from './storage/filesystem/filesystem-driver.js';
 import { MemoryDriver } from './storage/memory/memory-driver.js';
@@ -37,6 +39,11 @@ export interface AppOptions {
   readonly processMetrics?: boolean;
   /** Tracing, loaded by the caller from OTEL_* (loadTracing) before the logger is made. */
   readonly tracing?: Tracing | undefined;
+  /**
+   * PostgreSQL: the deployment's token signing key as the database holds it (sharedSigningKeyPem;
+   * `berth serve` reads it), used when auth.tokenservice.keyfile is not set.
+   */
+  readonly signingKeyPem?: string | undefined;
 }
 
 export interface App {
@@ -64,7 +71,21 @@ export interface App {
 
 export function createApp(config: Config, log: Logger, options: AppOptions = {}): App {
   // First: it reads files named by the configuration (htpasswd, keys) and may refuse them.
-  const access = createAccess(config.auth, log);
+  // PostgreSQL: several instances share failed logins and the signing key (the store opens below).
+  let sharedState: SharedStateStore | undefined;
+  const access = createAccess(
+    config.auth,
+    log,
+    config.database === undefined
+      ? undefined
+      : {
+          store: () => {
+            if (sharedState === undefined) throw new Error('app: the metadata store is not open yet');
+            return sharedState;
+          },
+          signingKeyPem: options.signingKeyPem,
+        },
+  );
   const metrics: Metrics | undefined = config.metrics === undefined ? undefined : new PrometheusMetrics({ version: VERSION, defaultMetrics: options.processMetrics ?? true });
   const rawStorage = createStorage(config);
   // PostgreSQL: the caller has checked the schema (PostgresStore.checkSchema; `berth serve` does).
@@ -77,6 +98,7 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
           onBackgroundCheckpointError: (message) => log.warn({ error: message }, 'background WAL checkpoint failed; commits checkpoint by themselves'),
         })
       : PostgresStore.connect(postgresOptions(config.database));
+  if (rawMetadata instanceof PostgresStore) sharedState = rawMetadata;
   // Thin instrumented proxies only when something listens: the embedded default pays nothing otherwise.
   const tracing = options.tracing;
   const storage = instrument(
@@ -96,6 +118,9 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     listing: { defaultTags: undefined, defaultCatalog: config.limits.catalogDefault, maxPage: config.limits.maxPage },
     lifecycle: config.lifecycle,
     gc: { enabled: config.gc.enabled && !config.storage.readOnly, reviewDelayMs: config.gc.reviewDelayMs, intervalMs: config.gc.intervalMs },
+    ...(config.proxy === undefined ? {} : { upstreams: new ProxyUpstreams(config.proxy.upstreams) }),
+    // PostgreSQL is there to be shared by several instances: any of them may continue an upload.
+    sharedUploads: metadataKind === 'postgres',
   };
   const notifications = Notifications.create(config.notifications, metadata, { source: eventSource(config), deliver: true }, log, metrics);
   const registry = new Registry(
@@ -105,10 +130,9 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     metadata,
     metrics === undefined ? undefined : { bytesReceived: (bytes) => metrics.bytesPushed(bytes) },
     notifications,
-    // The browse API and GC-run history (web UI) have a SQLite implementation only so far; on
-    // PostgreSQL the browse API answers 404.
-    rawMetadata instanceof SqliteStore ? (metadata as SqliteStore) : undefined,
-    rawMetadata instanceof SqliteStore ? (metadata as SqliteStore) : undefined,
+    // The browse API and GC-run history (web UI): both stores keep them.
+    metadata,
+    metadata,
   );
   const readiness = new Readiness(metadata, storage, { storageCheck: config.health.storageDriver }, log, metrics);
   metrics?.watch({ ready: async () => (await readiness.report()).ready });
@@ -163,8 +187,7 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
       const report = await runCollector(overrides);
       if (!report.dryRun) {
         metrics?.gcFinished(report);
-        // The GC-run history has a SQLite implementation only so far.
-        if (rawMetadata instanceof SqliteStore) await rawMetadata.recordGcRun(gcRunOf(report, 'server'));
+        await metadata.recordGcRun(gcRunOf(report, 'server'));
       }
       return report;
     } catch (error) {

@@ -5,7 +5,9 @@ import type { Logger } from 'pino';
 import type { AuthConfig } from '../config/config.js';
 import { ConfigError } from '../config/load.js';
 import { OpenAccess, type AccessController } from './access.js';
-import { FailureLimiter } from './failure-limiter.js';
+import type { SharedStateStore } from '../metadata/shared-state.js';
+import { FailureLimiter, type LoginLimiter } from './failure-limiter.js';
+import { SharedFailureLimiter } from './shared-failure-limiter.js';
 import { HtpasswdFile } from './htpasswd.js';
 import { Policy } from './policy.js';
 import { PolicyAccess } from './policy-access.js';
@@ -19,18 +21,27 @@ export interface Access {
   readonly tokenService: TokenService | undefined;
 }
 
-export function createAccess(auth: AuthConfig | undefined, log: Logger): Access {
+/** What several instances of one deployment share (PostgreSQL): see shared-state.ts. */
+export interface SharedAccess {
+  /** The store holding failed logins; called when first needed. */
+  readonly store: () => SharedStateStore;
+  /** The deployment's token signing key (PEM), used when auth.tokenservice.keyfile is not set. */
+  readonly signingKeyPem: string | undefined;
+}
+
+export function createAccess(auth: AuthConfig | undefined, log: Logger, shared?: SharedAccess): Access {
   if (auth === undefined) return { controller: new OpenAccess(), tokenService: undefined };
   const policy = new Policy(auth);
-  const limiter = new FailureLimiter(auth.rateLimit);
+  const limiter: LoginLimiter = shared === undefined ? new FailureLimiter(auth.rateLimit) : new SharedFailureLimiter(auth.rateLimit, shared.store);
   const users = auth.htpasswd === undefined ? undefined : readable('auth.htpasswd.path', () => new HtpasswdFile(auth.htpasswd?.path ?? '', log));
   const realm = auth.htpasswd?.realm ?? 'berth';
   let tokenService: TokenService | undefined;
   let own: { publicKey: KeyObject; kid: string } | undefined;
   if (auth.tokenService !== undefined && auth.token !== undefined && users !== undefined) {
     const keyFile = auth.tokenService.keyFile;
-    const { key, generated } = readable('auth.tokenservice.keyfile', () => loadSigningKey(keyFile));
+    const { key, generated } = readable('auth.tokenservice.keyfile', () => loadSigningKey(keyFile, shared?.signingKeyPem));
     if (generated) log.info({ keyFile: auth.tokenService.keyFile ?? '(in memory)', kid: key.kid }, 'generated the token signing key');
+    else if (keyFile === undefined && shared?.signingKeyPem !== undefined) log.info({ kid: key.kid }, 'token signing key: the one the database holds for every instance');
     own = { publicKey: key.publicKey, kid: key.kid };
     tokenService = new TokenService({
       key,

@@ -4,14 +4,14 @@ import { FailureLimiter } from './failure-limiter.js';
 
 test('failure limiter: blocks a client past the limit until its window ends, others are not affected', async () => {
   const limiter = new FailureLimiter({ attempts: 2, windowMs: 300, delayMs: 0 });
-  assert.equal(limiter.blocked('a'), undefined);
+  assert.equal(await limiter.blocked('a'), undefined);
   await limiter.fail('a');
-  assert.equal(limiter.blocked('a'), undefined);
+  assert.equal(await limiter.blocked('a'), undefined);
   await limiter.fail('a');
-  assert.equal(limiter.blocked('a'), 1);
-  assert.equal(limiter.blocked('b'), undefined);
+  assert.equal(await limiter.blocked('a'), 1);
+  assert.equal(await limiter.blocked('b'), undefined);
   await new Promise((resolve) => setTimeout(resolve, 350));
-  assert.equal(limiter.blocked('a'), undefined);
+  assert.equal(await limiter.blocked('a'), undefined);
 });
 
 test('failure limiter: each failure is answered later than the one before, up to 2 s', async () => {

@@ -8,7 +8,15 @@ export interface FailureLimits {
   readonly delayMs: number;
 }
 
-const MAX_DELAY_MS = 2000;
+/** What access control asks of a failed-login limiter (this one in memory, or shared-failure-limiter.ts). */
+export interface LoginLimiter {
+  /** Seconds to wait when the client is over the limit, else undefined. */
+  blocked(client: string | undefined): Promise<number | undefined>;
+  /** Counts a failure; resolves after the delay the failure is answered with. */
+  fail(client: string | undefined): Promise<void>;
+}
+
+export const MAX_DELAY_MS = 2000;
 const MAX_CLIENTS = 100_000;
 
 interface Window {
@@ -16,7 +24,8 @@ interface Window {
   failures: number;
 }
 
-export class FailureLimiter {
+/** One process's limiter: counts in memory. */
+export class FailureLimiter implements LoginLimiter {
   readonly #limits: FailureLimits;
   readonly #clients = new Map<string, Window>();
 
@@ -25,10 +34,10 @@ export class FailureLimiter {
   }
 
   /** Seconds to wait when the client is over the limit, else undefined. */
-  blocked(client: string | undefined): number | undefined {
+  blocked(client: string | undefined): Promise<number | undefined> {
     const window = this.#current(client ?? '', Date.now());
-    if (window === undefined || window.failures < this.#limits.attempts) return undefined;
-    return Math.max(1, Math.ceil((window.start + this.#limits.windowMs - Date.now()) / 1000));
+    if (window === undefined || window.failures < this.#limits.attempts) return Promise.resolve(undefined);
+    return Promise.resolve(Math.max(1, Math.ceil((window.start + this.#limits.windowMs - Date.now()) / 1000)));
   }
 
   /** Counts a failure; resolves after the delay the failure is answered with. */

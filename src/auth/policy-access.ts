@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { AccessController, AccessDecision, AccessRequest, Action, Scope } from './access.js';
 import { scopeString } from './access.js';
 import { isAnonymous, parseBasic, parseBearer, quoted } from './credentials.js';
-import type { FailureLimiter } from './failure-limiter.js';
+import type { LoginLimiter } from './failure-limiter.js';
 import type { HtpasswdFile } from './htpasswd.js';
 import { ANONYMOUS, type Policy, type Subject } from './policy.js';
 import { covers } from './scopes.js';
@@ -16,7 +16,7 @@ import type { TokenVerifier } from './token-verifier.js';
 
 export interface PolicyAccessOptions {
   readonly policy: Policy;
-  readonly limiter: FailureLimiter;
+  readonly limiter: LoginLimiter;
   readonly log: Logger;
   readonly basic: { readonly realm: string; readonly users: HtpasswdFile } | undefined;
   readonly token:
@@ -45,7 +45,7 @@ export class PolicyAccess implements AccessController {
       if (scopes.length > 0 && scopes.every((scope) => policy.grants(ANONYMOUS, scope))) return this.#allow(ANONYMOUS);
       return this.#challenge(request, scopes.length === 0 ? 'credentials required' : 'anonymous access not granted');
     }
-    const retryAfter = limiter.blocked(request.remoteAddress);
+    const retryAfter = await limiter.blocked(request.remoteAddress);
     if (retryAfter !== undefined) return { allowed: false, challenge: undefined, reason: 'too many failed logins', retryAfterSeconds: retryAfter };
     if (this.#options.token !== undefined) return this.#authorizeToken(request);
     return this.#authorizeBasic(request);

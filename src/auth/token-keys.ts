@@ -1,5 +1,6 @@
 // The signing key of the built-in token service: read from auth.tokenservice.keyfile, or generated
-// (ES256) on first start and written there (mode 0600), or kept in memory when there is no file.
+// (ES256) on first start and written there (mode 0600); without a file, the deployment's key kept in
+// the metadata store (PostgreSQL: shared by every instance), or one kept in memory.
 // Its public half is published as a JWKS; `kid` is the RFC 7638 thumbprint.
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -14,10 +15,21 @@ export interface SigningKey {
   readonly jwk: JsonWebKey;
 }
 
-export function loadSigningKey(file: string | undefined): { key: SigningKey; generated: boolean } {
+/** A new ES256 private key, PEM (PKCS#8). */
+export function generateSigningKeyPem(): string {
+  return generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+}
+
+/**
+ * The key from `file`, or from `sharedPem` (the deployment's key kept in the metadata store, see
+ * shared-signing-key.ts) when there is no file, or generated.
+ */
+export function loadSigningKey(file: string | undefined, sharedPem?: string): { key: SigningKey; generated: boolean } {
   let privateKey: KeyObject;
   let generated = false;
-  if (file !== undefined && existsSync(file)) {
+  if (file === undefined && sharedPem !== undefined) {
+    privateKey = createPrivateKey(sharedPem);
+  } else if (file !== undefined && existsSync(file)) {
     privateKey = createPrivateKey(readFileSync(file));
   } else {
     privateKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;

@@ -7,7 +7,7 @@ import { jwtVerify, SignJWT } from 'jose';
 import type { Logger } from 'pino';
 import { scopeString, type Scope } from './access.js';
 import { isAnonymous, parseBasic } from './credentials.js';
-import type { FailureLimiter } from './failure-limiter.js';
+import type { LoginLimiter } from './failure-limiter.js';
 import type { HtpasswdFile } from './htpasswd.js';
 import { ANONYMOUS, type Policy, type Subject } from './policy.js';
 import { parseScopes } from './scopes.js';
@@ -17,7 +17,7 @@ export interface TokenServiceOptions {
   readonly key: SigningKey;
   readonly users: HtpasswdFile;
   readonly policy: Policy;
-  readonly limiter: FailureLimiter;
+  readonly limiter: LoginLimiter;
   readonly log: Logger;
   readonly issuer: string;
   readonly service: string;
@@ -111,7 +111,7 @@ export class TokenService {
 
   async #login(user: string, password: string, client: string | undefined): Promise<Subject | TokenResponse> {
     const { limiter } = this.#options;
-    const retryAfter = limiter.blocked(client);
+    const retryAfter = await limiter.blocked(client);
     if (retryAfter !== undefined) {
       return {
         status: 429,

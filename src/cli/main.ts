@@ -12,6 +12,7 @@
 import { Command } from 'commander';
 import { pino } from 'pino';
 import { createApp, createStorage, eventSource, VERSION } from '../app.js';
+import { sharedSigningKeyPem } from '../auth/shared-signing-key.js';
 import { Notifications } from '../events/notifications.js';
 import { parseDuration } from '../config/duration.js';
 import { collectGarbage, gcRunOf } from '../gc/collector.js';
@@ -23,6 +24,7 @@ import { PostgresStore } from '../metadata/postgres/postgres-store.js';
 import { SqliteStore } from '../metadata/sqlite/sqlite-store.js';
 import type { Usage } from '../metadata/lifecycle.js';
 import { LifecyclePolicy, namespaceOf } from '../registry/lifecycle-policy.js';
+import { unknownVariables } from '../config/environment.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 import type { Config } from '../config/config.js';
 import { layoutOf, sourceConfigOf, SourceConfigError } from '../migrate/source-config.js';
@@ -46,10 +48,13 @@ program
     // exporter asked for), the SDK is never loaded.
     const tracing = await loadTracing(process.env, VERSION).catch(exitOnConfigError);
     const log = pino({ level: config.log.level, base: { pid: process.pid, ...config.log.fields }, ...(tracing === undefined ? {} : { mixin: () => tracing.logMixin() }) });
+    for (const entry of unknownVariables(process.env)) log.warn({ variable: entry.variable }, entry.message);
     if (tracing !== undefined) log.info({ exporter: tracesExporter(process.env) }, 'OpenTelemetry tracing on');
     // PostgreSQL: refuse a schema this berth does not know (or not migrated), naming the command.
     if (config.database !== undefined) await PostgresStore.checkSchema(postgresOptions(config.database)).catch(exitOnSchemaError);
-    const app = createOrExit(() => createApp(config, log, { tracing }));
+    // PostgreSQL and the token service without a keyfile: every instance signs with the key the database holds.
+    const signingKeyPem = config.database !== undefined && config.auth?.tokenService !== undefined && config.auth.tokenService.keyFile === undefined ? await databaseSigningKey(postgresOptions(config.database)) : undefined;
+    const app = createOrExit(() => createApp(config, log, { tracing, signingKeyPem }));
     const address = await app.listen();
     log.info({ address: `${address.address}:${address.port}`, storage: config.storage.driver.kind, tls: config.http.tls !== undefined }, 'berth listening');
     let stopping = false;
@@ -101,7 +106,7 @@ program
       const notifications = Notifications.create(config.notifications, metadata, { source: eventSource(config), deliver: false }, log);
       const removalEvents = notifications === undefined ? {} : { removalEvents: (actor: 'gc' | 'retention' | 'untagged') => notifications.removals(actor) };
       const report = await collectGarbage(metadata, storage, { reviewDelayMs, dryRun, sweepOrphans: config.gc.sweepOrphans, policies, ...removalEvents }, log);
-      if (!dryRun && metadata instanceof SqliteStore) await metadata.recordGcRun(gcRunOf(report, 'command'));
+      if (!dryRun) await metadata.recordGcRun(gcRunOf(report, 'command'));
       const uploads = await purgeUploads(metadata, storage, { ageMs: config.storage.uploadPurging.ageMs, dryRun }, log);
       if (options.json === true) {
         process.stdout.write(`${JSON.stringify({ ...report, uploads })}\n`);
@@ -271,8 +276,19 @@ configCommand
   .argument('<file>', 'configuration file')
   .action((file: string) => {
     loadOrExit(file);
+    for (const entry of unknownVariables(process.env)) process.stderr.write(`berth: warning: ${entry.message}\n`);
     process.stdout.write(`${file}: configuration is valid\n`);
   });
+
+/** The deployment's token signing key from the database, created by the first instance that asks. */
+async function databaseSigningKey(options: Parameters<typeof PostgresStore.connect>[0]): Promise<string> {
+  const store = PostgresStore.connect(options);
+  try {
+    return await sharedSigningKeyPem(store);
+  } finally {
+    await store.close();
+  }
+}
 
 /** createApp, with a file named by the configuration that cannot be used (e.g. auth.htpasswd.path) as exit status 2. */
 function createOrExit<T>(create: () => T): T {

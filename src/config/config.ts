@@ -40,6 +40,24 @@ export interface Config {
   readonly notifications: NotificationsConfig;
   /** Access control; undefined when no `auth.*` method is configured (everything is open). */
   readonly auth: AuthConfig | undefined;
+  /** Pull-through cache (proxy.*); undefined when no upstream is configured. */
+  readonly proxy: ProxyConfig | undefined;
+}
+
+/** One upstream registry that a namespace of repositories mirrors. */
+export interface UpstreamConfig {
+  /** Repositories whose names start with this prefix mirror the upstream ('' is every repository). */
+  readonly prefix: string;
+  /** The upstream's origin, e.g. `https://registry-1.docker.io`. */
+  readonly url: string;
+  readonly username: string | undefined;
+  readonly password: string | undefined;
+  /** A cached tag is served this long before a HEAD revalidates it. */
+  readonly ttlMs: number;
+}
+
+export interface ProxyConfig {
+  readonly upstreams: readonly UpstreamConfig[];
 }
 
 /** storage.s3.* (distribution's keys). */

@@ -194,3 +194,13 @@ test('storage.s3 without a bucket, with a part size below 5 MiB, or with half a 
   assert.throws(() => loadConfig(undefined, { REGISTRY_STORAGE_S3_REGION: 'us-east-1', REGISTRY_STORAGE_S3_BUCKET: 'b', REGISTRY_STORAGE_S3_CHUNKSIZE: '1048576' }), named('storage.s3.chunksize'));
   assert.throws(() => loadConfig(undefined, { REGISTRY_STORAGE_S3_REGION: 'us-east-1', REGISTRY_STORAGE_S3_BUCKET: 'b', REGISTRY_STORAGE_S3_ACCESSKEY: 'AK' }), named('storage.s3.secretkey'));
 });
+
+test('distribution\'s proxy keys (file or REGISTRY_PROXY_*) make the whole registry mirror one upstream', () => {
+  const config = loadConfig(file('version: 0.1\nproxy:\n  remoteurl: https://registry-1.docker.io/\n  username: u\n  password: p\n  ttl: 10m\n'), {});
+  assert.deepEqual(config.proxy, { upstreams: [{ prefix: '', url: 'https://registry-1.docker.io', username: 'u', password: 'p', ttlMs: 600_000 }] });
+  const fromEnv = loadConfig(undefined, { REGISTRY_PROXY_REMOTEURL: 'http://127.0.0.1:5001', REGISTRY_PROXY_TTL: '0s' });
+  assert.deepEqual(fromEnv.proxy?.upstreams[0], { prefix: '', url: 'http://127.0.0.1:5001', username: undefined, password: undefined, ttlMs: 0 });
+  assert.equal(loadConfig(undefined, {}).proxy, undefined);
+  assert.throws(() => loadConfig(undefined, { REGISTRY_PROXY_REMOTEURL: 'registry-1.docker.io' }), /proxy\.remoteurl/);
+  assert.throws(() => loadConfig(undefined, { REGISTRY_PROXY_USERNAME: 'u' }), /proxy\.username.*needs proxy\.remoteurl/);
+});

@@ -3,10 +3,11 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { AuthConfig, Config, PolicyAction, PolicyRule, S3StorageConfig } from './config.js';
+import type { AuthConfig, Config, PolicyAction, PolicyRule, ProxyConfig, S3StorageConfig } from './config.js';
 import { parseDuration } from './duration.js';
 import { parseLifecycle } from './lifecycle.js';
 import { parseNotifications } from './notifications.js';
+import { unknownVariables } from './environment.js';
 import { envName, KEYS, type KeySpec, type KeyType } from './keys.js';
 
 export class ConfigError extends Error {
@@ -41,6 +42,8 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
       flatten(document, '', values);
     }
   }
+  const refused = unknownVariables(env).find((entry) => entry.refuse);
+  if (refused !== undefined) throw new ConfigError(refused.message);
   for (const spec of KEYS) {
     const raw = env[envName(spec.path)];
     if (raw !== undefined) values.set(spec.path, fromEnv(spec, raw));
@@ -152,7 +155,8 @@ function assemble(values: Map<string, unknown>): Config {
   const baseUrl = get<string | undefined>('http.host');
   if (baseUrl !== undefined && !/^https?:\/\/[^/]+\/?$/.test(baseUrl)) throw new ConfigError('must be a URL such as https://registry.example.com', 'http.host');
 
-  const auth = assembleAuth(get, has, inMemory, rootDirectory);
+  // With a database (several instances), the token signing key lives there unless a keyfile is named.
+  const auth = assembleAuth(get, has, inMemory || get<boolean>('database.enabled'), rootDirectory);
   if (get<boolean>('http.debug.prometheus.auth') && auth === undefined) throw new ConfigError('needs an authentication method (auth.*)', 'http.debug.prometheus.auth');
   return {
     log: {
@@ -237,7 +241,22 @@ function assemble(values: Map<string, unknown>): Config {
       throw new ConfigError(message, key);
     }),
     auth,
+    proxy: assembleProxy(get),
   };
+}
+
+/** distribution's proxy.*: the whole registry mirrors one upstream. */
+function assembleProxy(get: <T>(path: string) => T): ProxyConfig | undefined {
+  const url = get<string | undefined>('proxy.remoteurl');
+  const username = get<string | undefined>('proxy.username');
+  const password = get<string | undefined>('proxy.password');
+  if (url === undefined || url === '') {
+    if (username !== undefined || password !== undefined) throw new ConfigError('needs proxy.remoteurl', username !== undefined ? 'proxy.username' : 'proxy.password');
+    return undefined;
+  }
+  if (!/^https?:\/\/[^/\s]+\/?$/.test(url)) throw new ConfigError('must be the origin of a registry, such as https://registry-1.docker.io', 'proxy.remoteurl');
+  if (password !== undefined && username === undefined) throw new ConfigError('needs proxy.username', 'proxy.password');
+  return { upstreams: [{ prefix: '', url: url.replace(/\/$/, ''), username, password, ttlMs: get<number>('proxy.ttl') }] };
 }
 
 const ACTIONS: readonly PolicyAction[] = ['pull', 'push', 'delete'];
@@ -286,7 +305,8 @@ function assembleS3(get: <T>(path: string) => T, has: (path: string) => boolean,
   };
 }
 
-function assembleAuth(get: <T>(path: string) => T, has: (path: string) => boolean, inMemory: boolean, rootDirectory: string): AuthConfig | undefined {
+/** `noDefaultKeyFile`: storage.inmemory (the key in memory) or a database (the key in it). */
+function assembleAuth(get: <T>(path: string) => T, has: (path: string) => boolean, noDefaultKeyFile: boolean, rootDirectory: string): AuthConfig | undefined {
   const htpasswdPath = get<string | undefined>('auth.htpasswd.path');
   const serviceEnabled = get<boolean>('auth.tokenservice.enabled');
   const realm = get<string | undefined>('auth.token.realm');
@@ -325,7 +345,7 @@ function assembleAuth(get: <T>(path: string) => T, has: (path: string) => boolea
       : undefined,
     tokenService: serviceEnabled
       ? {
-          keyFile: get<string | undefined>('auth.tokenservice.keyfile') ?? (inMemory ? undefined : join(rootDirectory, 'auth', 'token-key.pem')),
+          keyFile: get<string | undefined>('auth.tokenservice.keyfile') ?? (noDefaultKeyFile ? undefined : join(rootDirectory, 'auth', 'token-key.pem')),
           expirationMs: get('auth.tokenservice.expiration'),
           refreshExpirationMs: get('auth.tokenservice.refreshexpiration'),
         }

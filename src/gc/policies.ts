@@ -5,15 +5,11 @@
 import type { RemovalEvents } from '../metadata/event-store.js';
 import type { PolicyStore } from '../metadata/lifecycle.js';
 import type { SystemActor } from '../registry/changes.js';
-import { compileTagPattern, type LifecyclePolicy } from '../registry/lifecycle-policy.js';
+import type { LifecyclePolicy } from '../registry/lifecycle-policy.js';
 import { compileRepositoryGlob } from '../registry/repository-glob.js';
+import { RetentionPolicy, retentionDecision, type RetentionPolicyRule } from '../registry/retention-policy.js';
 
-export interface RetentionPolicyRule {
-  readonly repositories: readonly string[];
-  readonly keepTags: readonly string[];
-  readonly keepNewest: number | undefined;
-  readonly keepYoungerThanMs: number | undefined;
-}
+export type { RetentionPolicyRule } from '../registry/retention-policy.js';
 
 export interface PolicyRules {
   readonly untagged: readonly { readonly repositories: readonly string[]; readonly olderThanMs: number }[];
@@ -32,21 +28,15 @@ export async function applyPolicies(store: PolicyStore, rules: PolicyRules, immu
   const untaggedEvents = events?.('untagged');
   const report: PolicyReport = { tags: [], manifests: [] };
   if (rules.untagged.length === 0 && rules.retention.length === 0) return report;
-  const retention = rules.retention.map((rule) => ({ rule, globs: rule.repositories.map(compileRepositoryGlob), keep: rule.keepTags.map(compileTagPattern) }));
+  const retention = new RetentionPolicy(rules.retention);
   const untagged = rules.untagged.map((rule) => ({ rule, globs: rule.repositories.map(compileRepositoryGlob) }));
   for (const repository of await store.listAllRepositories()) {
     const now = Date.now();
-    const retain = retention.find((entry) => entry.globs.some((glob) => glob.test(repository)));
+    const retain = retention.ruleFor(repository);
     if (retain !== undefined) {
       const tags = await store.listTagRows(repository); // newest first
       const doomed = tags
-        .filter((tag, index) => {
-          if (immutability.isImmutable(repository, tag.name)) return false;
-          if (retain.keep.some((pattern) => pattern.test(tag.name))) return false;
-          if (retain.rule.keepNewest !== undefined && index < retain.rule.keepNewest) return false;
-          if (retain.rule.keepYoungerThanMs !== undefined && now - tag.updatedAt < retain.rule.keepYoungerThanMs) return false;
-          return true;
-        })
+        .filter((tag, index) => retentionDecision(retain, { name: tag.name, pushedAt: tag.updatedAt }, index, immutability.isImmutable(repository, tag.name), now).keptBy.length === 0)
         .map((tag) => tag.name);
       if (doomed.length > 0) {
         const removed = await store.removeUntagged(repository, { deleteTags: doomed }, dryRun, retentionEvents);

@@ -7,7 +7,9 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<Buf
   if (declared !== undefined && Number(declared) > limit) throw manifestTooLarge(limit);
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req) {
+  // destroyOnReturn: false, so that leaving the loop with a 413 leaves the rest of the body (and the
+  // socket) to sendError, which discards it after the response instead of resetting the connection.
+  for await (const chunk of req.iterator({ destroyOnReturn: false })) {
     size += (chunk as Buffer).length;
     if (size > limit) throw manifestTooLarge(limit);
     chunks.push(chunk as Buffer);

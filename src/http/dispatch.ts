@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { AccessController, Scope } from '../auth/access.js';
 import type { TokenService } from '../auth/token-service.js';
-import { readOnly } from '../registry/errors.js';
+import { readOnly, unsupported } from '../registry/errors.js';
 import type { Registry } from '../registry/registry.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { Tracing } from '../telemetry/tracing.js';
@@ -143,6 +143,7 @@ export function createDispatcher(deps: DispatchDependencies): (req: IncomingMess
       scopes.push({ type: 'registry', name: 'catalog', actions: ['*'] });
     }
     await authorizeRequest(ctx, controller, scopes);
+    if (found.operation.actions.includes('push') && registry.proxy?.covers(ctx.name) === true) throw unsupported(`${ctx.name} is a pull-through cache of an upstream registry: push there`);
     await found.operation.handler(ctx);
   }
 }

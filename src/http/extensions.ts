@@ -31,7 +31,7 @@ const DISCOVERY = {
       name: '_berth',
       description: 'Browse repositories, tags, manifests and what deleting them removes (the web UI\'s API).',
       url: 'docs/api.md',
-      endpoints: ['_berth/browse/repositories', '_berth/browse/repositories/{name}', '_berth/browse/repositories/{name}/tags', '_berth/browse/repositories/{name}/manifests/{digest}', '_berth/browse/repositories/{name}/tags/{tag}/deletion', '_berth/browse/gc-runs'],
+      endpoints: ['_berth/browse/repositories', '_berth/browse/namespaces', '_berth/browse/repositories/{name}', '_berth/browse/repositories/{name}/tags', '_berth/browse/repositories/{name}/manifests/{digest}', '_berth/browse/repositories/{name}/tags/{tag}/deletion', '_berth/browse/gc-runs'],
     },
   ],
 };
@@ -56,6 +56,16 @@ export async function serveExtension(ctx: RequestContext, access: AccessControll
     const page = await browse.repositories(ctx.query.get('q') ?? '', request.n, request.last, decision.listable);
     const query = new URLSearchParams({ ...(ctx.query.get('q') ? { q: ctx.query.get('q') ?? '' } : {}), ...(request.n === undefined ? {} : { n: String(request.n) }) });
     ctx.sendJson(200, { repositories: page.items, next: page.next ?? null }, link(ctx, 'repositories', query, page.next));
+    return;
+  }
+  if (rest === 'namespaces') {
+    ctx.routeId = 'berth-namespaces';
+    const decision = await authorizeRequest(ctx, access, [{ type: 'registry', name: 'catalog', actions: ['*'] }]);
+    const request = parsePageRequest(ctx.query.get('n'), ctx.query.get('last'));
+    const prefix = ctx.query.get('prefix') ?? '';
+    const page = await (ctx.registry.namespaces ?? throwNotFound()).children(prefix, request.n, request.last, decision.listable);
+    const query = new URLSearchParams({ ...(prefix === '' ? {} : { prefix }), ...(request.n === undefined ? {} : { n: String(request.n) }) });
+    ctx.sendJson(200, { prefix, children: page.items, next: page.next ?? null }, link(ctx, 'namespaces', query, page.next));
     return;
   }
   if (rest === 'gc-runs') {
@@ -85,7 +95,7 @@ export async function serveExtension(ctx: RequestContext, access: AccessControll
     const sort = parseTagSort(ctx.query.get('sort'));
     const page = await browse.tags(name, { sort, n: request.n, last: request.last });
     const query = new URLSearchParams({ sort, ...(request.n === undefined ? {} : { n: String(request.n) }) });
-    ctx.sendJson(200, { name, tags: page.items, next: page.next ?? null, actions }, link(ctx, `repositories/${name}/tags`, query, page.next));
+    ctx.sendJson(200, { name, tags: page.items, next: page.next ?? null, actions, gc: browse.gc }, link(ctx, `repositories/${name}/tags`, query, page.next));
     return;
   }
   if (groups.digest !== undefined) {
@@ -99,6 +109,10 @@ export async function serveExtension(ctx: RequestContext, access: AccessControll
     return;
   }
   throw nameUnknown(name);
+}
+
+function throwNotFound(): never {
+  throw notFound();
 }
 
 function pull(name: string): Scope {

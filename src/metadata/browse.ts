@@ -59,6 +59,11 @@ export interface BrowseStore {
   getRepositorySummary(repository: string): Promise<RepositorySummary | undefined>;
   /** One page of a repository's tags; undefined when the repository is unknown. */
   listTagDetails(repository: string, cursor: TagCursor, limit: number): Promise<TagDetail[] | undefined>;
+  /**
+   * The first repository that has a manifest whose name is strictly between `after` and `before`
+   * (lexical order): one index seek, the step of the namespace tree's skip scan.
+   */
+  nextRepositoryName(after: string, before: string): Promise<string | undefined>;
   /** What the store knows about one manifest in a repository, or undefined when it is not there. */
   getManifestSummary(repository: string, digest: string): Promise<ManifestSummary | undefined>;
 }

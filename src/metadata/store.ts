@@ -40,6 +40,11 @@ export interface NewManifest {
   readonly tag: string | null;
   /** The tag may not move: when it names another manifest, nothing is stored ({ ok: false, immutable }). */
   readonly immutableTag?: boolean;
+  /**
+   * A pull-through cache's copy of an upstream manifest: the blobs and manifests it references need
+   * not be in the repository yet (they are fetched when a client pulls them), so they are not checked.
+   */
+  readonly fromUpstream?: boolean;
 }
 
 export type PutManifestResult =
@@ -52,6 +57,27 @@ export interface UploadRow {
   readonly repository: string;
   readonly startedAt: number;
 }
+
+/**
+ * What every instance must know to continue an upload session that another one (or this one before a
+ * restart) wrote to: how many bytes the running hash covers and its saved state, and who is writing
+ * to the session now. Any change is a compare-and-set on `version` (casUploadState), so that two
+ * requests racing on two instances cannot both write.
+ */
+export interface UploadState {
+  /** Bytes covered by `hashState` (the stored object's size when the last writer finished). */
+  readonly offset: number;
+  /** The running sha256 after `offset` bytes, as resumable-sha256.ts saves it; null: none saved. */
+  readonly hashState: Buffer | null;
+  /** The request writing to the session now (a random token), or null. */
+  readonly writer: string | null;
+  /** Until when (ms since the epoch) `writer`'s claim holds; after that another request may take it. */
+  readonly writerUntil: number;
+  /** Incremented by every change. */
+  readonly version: number;
+}
+
+export type UploadStateChange = Omit<UploadState, 'version'>;
 
 export interface Page {
   readonly limit: number;
@@ -100,6 +126,13 @@ export interface MetadataStore {
   getUpload(repository: string, id: string): Promise<UploadRow | undefined>;
   deleteUpload(id: string): Promise<void>;
   hasUpload(id: string): Promise<boolean>;
+  /** The session's shared state; undefined when the session is unknown (or ended). */
+  getUploadState(id: string): Promise<UploadState | undefined>;
+  /**
+   * Replaces the session's state when its version is still `version` (the version becomes
+   * `version + 1`); false, changing nothing, when it is not or the session is gone.
+   */
+  casUploadState(id: string, version: number, next: UploadStateChange): Promise<boolean>;
   /** Upload sessions started before the time (ms since the epoch), oldest first. */
   listUploadsStartedBefore(time: number, limit: number): Promise<UploadRow[]>;
   /** How many upload sessions exist (metrics: uploads in progress). */

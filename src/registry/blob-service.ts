@@ -7,23 +7,29 @@ import type { ChangeRecorder, OriginSource } from './changes.js';
 import type { Digest } from './digest.js';
 import { blobUnknown, nameUnknown } from './errors.js';
 import type { RepositoryName } from './names.js';
+import type { PullThrough } from './proxy-service.js';
 
 export interface BlobInfo {
   readonly digest: Digest;
+  /** -1 when the bytes are arriving from an upstream that did not say how many. */
   readonly size: number;
   /** A manifest fetched through the blobs endpoint is served from its stored bytes. */
   readonly manifestPayload?: Buffer;
+  /** A blob of a proxied repository on its way from the upstream (GET only): its bytes as they arrive. */
+  readonly arriving?: { open(): Readable };
 }
 
 export class BlobService {
   readonly #metadata: MetadataStore;
   readonly #storage: StorageDriver;
   readonly #events: ChangeRecorder | undefined;
+  readonly #proxy: PullThrough | undefined;
 
-  constructor(metadata: MetadataStore, storage: StorageDriver, events?: ChangeRecorder) {
+  constructor(metadata: MetadataStore, storage: StorageDriver, events?: ChangeRecorder, proxy?: PullThrough) {
     this.#metadata = metadata;
     this.#storage = storage;
     this.#events = events;
+    this.#proxy = proxy;
   }
 
   /** Records a pull of the blob (a GET served in full), when an endpoint wants pulls. */
@@ -33,11 +39,17 @@ export class BlobService {
     if (change !== undefined) this.#events.pulled(change, origin);
   }
 
-  async stat(repository: RepositoryName, digest: Digest): Promise<BlobInfo> {
+  /**
+   * The blob as the repository has it. In a proxied repository a blob that is not stored comes from
+   * the upstream: `forHead` asks only its size, otherwise the result is `arriving`.
+   */
+  async stat(repository: RepositoryName, digest: Digest, forHead = false): Promise<BlobInfo> {
     const row = await this.#metadata.getRepositoryBlob(repository, digest);
     if (row !== undefined) return { digest, size: row.size };
     const manifest = await this.#metadata.getManifestByDigest(repository, digest);
     if (manifest !== undefined) return { digest, size: manifest.payload.length, manifestPayload: manifest.payload };
+    const upstream = await this.#proxy?.blob(repository, digest, forHead);
+    if (upstream !== undefined) return upstream;
     if (!(await this.#metadata.hasRepository(repository))) throw nameUnknown(repository);
     throw blobUnknown(digest);
   }

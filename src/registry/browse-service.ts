@@ -10,6 +10,7 @@ import type { LifecyclePolicy } from './lifecycle-policy.js';
 import type { PageResult } from './listing-service.js';
 import { MediaType } from './media-types.js';
 import type { RepositoryName } from './names.js';
+import { RetentionPolicy, retentionDecision, type RetentionDecision, type RetentionPolicyRule } from './retention-policy.js';
 
 export interface Platform {
   readonly os: string;
@@ -23,6 +24,17 @@ export interface TagView extends TagDetail {
   readonly immutable: boolean;
   /** For an index: the platforms of its children (entries without a platform are left out). */
   readonly platforms?: readonly Platform[];
+  /** What lifecycle.retention will do to it; null when no retention rule applies to the repository. */
+  readonly retention: RetentionStatus | null;
+}
+
+export interface RetentionStatus extends RetentionDecision {
+  /**
+   * When the server's collector will have deleted it at the latest, if nothing else changes: one
+   * gc.interval after deletableAt; null when it is kept for good or the server runs no collector
+   * (then only `berth gc` applies the policy).
+   */
+  readonly deleteBy: number | null;
 }
 
 export interface GcTiming {
@@ -78,10 +90,17 @@ export class BrowseService {
   readonly #policy: LifecyclePolicy;
   readonly #maxPage: number;
   readonly #gc: GcTiming;
-  readonly #gcRuns: GcRunStore | undefined;
 
-  constructor(store: BrowseStore, metadata: MetadataStore, policy: LifecyclePolicy, maxPage: number, gc: GcTiming, gcRuns?: GcRunStore) {
+  /** The collector's schedule (the tag page says when retention deletes). */
+  get gc(): GcTiming {
+    return this.#gc;
+  }
+  readonly #gcRuns: GcRunStore | undefined;
+  readonly #retention: RetentionPolicy;
+
+  constructor(store: BrowseStore, metadata: MetadataStore, policy: LifecyclePolicy, maxPage: number, gc: GcTiming, gcRuns?: GcRunStore, retention: readonly RetentionPolicyRule[] = []) {
     this.#gcRuns = gcRuns;
+    this.#retention = new RetentionPolicy(retention);
     this.#store = store;
     this.#metadata = metadata;
     this.#policy = policy;
@@ -126,16 +145,36 @@ export class BrowseService {
     const cursor = parseCursor(request.sort, request.last);
     const rows = await this.#store.listTagDetails(repository, cursor, size + 1);
     if (rows === undefined) throw nameUnknown(repository);
-    const items = await Promise.all(rows.slice(0, size).map((row) => this.#tagView(repository, row)));
+    const retained = await this.#retentionOf(repository);
+    const items = await Promise.all(rows.slice(0, size).map((row) => this.#tagView(repository, row, retained)));
     const lastItem = items[items.length - 1];
     const next = rows.length > size && lastItem !== undefined ? (request.sort === 'name' ? lastItem.name : `${lastItem.pushedAt}:${lastItem.name}`) : undefined;
     return { items, next };
   }
 
-  async #tagView(repository: RepositoryName, row: TagDetail): Promise<TagView> {
+  async #tagView(repository: RepositoryName, row: TagDetail, retained: ((row: TagDetail, immutable: boolean) => RetentionStatus) | undefined): Promise<TagView> {
     const immutable = this.#policy.hasImmutableTags && this.#policy.isImmutable(repository, row.name);
-    if (!isIndex(row.mediaType)) return { ...row, immutable };
-    return { ...row, immutable, platforms: await this.#platforms(repository, row.digest) };
+    const retention = retained === undefined ? null : retained(row, immutable);
+    if (!isIndex(row.mediaType)) return { ...row, immutable, retention };
+    return { ...row, immutable, retention, platforms: await this.#platforms(repository, row.digest) };
+  }
+
+  /**
+   * How the retention rule of a repository decides a tag, or undefined when none applies. The rank
+   * that keepnewest needs comes from the repository's keepnewest newest tags (one bounded read).
+   */
+  async #retentionOf(repository: RepositoryName): Promise<((row: TagDetail, immutable: boolean) => RetentionStatus) | undefined> {
+    const rule = this.#retention.ruleFor(repository);
+    if (rule === undefined) return undefined;
+    const keepNewest = rule.rule.keepNewest ?? 0;
+    const newest = keepNewest === 0 ? [] : ((await this.#store.listTagDetails(repository, { sort: 'pushed' }, keepNewest)) ?? []);
+    const ranks = new Map(newest.map((tag, index) => [tag.name, index]));
+    const now = Date.now();
+    return (row, immutable) => {
+      const decision = retentionDecision(rule, row, ranks.get(row.name) ?? keepNewest, immutable, now);
+      const deleteBy = decision.deletableAt === null || !this.#gc.enabled ? null : decision.deletableAt + this.#gc.intervalMs;
+      return { ...decision, deleteBy };
+    };
   }
 
   async #platforms(repository: string, digest: string): Promise<Platform[]> {

@@ -7,6 +7,7 @@ import { digestInvalid, manifestBlobUnknown, manifestChildUnknown, manifestUnkno
 import { LifecyclePolicy, NO_LIFECYCLE_RULES } from './lifecycle-policy.js';
 import { parseManifest } from './manifest-kinds.js';
 import { isTag, parseTag, type RepositoryName, type Tag } from './names.js';
+import type { PullThrough } from './proxy-service.js';
 import type { QuotaChecker } from './quota.js';
 
 export type Reference = { readonly tag: Tag } | { readonly digest: Digest };
@@ -41,12 +42,14 @@ export class ManifestService {
   readonly #policy: LifecyclePolicy;
   readonly #quotas: QuotaChecker | undefined;
   readonly #events: ChangeRecorder | undefined;
+  readonly #proxy: PullThrough | undefined;
 
-  constructor(metadata: MetadataStore, policy: LifecyclePolicy = new LifecyclePolicy(NO_LIFECYCLE_RULES), quotas?: QuotaChecker, events?: ChangeRecorder) {
+  constructor(metadata: MetadataStore, policy: LifecyclePolicy = new LifecyclePolicy(NO_LIFECYCLE_RULES), quotas?: QuotaChecker, events?: ChangeRecorder, proxy?: PullThrough) {
     this.#metadata = metadata;
     this.#policy = policy;
     this.#quotas = quotas;
     this.#events = events;
+    this.#proxy = proxy;
   }
 
   /** Records a pull of the manifest (a GET served in full), when an endpoint wants pulls. */
@@ -57,6 +60,13 @@ export class ManifestService {
   }
 
   async get(repository: RepositoryName, reference: Reference): Promise<StoredManifest> {
+    if (this.#proxy?.covers(repository) === true) {
+      // A proxied tag may be stale: the pull-through cache decides. A digest is immutable: stored is final.
+      if ('tag' in reference) return (await this.#proxy.manifestByTag(repository, reference.tag)) as StoredManifest;
+      const stored = await this.#metadata.getManifestByDigest(repository, reference.digest);
+      if (stored !== undefined) return { digest: stored.digest as Digest, mediaType: stored.mediaType, payload: stored.payload };
+      return (await this.#proxy.manifestByDigest(repository, reference.digest)) as StoredManifest;
+    }
     const row: ManifestRow | undefined =
       'tag' in reference
         ? await this.#metadata.getManifestByTag(repository, reference.tag)

@@ -5,11 +5,15 @@ import type { UsageStore } from '../metadata/lifecycle.js';
 import type { MetadataStore } from '../metadata/store.js';
 import type { StorageDriver } from '../storage/driver.js';
 import { BlobService } from './blob-service.js';
+import { NamespaceTree } from './namespace-tree.js';
 import { BrowseService, type GcTiming } from './browse-service.js';
 import type { ChangeRecorder } from './changes.js';
+import type { RetentionPolicyRule } from './retention-policy.js';
 import { LifecyclePolicy, NO_LIFECYCLE_RULES, type LifecycleRules } from './lifecycle-policy.js';
 import { ListingService, type ListingLimits } from './listing-service.js';
 import { ManifestService } from './manifest-service.js';
+import { PullThrough } from './proxy-service.js';
+import type { ProxyUpstreams } from './proxy-upstreams.js';
 import { QuotaChecker } from './quota.js';
 import { UploadService, type UploadObserver } from './upload-service.js';
 
@@ -21,9 +25,16 @@ export interface RegistryOptions {
   readonly automaticMount: boolean;
   readonly listing: ListingLimits;
   /** Immutable tags and quotas (docs/lifecycle.md); none when absent. */
-  readonly lifecycle?: LifecycleRules;
+  readonly lifecycle?: LifecycleRules & { readonly retention?: readonly RetentionPolicyRule[] };
   /** The collector's schedule, as the UI explains when deleted bytes are reclaimed. */
   readonly gc?: GcTiming;
+  /** Upstream registries that proxied repositories mirror (pull-through cache); none when absent. */
+  readonly upstreams?: ProxyUpstreams;
+  /**
+   * Other processes serve the same metadata store (PostgreSQL; cluster workers): upload sessions keep
+   * their running hash and writer in the store (UploadServiceOptions.shared).
+   */
+  readonly sharedUploads?: boolean;
 }
 
 export class Registry {
@@ -41,6 +52,10 @@ export class Registry {
   readonly events: ChangeRecorder | undefined;
   /** The web UI's view (/v2/_berth/browse), when the metadata store can browse. */
   readonly browse: BrowseService | undefined;
+  /** The pull-through cache, when upstreams are configured. */
+  readonly proxy: PullThrough | undefined;
+  /** The web UI's namespace tree, with the browse API. */
+  readonly namespaces: NamespaceTree | undefined;
 
   /** `usage` (the metadata store, when it can count) enables quotas; `observer` hears of uploaded bytes (metrics). */
   constructor(metadata: MetadataStore, storage: StorageDriver, options: RegistryOptions, usage?: UsageStore, observer?: UploadObserver, events?: ChangeRecorder, browse?: BrowseStore, gcRuns?: GcRunStore) {
@@ -48,13 +63,15 @@ export class Registry {
     this.metadata = metadata;
     this.storage = storage;
     this.options = options;
-    this.blobs = new BlobService(metadata, storage, events);
+    this.proxy = options.upstreams === undefined ? undefined : new PullThrough(options.upstreams, metadata, storage, options.manifestMaxBytes);
+    this.blobs = new BlobService(metadata, storage, events, this.proxy);
     this.usage = usage;
     this.policy = new LifecyclePolicy(options.lifecycle ?? NO_LIFECYCLE_RULES);
     const quotas = usage !== undefined && this.policy.hasQuotas ? new QuotaChecker(usage, this.policy) : undefined;
-    this.uploads = new UploadService(metadata, storage, quotas, undefined, observer, events);
-    this.manifests = new ManifestService(metadata, this.policy, quotas, events);
+    this.uploads = new UploadService(metadata, storage, quotas, undefined, observer, events, { shared: options.sharedUploads ?? false });
+    this.manifests = new ManifestService(metadata, this.policy, quotas, events, this.proxy);
     this.listings = new ListingService(metadata, options.listing);
-    this.browse = browse === undefined ? undefined : new BrowseService(browse, metadata, this.policy, options.listing.maxPage, options.gc ?? { enabled: false, reviewDelayMs: 0, intervalMs: 0 }, gcRuns);
+    this.browse = browse === undefined ? undefined : new BrowseService(browse, metadata, this.policy, options.listing.maxPage, options.gc ?? { enabled: false, reviewDelayMs: 0, intervalMs: 0 }, gcRuns, options.lifecycle?.retention);
+    this.namespaces = browse === undefined ? undefined : new NamespaceTree(browse, usage, options.listing.maxPage);
   }
 }

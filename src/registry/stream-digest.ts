@@ -36,6 +36,8 @@ export interface StreamDigest {
   digest(): Promise<string>;
   /** Forgets the digest (its upload ended some other way). */
   dispose(): void;
+  /** The running state, when this digest can be saved and restored (resumable-sha256.ts). */
+  save?(): Buffer;
 }
 
 /** Whether a body of `length` bytes (undefined: unknown, streamed) is hashed on the worker thread. */

@@ -53,3 +53,71 @@ describe('UploadService with a hash worker that dies', () => {
       assert.equal((await metadata.getRepositoryBlob(repository, digest))?.size, bytes.length);
     }));
 });
+
+describe('UploadService, shared: several services (processes) over one store and one storage', () => {
+  const repository = parseRepositoryName('library/shared-uploads');
+
+  /** A memory driver that counts reads of upload keys (a resumed hash reads none). */
+  class CountingDriver extends MemoryDriver {
+    uploadReads = 0;
+    override read(key: string, range?: Parameters<MemoryDriver['read']>[1]): ReturnType<MemoryDriver['read']> {
+      if (!key.startsWith('blobs/')) this.uploadReads++;
+      return super.read(key, range);
+    }
+  }
+
+  async function withServices(body: (services: [UploadService, UploadService], metadata: SqliteStore, storage: CountingDriver) => Promise<void>): Promise<void> {
+    const metadata = new SqliteStore({ path: ':memory:' });
+    const storage = new CountingDriver();
+    try {
+      const make = (): UploadService => new UploadService(metadata, storage, undefined, undefined, undefined, undefined, { shared: true });
+      await body([make(), make()], metadata, storage);
+    } finally {
+      await metadata.close();
+    }
+  }
+
+  it('started on one, appended on the other and on the first again, completed on the second: no stored byte is read back', () =>
+    withServices(async ([one, two], metadata, storage) => {
+      const parts = [randomBytes(3 * 1024 * 1024 + 1), randomBytes(100), randomBytes(2 * 1024 * 1024)];
+      const id = await one.start(repository);
+      let offset = 0;
+      for (const [service, part] of [[two, parts[0]], [one, parts[1]], [two, parts[2]]] as const) {
+        offset = await service.append(repository, id, Readable.from([part as Buffer]), undefined, (part as Buffer).length);
+      }
+      const whole = Buffer.concat(parts);
+      assert.equal(offset, whole.length);
+      assert.equal((await metadata.getUploadState(id))?.offset, whole.length);
+      await two.complete(repository, id, digestOf(whole), undefined);
+      assert.equal(storage.uploadReads, 0, 'the stored bytes were hashed again');
+      assert.ok((await storage.get(blobKey(digestOf(whole)))).equals(whole));
+    }));
+
+  it('a live claim of another process refuses the request (BLOB_UPLOAD_INVALID); an expired one is taken over', () =>
+    withServices(async ([one, two], metadata) => {
+      const id = await one.start(repository);
+      const state = await metadata.getUploadState(id);
+      assert.ok(state !== undefined);
+      assert.ok(await metadata.casUploadState(id, state.version, { ...state, writer: 'another process', writerUntil: Date.now() + 60_000 }));
+      await assert.rejects(two.append(repository, id, Readable.from([Buffer.from('x')]), undefined, 1), (error: unknown) => error instanceof RegistryError && error.code === 'BLOB_UPLOAD_INVALID');
+      assert.ok(await metadata.casUploadState(id, state.version + 1, { ...state, writer: 'a killed process', writerUntil: Date.now() - 1 }));
+      assert.equal(await two.append(repository, id, Readable.from([Buffer.from('abc')]), undefined, 3), 3);
+      assert.equal((await metadata.getUploadState(id))?.writer, null);
+      await one.complete(repository, id, digestOf(Buffer.from('abc')), undefined);
+    }));
+
+  it('a saved state this process cannot load: the stored bytes are hashed instead, and a wrong digest is still refused', () =>
+    withServices(async ([one, two], metadata, storage) => {
+      const bytes = randomBytes(4096);
+      const id = await one.start(repository);
+      await one.append(repository, id, Readable.from([bytes]), undefined, bytes.length);
+      const state = await metadata.getUploadState(id);
+      assert.ok(state !== undefined);
+      assert.ok(await metadata.casUploadState(id, state.version, { ...state, hashState: Buffer.from('native:XX:1:from another machine') }));
+      await assert.rejects(two.complete(repository, id, digestOf(Buffer.from('other')), undefined), (error: unknown) => error instanceof RegistryError && error.code === 'DIGEST_INVALID');
+      assert.equal((await metadata.getUploadState(id))?.writer, null, 'the failed request released its claim');
+      await two.complete(repository, id, digestOf(bytes), undefined);
+      assert.ok(storage.uploadReads > 0);
+      assert.ok((await storage.get(blobKey(digestOf(bytes)))).equals(bytes));
+    }));
+});

@@ -4,7 +4,7 @@
 // that is the whole blob is verified in memory first and then written, synced and moved in one step.
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { MetadataStore } from '../metadata/store.js';
+import type { MetadataStore, UploadState } from '../metadata/store.js';
 import { ExistsError, type AppendWriter, type StorageDriver } from '../storage/driver.js';
 import { blobKey, uploadKey } from './blob-keys.js';
 import { linkStoredBlob } from './blob-link.js';
@@ -15,12 +15,52 @@ import { blobUploadInvalid, blobUploadUnknown, digestInvalid, sizeInvalid, uploa
 import type { RepositoryName } from './names.js';
 import type { QuotaChecker } from './quota.js';
 import { uploadPath } from './paths.js';
+import { newSha256, restoreSha256, type ResumableSha256 } from './resumable-sha256.js';
 import { inlineDigest, offloadedDigest, offloads, type HashWorker, type StreamDigest } from './stream-digest.js';
 
-/** A running sha256 over the bytes stored so far; lost on restart, then rebuilt from storage. */
+/**
+ * A running sha256 over the bytes stored so far. In one process (`shared` off) it stays in memory
+ * between requests and is lost on restart (then the stored bytes are hashed again at completion);
+ * with `shared` it is resumable, loaded from the session's state at the start of each request and
+ * saved back at its end.
+ */
 interface RunningHash {
   hash: StreamDigest;
   bytes: number;
+}
+
+/** A request's claim on an upload session (shared mode): renewed while it writes. */
+interface Claim {
+  readonly token: string;
+  version: number;
+  /** The claim could not be renewed: another request may have taken the session over. */
+  lost: boolean;
+}
+
+/** How long a writer's claim on a session holds without renewal (a killed instance's claim expires). */
+export const UPLOAD_CLAIM_MS = 60_000;
+
+export interface UploadServiceOptions {
+  /**
+   * Several processes serve this metadata store (PostgreSQL, or cluster workers): the session's
+   * running hash and its writer live in the store (UploadState), so that any process continues an
+   * upload and two requests racing on two processes cannot both write. Off, they live in memory.
+   */
+  readonly shared?: boolean;
+  /** UPLOAD_CLAIM_MS unless a test shortens it. */
+  readonly claimMs?: number;
+}
+
+function resumableDigest(hash: ResumableSha256): StreamDigest {
+  return {
+    update(chunk) {
+      hash.update(chunk);
+      return undefined;
+    },
+    digest: () => Promise.resolve(hash.digest()),
+    dispose: () => undefined,
+    save: () => hash.save(),
+  };
 }
 
 export interface ChunkRange {
@@ -57,9 +97,15 @@ export class UploadService {
   readonly #hashWorker: HashWorker | undefined;
   readonly #observer: UploadObserver | undefined;
   readonly #events: ChangeRecorder | undefined;
+  readonly #shared: boolean;
+  readonly #claimMs: number;
+  /** Claims this process holds (shared mode), by session. */
+  readonly #claims = new Map<string, Claim>();
 
-  constructor(metadata: MetadataStore, storage: StorageDriver, quotas?: QuotaChecker, hashWorker?: HashWorker, observer?: UploadObserver, events?: ChangeRecorder) {
+  constructor(metadata: MetadataStore, storage: StorageDriver, quotas?: QuotaChecker, hashWorker?: HashWorker, observer?: UploadObserver, events?: ChangeRecorder, options: UploadServiceOptions = {}) {
     this.#events = events;
+    this.#shared = options.shared ?? false;
+    this.#claimMs = options.claimMs ?? UPLOAD_CLAIM_MS;
     this.#metadata = metadata;
     this.#storage = storage;
     this.#quotas = quotas;
@@ -71,8 +117,8 @@ export class UploadService {
     await this.#quotas?.checkUpload(repository);
     const id = randomUUID();
     await this.#metadata.createUpload({ id, repository, startedAt: Date.now() });
-    // Inline until the first body shows how long it is (see #write).
-    this.#hashes.set(id, { hash: inlineDigest(), bytes: 0 });
+    // Inline until the first body shows how long it is (see #write). Shared: made by #claimed.
+    if (!this.#shared) this.#hashes.set(id, { hash: inlineDigest(), bytes: 0 });
     return id;
   }
 
@@ -167,6 +213,7 @@ export class UploadService {
   }
 
   async #exclusive<T>(id: string, work: () => Promise<T>): Promise<T> {
+    if (this.#shared) return this.#claimed(id, work);
     if (this.#busy.has(id)) throw blobUploadInvalid('another request is writing to this upload');
     this.#busy.add(id);
     try {
@@ -174,6 +221,67 @@ export class UploadService {
     } finally {
       this.#busy.delete(id);
     }
+  }
+
+  /**
+   * Shared mode: runs `work` holding the session's claim in the metadata store, with its running hash
+   * loaded from the session's state; afterwards saves the hash and releases the claim (both in one
+   * compare-and-set). A session another request has claimed (and whose claim has not expired) is
+   * refused with BLOB_UPLOAD_INVALID, as is one whose claim changes hands as this request takes it.
+   */
+  async #claimed<T>(id: string, work: () => Promise<T>): Promise<T> {
+    const busy = (): Error => blobUploadInvalid('another request is writing to this upload');
+    const state = await this.#metadata.getUploadState(id);
+    if (state === undefined) throw blobUploadUnknown(id);
+    if (this.#claims.has(id) || (state.writer !== null && state.writerUntil > Date.now())) throw busy();
+    const claim: Claim = { token: randomUUID(), version: state.version, lost: false };
+    if (!(await this.#metadata.casUploadState(id, claim.version, { offset: state.offset, hashState: state.hashState, writer: claim.token, writerUntil: Date.now() + this.#claimMs }))) throw busy();
+    if (this.#claims.has(id)) throw busy();
+    claim.version++;
+    this.#claims.set(id, claim);
+    // Renewals and the release are one chain: never two compare-and-sets of one claim at once.
+    let chain: Promise<unknown> = Promise.resolve();
+    const renew = setInterval(() => {
+      chain = chain.then(async () => {
+        if (claim.lost) return;
+        if (await this.#metadata.casUploadState(id, claim.version, { offset: state.offset, hashState: state.hashState, writer: claim.token, writerUntil: Date.now() + this.#claimMs })) claim.version++;
+        else claim.lost = true;
+      }).catch(() => (claim.lost = true));
+    }, Math.max(1, Math.floor(this.#claimMs / 3)));
+    const release = async (next: Pick<UploadState, 'offset' | 'hashState'>): Promise<boolean> => {
+      clearInterval(renew);
+      await chain;
+      return !claim.lost && this.#metadata.casUploadState(id, claim.version, { ...next, writer: null, writerUntil: 0 });
+    };
+    try {
+      await this.#loadHash(id, state);
+      let result: T;
+      try {
+        result = await work();
+      } catch (error) {
+        // What is stored may have changed (a partial append): the size check in #write sees it.
+        await release(state).catch(() => undefined);
+        throw error;
+      }
+      const running = this.#hashes.get(id);
+      const saved = running?.hash.save?.();
+      // A completed session is gone (linkBlob ended it): nothing to release.
+      if ((await this.#metadata.hasUpload(id)) && !(await release(saved === undefined || running === undefined ? { offset: 0, hashState: null } : { offset: running.bytes, hashState: saved }))) {
+        throw blobUploadInvalid('the upload was taken over by another request while this one wrote');
+      }
+      return result;
+    } finally {
+      clearInterval(renew);
+      this.#claims.delete(id);
+      this.#forget(id);
+    }
+  }
+
+  /** Shared mode: the session's running hash from its saved state (none when it cannot be loaded). */
+  async #loadHash(id: string, state: UploadState): Promise<void> {
+    this.#forget(id);
+    const hash = state.hashState !== null ? await restoreSha256(state.hashState) : state.offset === 0 ? await newSha256() : undefined;
+    if (hash !== undefined) this.#hashes.set(id, { hash: resumableDigest(hash), bytes: state.offset });
   }
 
   /** Appends the body that ends the upload (a commit follows); returns the upload's whole size. */
@@ -193,8 +301,9 @@ export class UploadService {
       this.#forget(id);
       running = undefined;
     }
-    // Nothing hashed yet: a large first body moves the hashing to the worker thread (stream-digest.ts).
-    if (running !== undefined && running.bytes === 0 && offloads(length)) {
+    // Nothing hashed yet: a large first body moves the hashing to the worker thread (stream-digest.ts),
+    // unless the hash must be saved (shared mode).
+    if (running !== undefined && running.bytes === 0 && running.hash.save === undefined && offloads(length)) {
       running.hash.dispose();
       running.hash = offloadedDigest(this.#hashWorker);
     }
@@ -203,6 +312,8 @@ export class UploadService {
       await copyBody(body, writer.stream, (chunk) => {
         // A Content-Range length: the chunk that would pass it is refused before it is written.
         if (limit !== undefined && written + chunk.length > limit) throw blobUploadInvalid('body is longer than its Content-Range');
+        // Shared mode: another request may have taken the session over; stop before storing more.
+        if (this.#claims.get(id)?.lost === true) throw blobUploadInvalid('the upload was taken over by another request while this one wrote');
         written += chunk.length;
         return running?.hash.update(chunk);
       });

@@ -32,6 +32,14 @@ export class UpstreamAuthError extends Error {
   }
 }
 
+/** The upstream did not answer (headers, or a token) within the client's timeout. */
+export class UpstreamTimeoutError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UpstreamTimeoutError';
+  }
+}
+
 /** Without `expires_in` a token lives 60 s (Docker's token specification). */
 const DEFAULT_TOKEN_SECONDS = 60;
 
@@ -78,15 +86,21 @@ export class UpstreamClient {
     return response;
   }
 
-  #send(method: string, path: string, headers: Record<string, string>, authorization: string | undefined, signal: AbortSignal | undefined): Promise<Response> {
-    const timeout = AbortSignal.timeout(this.#timeoutMs);
-    return fetch(`${this.url}${path}`, {
-      method,
-      headers: authorization === undefined ? headers : { ...headers, authorization },
-      redirect: 'follow',
-      // The timeout covers the whole exchange only until headers: bodies of large blobs take longer.
-      signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
-    });
+  async #send(method: string, path: string, headers: Record<string, string>, authorization: string | undefined, signal: AbortSignal | undefined): Promise<Response> {
+    // The timeout covers the exchange only until headers: bodies of large blobs take longer (their
+    // reader watches for a stall itself). A signal passed to fetch would also abort the body.
+    const headersArrived = new AbortController();
+    const timer = setTimeout(() => headersArrived.abort(new UpstreamTimeoutError(`${method} ${this.url}${path}: no answer within ${this.#timeoutMs} ms`)), this.#timeoutMs);
+    try {
+      return await fetch(`${this.url}${path}`, {
+        method,
+        headers: authorization === undefined ? headers : { ...headers, authorization },
+        redirect: 'follow',
+        signal: signal === undefined ? headersArrived.signal : AbortSignal.any([signal, headersArrived.signal]),
+      });
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   #basic(): string | undefined {

@@ -1,6 +1,7 @@
 // Behaviour of the BrowseStore (the web UI's queries, src/metadata/browse.ts): repository search by
 // name with keyset pages, tag pages by name and by push time, sizes that include blobs and an
-// index's children, and a manifest's tags, parents and referrers. Run against every implementation.
+// index's children, a manifest's tags, parents and referrers, and the collector's run history. Run
+// against every implementation (SQLite, PostgreSQL).
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,14 +11,15 @@ import { after, before, describe, it } from 'node:test';
 import { TAG_COUNT_CAP, type BrowseStore, type TagDetail } from '../../src/metadata/browse.js';
 import { GC_RUNS_KEPT, type GcRunRow, type GcRunStore } from '../../src/metadata/gc-runs.js';
 import { SqliteStore } from '../../src/metadata/sqlite/sqlite-store.js';
+import { createTestDatabase, type TestDatabase } from '../support/postgres-database.js';
 import type { MetadataStore, NewManifest } from '../../src/metadata/store.js';
 
 type Store = MetadataStore & BrowseStore & GcRunStore;
 
 interface StoreFactory {
   readonly name: string;
-  create(): Store;
-  dispose(): void;
+  create(): Store | Promise<Store>;
+  dispose(): void | Promise<void>;
 }
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -50,12 +52,12 @@ async function pages<T>(fetchPage: (after: T | undefined) => Promise<T[]>, key: 
 export function browseStoreSuite(factory: StoreFactory): void {
   describe(`BrowseStore behaviour: ${factory.name}`, () => {
     let store: Store;
-    before(() => {
-      store = factory.create();
+    before(async () => {
+      store = await factory.create();
     });
     after(async () => {
       await store.close();
-      factory.dispose();
+      await factory.dispose();
     });
 
     it('searchRepositories: names containing the text, in lexical order, paged by `after`, only repositories with a manifest', async () => {
@@ -182,6 +184,17 @@ export function browseStoreSuite(factory: StoreFactory): void {
       assert.deepEqual(indexSummary?.referrers, {});
     });
 
+    it('nextRepositoryName: the first name strictly between the bounds, only repositories with a manifest', async () => {
+      for (const name of ['tree/a', 'tree/a-b', 'tree/a/c', 'tree/b/d']) await put(store, manifest(name, name, { tag: 'v1' }));
+      await store.linkBlob('tree/a-a', { digest: digest('tree-lonely'), size: 1 });
+      assert.equal(await store.nextRepositoryName('tree/', 'tree/~'), 'tree/a');
+      assert.equal(await store.nextRepositoryName('tree/a', 'tree/~'), 'tree/a-b', 'strictly after; tree/a-a has no manifest');
+      assert.equal(await store.nextRepositoryName('tree/a/', 'tree/a/~'), 'tree/a/c');
+      assert.equal(await store.nextRepositoryName('tree/a/~', 'tree/~'), 'tree/b/d');
+      assert.equal(await store.nextRepositoryName('tree/b/d', 'tree/~'), undefined);
+      assert.equal(await store.nextRepositoryName('tree/', 'tree/a'), undefined, 'strictly before');
+    });
+
     it('GcRunStore: runs listed newest first, only the newest GC_RUNS_KEPT kept', async () => {
       assert.deepEqual(await store.listGcRuns(10), []);
       const run = (i: number): GcRunRow => ({ startedAt: 1000 * i, finishedAt: 1000 * i + 5, trigger: i % 2 === 0 ? 'server' : 'command', manifests: i, blobs: 2 * i, bytesReclaimed: 100 * i, orphans: 0, orphanBytes: 0, policyTags: 1, policyManifests: 0 });
@@ -203,4 +216,16 @@ browseStoreSuite({
     return new SqliteStore({ path: join(directory, 'metadata.sqlite') });
   },
   dispose: () => rmSync(directory, { recursive: true, force: true }),
+});
+
+let database: TestDatabase | undefined;
+browseStoreSuite({
+  name: 'PostgresStore',
+  create: async () => {
+    database = await createTestDatabase('browse');
+    return database.open();
+  },
+  dispose: async () => {
+    await database?.drop();
+  },
 });

@@ -122,6 +122,18 @@ export function metadataStoreSuite(factory: StoreFactory): void {
         assert.equal(await store.getManifestByTag(repository, 'x'), undefined);
       });
 
+      it('putManifest fromUpstream (a pull-through copy) stores it and its tag with blobs and children absent; the blob joins later', async () => {
+        const repository = freshName('from-upstream');
+        const layer = digest('upstream layer');
+        const child = digest('upstream child');
+        const m = manifest(repository, 'from upstream', { blobs: [layer], manifests: [child], tag: 'latest', fromUpstream: true });
+        assert.deepEqual(await store.putManifest(m), { ok: true });
+        assert.equal((await store.getManifestByTag(repository, 'latest'))?.digest, m.digest);
+        assert.equal(await store.getRepositoryBlob(repository, layer), undefined);
+        await store.linkBlob(repository, { digest: layer, size: 3 });
+        assert.equal((await store.getRepositoryBlob(repository, layer))?.size, 3);
+      });
+
       it('putManifest of a blob linked only in another repository → missing blob', async () => {
         const repository = freshName('elsewhere');
         const blob = { digest: digest('elsewhere blob'), size: 1 };
@@ -325,6 +337,38 @@ export function metadataStoreSuite(factory: StoreFactory): void {
         await store.linkBlob(repository, blob, upload.id);
         assert.deepEqual(await store.getRepositoryBlob(repository, blob.digest), blob);
         assert.equal(await store.hasUpload(upload.id), false);
+      });
+
+      it('a new session has an empty state at version 0; an unknown one has none', async () => {
+        const upload = { id: `upload-${++counter}`, repository: freshName('state'), startedAt: 3_000 };
+        await store.createUpload(upload);
+        assert.deepEqual(await store.getUploadState(upload.id), { offset: 0, hashState: null, writer: null, writerUntil: 0, version: 0 });
+        assert.equal(await store.getUploadState(`missing-${++counter}`), undefined);
+      });
+
+      it('casUploadState replaces the state once per version: the second of two writers on one version loses', async () => {
+        const upload = { id: `upload-${++counter}`, repository: freshName('cas'), startedAt: 3_000 };
+        await store.createUpload(upload);
+        const claims = await Promise.all(
+          ['a', 'b'].map((writer) => store.casUploadState(upload.id, 0, { offset: 0, hashState: null, writer, writerUntil: 10_000 })),
+        );
+        assert.deepEqual(claims.filter(Boolean).length, 1, 'exactly one claim of version 0 succeeds');
+        const claimed = await store.getUploadState(upload.id);
+        assert.equal(claimed?.version, 1);
+        assert.equal(claimed?.writer, claims[0] ? 'a' : 'b');
+        const state = Buffer.from([0, 1, 2, 255, 128]);
+        assert.equal(await store.casUploadState(upload.id, 1, { offset: 7 * 1024 * 1024 * 1024, hashState: state, writer: null, writerUntil: 0 }), true);
+        assert.deepEqual(await store.getUploadState(upload.id), { offset: 7 * 1024 * 1024 * 1024, hashState: state, writer: null, writerUntil: 0, version: 2 });
+        assert.equal(await store.casUploadState(upload.id, 1, { offset: 1, hashState: null, writer: 'late', writerUntil: 0 }), false);
+        assert.equal((await store.getUploadState(upload.id))?.offset, 7 * 1024 * 1024 * 1024);
+      });
+
+      it('casUploadState on an ended session changes nothing', async () => {
+        const upload = { id: `upload-${++counter}`, repository: freshName('cas-gone'), startedAt: 3_000 };
+        await store.createUpload(upload);
+        await store.deleteUpload(upload.id);
+        assert.equal(await store.casUploadState(upload.id, 0, { offset: 0, hashState: null, writer: 'x', writerUntil: 1 }), false);
+        assert.equal(await store.getUploadState(upload.id), undefined);
       });
 
       it('listUploadsStartedBefore: oldest first, limited, only those before the time', async () => {

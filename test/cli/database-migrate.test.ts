@@ -97,7 +97,7 @@ describe('berth database migrate', () => {
   it('migrate down reverts the newest migration, after which the server refuses again', async () => {
     const down = await berth(database.url, ['database', 'migrate', 'down']);
     assert.equal(down.code, 0, down.stderr);
-    assert.match(down.stdout, new RegExp(`^reverted ${MIGRATIONS.length}$`, 'm'));
+    assert.equal(down.stdout.trim(), `reverted ${MIGRATIONS.length}`);
     const serve = await berth(database.url, ['serve']);
     assert.equal(serve.code, 2);
     assert.match(serve.stderr, /migrate up/);

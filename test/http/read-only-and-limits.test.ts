@@ -97,14 +97,11 @@ describe('manifest size limit (validation.manifests.maxsize: 1000)', () => {
     assertRawError(response, 413, 'MANIFEST_INVALID');
   });
 
-  it('PUT manifest far over the cap (4 MiB) with Content-Length → 413 without reading it all', async () => {
+  it('PUT manifest far over the cap (4 MiB) with Content-Length → 413, the response arrives whole', async () => {
     const body = Buffer.alloc(4 * 1024 * 1024, 0x20);
-    const response = await rawRequest(registry.url, { method: 'PUT', path: `/v2/${repository}/manifests/huge`, headers: { 'Content-Type': MediaTypes.ociManifest }, body }).catch((error: unknown) => error as Error);
-    if (response instanceof Error) {
-      assert.match(response.message, /EPIPE|ECONNRESET/, 'the server may close the connection instead of reading 4 MiB');
-    } else {
-      assertRawError(response, 413, 'MANIFEST_INVALID');
-    }
+    const response = await rawRequest(registry.url, { method: 'PUT', path: `/v2/${repository}/manifests/huge`, headers: { 'Content-Type': MediaTypes.ociManifest }, body });
+    assertRawError(response, 413, 'MANIFEST_INVALID');
+    assert.equal(response.headers.connection, 'close');
   });
 
   it('PUT manifest exactly at the cap → accepted (not 413)', async () => {

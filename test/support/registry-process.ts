@@ -23,9 +23,12 @@ export interface RegistryProcess {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** `stdout`: 'pipe' keeps the child's stdout (the JSON log) readable as child.stdout. */
-export async function startRegistryProcess(dataDir: string, port: number, env: Record<string, string> = {}, options: { stdout?: 'pipe' } = {}): Promise<RegistryProcess> {
-  const child = spawn(process.execPath, [MAIN, 'serve'], {
+/**
+ * `stdout`: 'pipe' keeps the child's stdout (the JSON log) readable as child.stdout; `config`: a
+ * configuration file for `berth serve`.
+ */
+export async function startRegistryProcess(dataDir: string, port: number, env: Record<string, string> = {}, options: { stdout?: 'pipe'; config?: string } = {}): Promise<RegistryProcess> {
+  const child = spawn(process.execPath, [MAIN, 'serve', ...(options.config === undefined ? [] : [options.config])], {
     env: {
       ...process.env,
       REGISTRY_HTTP_ADDR: `127.0.0.1:${port}`,
@@ -42,7 +45,8 @@ export async function startRegistryProcess(dataDir: string, port: number, env: R
     if (child.exitCode !== null) throw new Error(`berth exited with ${child.exitCode} during start-up`);
     try {
       const response = await fetch(`${url}/v2/`);
-      if (response.status === 200) break;
+      // 401: up, with access control on.
+      if (response.status === 200 || response.status === 401) break;
     } catch {
       // not listening yet
     }

@@ -33,6 +33,8 @@ auth:
 lifecycle:
   immutable:
     - { repositories: ["team/**"], tags: ["release-.*"] }
+  retention:
+    - { repositories: ["team/app"], keeptags: ["multi"], keepyoungerthan: 720h }
 `;
 
 const COSIGN = 'application/vnd.dev.cosign.artifact.sig.v1+json';
@@ -131,7 +133,7 @@ describe('web UI in Chromium (playwright-core, axe-core)', () => {
     await shot('repositories');
   });
 
-  it('a repository: tags sortable by name and push time, digest, size, platforms, immutability, pull commands', async (t) => {
+  it('a repository: tags sortable by name and push time, digest, size, platforms, immutability, retention, pull commands', async (t) => {
     await page.locator('tbody a', { hasText: 'team/app' }).click();
     await page.getByRole('heading', { name: 'team/app' }).waitFor();
     await page.getByRole('region', { name: 'Tags' }).waitFor();
@@ -139,6 +141,9 @@ describe('web UI in Chromium (playwright-core, axe-core)', () => {
     const release = page.locator('tbody tr', { hasText: 'release-1' });
     assert.equal(await release.locator('.badge', { hasText: 'immutable' }).count(), 1);
     assert.equal(await release.getByRole('button', { name: /Delete/ }).count(), 0);
+    assert.match((await release.textContent()) ?? '', /Kept by immutable, its age/);
+    assert.match((await page.locator('tbody tr', { hasText: 'v1' }).textContent()) ?? '', /Kept by its age until \d{4}-\d\d-\d\d/);
+    assert.match((await page.locator('tbody tr', { hasText: 'multi' }).textContent()) ?? '', /Kept by a keeptags pattern, its age/);
     assert.match((await page.locator('tbody tr', { hasText: 'multi' }).textContent()) ?? '', /linux\/amd64/);
     assert.match((await page.locator('.pull').textContent()) ?? '', /docker pull 127\.0\.0\.1:\d+\/team\/app:multi/);
     await page.getByRole('button', { name: 'Newest first' }).click();
@@ -238,6 +243,24 @@ describe('web UI in Chromium (playwright-core, axe-core)', () => {
     assert.match((await runs.textContent()) ?? '', /schedule/);
     await axe(t, 'gc');
     await shot('gc');
+  });
+
+  it('the namespace tree: namespaces and repositories with their usage, each openable', async (t) => {
+    const started = Date.now();
+    await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Namespaces' }).click();
+    const tree = page.getByRole('region', { name: 'Namespace contents' });
+    await tree.waitFor();
+    timings['namespaces (root)'] = Date.now() - started;
+    assert.deepEqual(await tree.locator('tbody td:first-child a').allTextContents(), ['public/', 'team/']);
+    assert.match((await tree.locator('tbody tr', { hasText: 'team/' }).textContent()) ?? '', /namespace\d+(\.\d)? (B|KiB)\d+\d+/);
+    await tree.getByRole('link', { name: 'team/' }).click();
+    await page.getByRole('heading', { name: 'Namespace team' }).waitFor();
+    await page.waitForFunction(() => document.querySelectorAll('tbody td:first-child a').length === 2 && document.querySelector('tbody td:first-child a')?.textContent === 'app');
+    assert.deepEqual(await tree.locator('tbody td:first-child a').allTextContents(), ['app', 'web']);
+    await axe(t, 'namespaces');
+    await shot('namespaces');
+    await tree.getByRole('link', { name: 'app' }).click();
+    await page.getByRole('heading', { name: 'team/app' }).waitFor();
     await page.getByRole('button', { name: 'Log out' }).click();
   });
 

@@ -159,6 +159,35 @@ export interface TagView {
   readonly pushedAt: number;
   readonly immutable: boolean;
   readonly platforms?: readonly Platform[];
+  readonly retention: RetentionStatus | null;
+}
+
+export interface Usage {
+  readonly scope: string;
+  readonly blobs: number;
+  readonly blobBytes: number;
+  readonly manifests: number;
+  readonly manifestBytes: number;
+  readonly tags: number;
+}
+
+/** A child of a namespace prefix (docs/api.md, namespaces). */
+export interface NamespaceChild {
+  readonly name: string;
+  readonly path: string;
+  readonly repository: boolean;
+  readonly namespace: boolean;
+  readonly usage: Usage | null;
+}
+
+export type RetentionKeep = 'immutable' | 'keeptags' | 'keepnewest' | 'keepyoungerthan';
+
+/** What lifecycle.retention will do to a tag (docs/api.md). */
+export interface RetentionStatus {
+  readonly rule: number;
+  readonly keptBy: readonly RetentionKeep[];
+  readonly deletableAt: number | null;
+  readonly deleteBy: number | null;
 }
 
 export interface DeletionPlan {

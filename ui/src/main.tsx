@@ -5,6 +5,7 @@ import { currentSession, logout } from './api.js';
 import { GcPage } from './gc-page.js';
 import { LoginPage } from './login-page.js';
 import { ManifestPage } from './manifest-page.js';
+import { NamespacesPage } from './namespaces-page.js';
 import { RepositoriesPage } from './repositories-page.js';
 import { RepositoryPage } from './repository-page.js';
 import { href, parseRoute, type Route } from './routes.js';
@@ -34,7 +35,7 @@ function App() {
       <a class="skip" href="#main" onClick={(event) => { event.preventDefault(); document.getElementById('main')?.focus(); }}>Skip to content</a>
       <header class="top">
         <a class="brand" href={href.repositories()}>Berth</a>
-        <nav aria-label="Pages"><a href={href.repositories()}>Repositories</a> <a href={href.gc()}>Garbage collection</a></nav>
+        <nav aria-label="Pages"><a href={href.repositories()}>Repositories</a> <a href={href.namespaces('')}>Namespaces</a> <a href={href.gc()}>Garbage collection</a></nav>
         <nav aria-label="Session">
           {session === undefined ? (
             <a href={href.login()}>Log in</a>
@@ -50,6 +51,7 @@ function App() {
         {route.page === 'repositories' && <RepositoriesPage key={`${session?.user ?? ''}`} initialQuery={route.q} />}
         {route.page === 'repository' && <RepositoryPage key={`${route.name}|${session?.user ?? ''}`} name={route.name} />}
         {route.page === 'manifest' && <ManifestPage key={`${route.name}|${route.reference}|${session?.user ?? ''}`} name={route.name} reference={route.reference} />}
+        {route.page === 'namespaces' && <NamespacesPage key={`${route.prefix}|${session?.user ?? ''}`} prefix={route.prefix} />}
         {route.page === 'gc' && <GcPage key={session?.user ?? ''} />}
         {route.page === 'login' && <LoginPage onLogin={() => setSession(currentSession())} />}
       </main>

@@ -1,7 +1,7 @@
 // One repository: its tags (sortable by name or push time) with digest, size, platforms and
 // immutability, the pull commands to copy, and deleting a tag where the caller may.
 import { useEffect, useState } from 'preact/hooks';
-import { browsePath, getJson, type Actions, type DeletionPlan, type TagView } from './api.js';
+import { browsePath, getJson, type Actions, type DeletionPlan, type RetentionStatus, type TagView } from './api.js';
 import { ConfirmDelete, type DeleteTarget } from './confirm-delete.js';
 import { ErrorMessage } from './errors.js';
 import { formatSize, formatTime, shortDigest } from './format.js';
@@ -14,6 +14,24 @@ interface TagPage {
 }
 
 const PAGE = 50;
+
+const KEPT_BY: Record<RetentionStatus['keptBy'][number], string> = {
+  immutable: 'immutable',
+  keeptags: 'a keeptags pattern',
+  keepnewest: 'being among the newest',
+  keepyoungerthan: 'its age',
+};
+
+/** What the retention policy will do to a tag, in words. */
+export function RetentionCell({ retention }: { retention: RetentionStatus | null }) {
+  if (retention === null) return <span class="muted">no policy</span>;
+  if (retention.keptBy.length > 0) {
+    const until = retention.deletableAt === null ? '' : ` until ${formatTime(retention.deletableAt)}`;
+    return <span class="retention-kept" title={`lifecycle.retention rule ${retention.rule}`}>Kept by {retention.keptBy.map((reason) => KEPT_BY[reason]).join(', ')}{until}</span>;
+  }
+  const by = retention.deleteBy === null ? 'by the next collector run (berth gc)' : `by ${formatTime(retention.deleteBy)}`;
+  return <span class="badge" title={`lifecycle.retention rule ${retention.rule}`}>Retention deletes it {by}</span>;
+}
 
 export function PullCommands({ name, reference }: { name: string; reference: string }) {
   const target = reference.startsWith('sha256:') ? `${location.host}/${name}@${reference}` : `${location.host}/${name}:${reference}`;
@@ -91,7 +109,7 @@ export function RepositoryPage({ name }: { name: string }) {
         <div class="table" role="region" aria-label="Tags" tabIndex={0}>
           <table>
             <thead>
-              <tr><th scope="col">Tag</th><th scope="col">Digest</th><th scope="col">Size</th><th scope="col">Pushed</th><th scope="col">Platforms</th><th scope="col">Status</th>{actions?.delete === true && <th scope="col"><span class="visually-hidden">Actions</span></th>}</tr>
+              <tr><th scope="col">Tag</th><th scope="col">Digest</th><th scope="col">Size</th><th scope="col">Pushed</th><th scope="col">Platforms</th><th scope="col">Status</th><th scope="col">Retention</th>{actions?.delete === true && <th scope="col"><span class="visually-hidden">Actions</span></th>}</tr>
             </thead>
             <tbody>
               {tags.map((tag) => (
@@ -102,6 +120,7 @@ export function RepositoryPage({ name }: { name: string }) {
                   <td>{formatTime(tag.pushedAt)}</td>
                   <td>{tag.platforms === undefined ? '—' : tag.platforms.map((p) => `${p.os}/${p.architecture}${p.variant === undefined ? '' : `/${p.variant}`}`).join(', ')}</td>
                   <td>{tag.immutable ? <span class="badge">immutable</span> : ''}</td>
+                  <td><RetentionCell retention={tag.retention} /></td>
                   {actions?.delete === true && (
                     <td>{!tag.immutable && <button type="button" class="danger" aria-label={`Delete tag ${tag.name}`} onClick={() => void askDelete(tag.name)}>Delete</button>}</td>
                   )}

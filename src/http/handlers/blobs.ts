@@ -1,10 +1,11 @@
 // Blob endpoints: GET/HEAD (end-2) with single ranges, DELETE (end-10).
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { pipeline } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import { TLSSocket } from 'node:tls';
 import type { BlobInfo } from '../../registry/blob-service.js';
 import { unsupported } from '../../registry/errors.js';
+import { UpstreamUnavailableError } from '../../registry/proxy-errors.js';
 import type { RequestContext } from '../context.js';
 import { parseRange } from '../range.js';
 
@@ -12,7 +13,7 @@ import { parseRange } from '../range.js';
 const WHOLE_READ_LIMIT = 256 * 1024;
 
 export async function getBlob(ctx: RequestContext): Promise<void> {
-  const blob = await ctx.registry.blobs.stat(ctx.name, ctx.digest);
+  const blob = await ctx.registry.blobs.stat(ctx.name, ctx.digest, ctx.isHead);
   const etag = `"${blob.digest}"`;
   const headers: Record<string, string | number> = {
     'Content-Type': 'application/octet-stream',
@@ -21,6 +22,10 @@ export async function getBlob(ctx: RequestContext): Promise<void> {
     'Accept-Ranges': 'bytes',
     'Cache-Control': 'max-age=31536000, immutable',
   };
+  if (blob.arriving !== undefined) {
+    sendArriving(ctx, blob, blob.arriving.open(), headers);
+    return;
+  }
   if (ctx.header('if-none-match') === etag) {
     ctx.send(304, headers);
     return;
@@ -106,6 +111,25 @@ export async function getBlob(ctx: RequestContext): Promise<void> {
     } else {
       served(ctx, blob, 'blob', length);
     }
+  });
+}
+
+/**
+ * A blob arriving from an upstream, sent as it arrives: the whole of it (a Range is answered once
+ * the blob is stored), its length when the upstream gave one. If the fill fails (bad or short bytes,
+ * the upstream went away) the connection is cut: the client sees a body that never completed.
+ */
+function sendArriving(ctx: RequestContext, blob: BlobInfo, source: Readable, headers: Record<string, string | number>): void {
+  delete headers['Accept-Ranges'];
+  if (blob.size >= 0) headers['Content-Length'] = blob.size;
+  ctx.res.writeHead(200, headers);
+  pipeline(source, ctx.res, (error) => {
+    if (error === undefined || error === null) {
+      served(ctx, blob, 'blob', blob.size);
+      return;
+    }
+    if (ctx.res.destroyed && source.destroyed && !(error instanceof UpstreamUnavailableError)) ctx.log.debug({ reqId: ctx.id, err: error }, 'the client left a blob arriving from the upstream');
+    else ctx.log.warn({ reqId: ctx.id, err: error }, 'blob from the upstream failed; the transfer was cut');
   });
 }
 

@@ -13,6 +13,9 @@
 import pg from 'pg';
 import type { ImportedRepository, ImportStore } from '../import-store.js';
 import type { ExportStore, RepositoryContents } from '../export-store.js';
+import type { LoginWindow, SharedStateStore } from '../shared-state.js';
+import { TAG_COUNT_CAP, type BrowseStore, type ManifestSummary, type RepositorySearch, type RepositorySummary, type TagCursor, type TagDetail } from '../browse.js';
+import { GC_RUNS_KEPT, type GcRunRow, type GcRunStore } from '../gc-runs.js';
 import type { EndpointBacklog, EventStore, OutboxEvent, RemovalEvents, StoredEvent } from '../event-store.js';
 import {
   BLOB_DELETION_LEASE_MS,
@@ -37,6 +40,8 @@ import {
   type PutManifestResult,
   type ReferrerRow,
   type UploadRow,
+  type UploadState,
+  type UploadStateChange,
 } from '../store.js';
 import { migrateUp, migrationStatus, SchemaMismatchError } from './migrator.js';
 
@@ -76,7 +81,7 @@ function statementName(text: string): string {
   return name;
 }
 
-export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore, PolicyStore, EventStore, ImportStore, ExportStore {
+export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore, PolicyStore, EventStore, SharedStateStore, BrowseStore, GcRunStore, ImportStore, ExportStore {
   readonly #pool: pg.Pool;
 
   private constructor(pool: pg.Pool) {
@@ -266,7 +271,7 @@ export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore,
       const repositoryId = await this.#ensureRepository(client, manifest.repository, now);
       // Lock what the manifest references (FOR SHARE, in digest order), then check it in a fresh statement.
       const blobs = [...new Set(manifest.blobs)].sort();
-      if (blobs.length > 0) {
+      if (blobs.length > 0 && manifest.fromUpstream !== true) {
         await this.#rows(client, 'SELECT 1 FROM blobs WHERE digest = ANY($1::text[]) ORDER BY digest FOR SHARE', [blobs]);
         const present = await this.#rows<{ digest: string }>(client, 'SELECT digest FROM repository_blobs WHERE repository_id = $1 AND digest = ANY($2::text[])', [repositoryId, blobs]);
         const found = new Set(present.map((row) => row.digest));
@@ -274,7 +279,7 @@ export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore,
         if (missing !== undefined) return { ok: false, missing: 'blob', digest: missing };
       }
       const children = [...new Set(manifest.manifests)].sort();
-      if (children.length > 0) {
+      if (children.length > 0 && manifest.fromUpstream !== true) {
         await this.#rows(client, 'SELECT 1 FROM manifests WHERE digest = ANY($1::text[]) ORDER BY digest FOR SHARE', [children]);
         const present = await this.#rows<{ digest: string }>(
           client,
@@ -418,6 +423,54 @@ export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore,
 
   async hasUpload(id: string): Promise<boolean> {
     return (await this.#row(this.#pool, 'SELECT 1 FROM uploads WHERE id = $1', [id])) !== undefined;
+  }
+
+  getUploadState(id: string): Promise<UploadState | undefined> {
+    return this.#row<UploadState>(
+      this.#pool,
+      'SELECT hashed_offset AS "offset", hash_state AS "hashState", writer, writer_until AS "writerUntil", version FROM uploads WHERE id = $1',
+      [id],
+    );
+  }
+
+  async casUploadState(id: string, version: number, next: UploadStateChange): Promise<boolean> {
+    const changed = await this.#run(
+      this.#pool,
+      'UPDATE uploads SET hashed_offset = $1, hash_state = $2, writer = $3, writer_until = $4, version = version + 1 WHERE id = $5 AND version = $6',
+      [next.offset, next.hashState, next.writer, next.writerUntil, id, version],
+    );
+    return changed === 1;
+  }
+
+  // ---- shared state (SharedStateStore) ----
+
+  async sharedValue(name: string, candidate: string): Promise<string> {
+    await this.#run(this.#pool, 'INSERT INTO shared_values (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING', [name, candidate, Date.now()]);
+    const row = await this.#row<{ value: string }>(this.#pool, 'SELECT value FROM shared_values WHERE name = $1', [name]);
+    if (row === undefined) throw new Error(`metadata: shared value ${name} vanished`);
+    return row.value;
+  }
+
+  async countLoginFailure(client: string, now: number, windowMs: number): Promise<LoginWindow> {
+    const row = await this.#row<LoginWindow>(
+      this.#pool,
+      `INSERT INTO login_failures AS f (client, window_start, failures) VALUES ($1, $2, 1)
+       ON CONFLICT (client) DO UPDATE SET
+         failures = CASE WHEN f.window_start > excluded.window_start - $3 THEN f.failures + 1 ELSE 1 END,
+         window_start = CASE WHEN f.window_start > excluded.window_start - $3 THEN f.window_start ELSE excluded.window_start END
+       RETURNING window_start AS start, failures`,
+      [client, now, windowMs],
+    );
+    if (row === undefined) throw new Error('metadata: no login window returned');
+    return row;
+  }
+
+  loginWindow(client: string, now: number, windowMs: number): Promise<LoginWindow | undefined> {
+    return this.#row<LoginWindow>(this.#pool, 'SELECT window_start AS start, failures FROM login_failures WHERE client = $1 AND window_start > $2', [client, now - windowMs]);
+  }
+
+  pruneLoginWindows(now: number, windowMs: number, limit: number): Promise<number> {
+    return this.#run(this.#pool, 'DELETE FROM login_failures WHERE client IN (SELECT client FROM login_failures WHERE window_start <= $1 LIMIT $2)', [now - windowMs, limit]);
   }
 
   listUploadsStartedBefore(time: number, limit: number): Promise<UploadRow[]> {
@@ -612,6 +665,121 @@ export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore,
        WHERE NOT EXISTS (SELECT 1 FROM manifest_references mr WHERE mr.child = b.digest AND mr.kind = 'blob')`,
     );
     return row ?? { blobs: 0, bytes: 0 };
+  }
+
+  // ---- browsing (BrowseStore; docs/api.md) ----
+
+  searchRepositories(search: RepositorySearch): Promise<RepositorySummary[]> {
+    // Walks the name index from `after` and stops at `limit` matches: a page costs the names read.
+    return this.#rows<RepositorySummary>(
+      this.#pool,
+      `SELECT r.name, (SELECT count(*) FROM (SELECT 1 FROM tags t WHERE t.repository_id = r.id LIMIT ${TAG_COUNT_CAP}) AS capped) AS tags,
+              (SELECT max(t.updated_at) FROM tags t WHERE t.repository_id = r.id) AS "pushedAt"
+         FROM repositories r
+        WHERE r.name > $1 AND ($2 = '' OR strpos(r.name, $2) > 0)
+          AND EXISTS (SELECT 1 FROM repository_manifests rm WHERE rm.repository_id = r.id)
+        ORDER BY r.name LIMIT $3`,
+      [search.after ?? '', search.contains, search.limit],
+    );
+  }
+
+  nextRepositoryName(after: string, before: string): Promise<string | undefined> {
+    return this.#row<{ name: string }>(
+      this.#pool,
+      `SELECT r.name FROM repositories r
+        WHERE r.name > $1 AND r.name < $2 AND EXISTS (SELECT 1 FROM repository_manifests rm WHERE rm.repository_id = r.id)
+        ORDER BY r.name LIMIT 1`,
+      [after, before],
+    ).then((row) => row?.name);
+  }
+
+  getRepositorySummary(repository: string): Promise<RepositorySummary | undefined> {
+    return this.#row<RepositorySummary>(
+      this.#pool,
+      `SELECT r.name, (SELECT count(*) FROM (SELECT 1 FROM tags t WHERE t.repository_id = r.id LIMIT ${TAG_COUNT_CAP}) AS capped) AS tags,
+              (SELECT max(t.updated_at) FROM tags t WHERE t.repository_id = r.id) AS "pushedAt"
+         FROM repositories r WHERE r.name = $1`,
+      [repository],
+    );
+  }
+
+  async listTagDetails(repository: string, cursor: TagCursor, limit: number): Promise<TagDetail[] | undefined> {
+    const repositoryId = await this.#repositoryId(this.#pool, repository);
+    if (repositoryId === undefined) return undefined;
+    const select = `SELECT t.name, m.digest, m.media_type AS "mediaType", ${MANIFEST_SIZE} AS size, t.updated_at AS "pushedAt"
+                      FROM tags t JOIN manifests m ON m.id = t.manifest_id`;
+    if (cursor.sort === 'name') {
+      return this.#rows<TagDetail>(this.#pool, `${select} WHERE t.repository_id = $1 AND t.name > $2 ORDER BY t.name LIMIT $3`, [repositoryId, cursor.after ?? '', limit]);
+    }
+    if (cursor.after === undefined) {
+      return this.#rows<TagDetail>(this.#pool, `${select} WHERE t.repository_id = $1 ORDER BY t.updated_at DESC, t.name LIMIT $2`, [repositoryId, limit]);
+    }
+    const { pushedAt, name } = cursor.after;
+    return this.#rows<TagDetail>(
+      this.#pool,
+      `${select} WHERE t.repository_id = $1 AND (t.updated_at < $2 OR (t.updated_at = $2 AND t.name > $3))
+        ORDER BY t.updated_at DESC, t.name LIMIT $4`,
+      [repositoryId, pushedAt, name, limit],
+    );
+  }
+
+  async getManifestSummary(repository: string, digest: string): Promise<ManifestSummary | undefined> {
+    const row = await this.#row<Omit<ManifestSummary, 'tags' | 'parents' | 'referrers'> & { id: number; repositoryId: number }>(
+      this.#pool,
+      `SELECT m.id, r.id AS "repositoryId", m.digest, m.media_type AS "mediaType", ${MANIFEST_SIZE} AS size, m.artifact_type AS "artifactType",
+              m.subject, rm.created_at AS "createdAt"
+         FROM repositories r JOIN repository_manifests rm ON rm.repository_id = r.id
+         JOIN manifests m ON m.id = rm.manifest_id AND m.digest = $1
+        WHERE r.name = $2`,
+      [digest, repository],
+    );
+    if (row === undefined) return undefined;
+    const { id, repositoryId, ...summary } = row;
+    const tags = await this.#rows<{ name: string }>(this.#pool, 'SELECT name FROM tags WHERE repository_id = $1 AND manifest_id = $2 ORDER BY name', [repositoryId, id]);
+    const parents = await this.#rows<{ digest: string }>(
+      this.#pool,
+      `SELECT p.digest FROM manifest_references mr JOIN manifests p ON p.id = mr.manifest_id
+         JOIN repository_manifests rm ON rm.manifest_id = p.id AND rm.repository_id = $1
+        WHERE mr.child = $2 AND mr.kind = 'manifest' ORDER BY p.digest`,
+      [repositoryId, digest],
+    );
+    const counts = await this.#rows<{ artifactType: string; n: number }>(
+      this.#pool,
+      `SELECT coalesce(m.artifact_type, '') COLLATE "C" AS "artifactType", count(*) AS n FROM manifests m
+         JOIN repository_manifests rm ON rm.manifest_id = m.id AND rm.repository_id = $1
+        WHERE m.subject = $2 GROUP BY 1 ORDER BY 1`,
+      [repositoryId, digest],
+    );
+    return {
+      ...summary,
+      tags: tags.map((tag) => tag.name),
+      parents: parents.map((parent) => parent.digest),
+      referrers: Object.fromEntries(counts.map((count) => [count.artifactType, count.n])),
+    };
+  }
+
+  // ---- garbage-collector runs (GcRunStore) ----
+
+  async recordGcRun(run: GcRunRow): Promise<void> {
+    await this.#transaction(async (client) => {
+      const inserted = await this.#row<{ id: number }>(
+        client,
+        `INSERT INTO gc_runs (started_at, finished_at, trigger, manifests, blobs, bytes_reclaimed, orphans, orphan_bytes, policy_tags, policy_manifests)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+        [run.startedAt, run.finishedAt, run.trigger, run.manifests, run.blobs, run.bytesReclaimed, run.orphans, run.orphanBytes, run.policyTags, run.policyManifests],
+      );
+      await this.#run(client, 'DELETE FROM gc_runs WHERE id <= $1', [(inserted?.id ?? 0) - GC_RUNS_KEPT]);
+    });
+  }
+
+  listGcRuns(limit: number): Promise<GcRunRow[]> {
+    return this.#rows<GcRunRow>(
+      this.#pool,
+      `SELECT started_at AS "startedAt", finished_at AS "finishedAt", trigger, manifests, blobs, bytes_reclaimed AS "bytesReclaimed",
+              orphans, orphan_bytes AS "orphanBytes", policy_tags AS "policyTags", policy_manifests AS "policyManifests"
+         FROM gc_runs ORDER BY id DESC LIMIT $1`,
+      [limit],
+    );
   }
 
   // ---- policies (PolicyStore; docs/lifecycle.md) ----
@@ -828,6 +996,12 @@ export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore,
     await this.#pool.end();
   }
 }
+
+/** A manifest's payload plus the blobs it references, and its child manifests with theirs (BrowseStore sizes). */
+const MANIFEST_SIZE = `(m.size
+  + (SELECT coalesce(sum(b.size), 0) FROM manifest_references mr JOIN blobs b ON b.digest = mr.child WHERE mr.manifest_id = m.id AND mr.kind = 'blob')
+  + (SELECT coalesce(sum(c.size + (SELECT coalesce(sum(cb.size), 0) FROM manifest_references cr JOIN blobs cb ON cb.digest = cr.child WHERE cr.manifest_id = c.id AND cr.kind = 'blob')), 0)
+       FROM manifest_references mr JOIN manifests c ON c.digest = mr.child WHERE mr.manifest_id = m.id AND mr.kind = 'manifest'))`;
 
 /** Thrown inside putManifest's transaction to roll it back when an immutable tag would move. */
 class ImmutableTagRefusal extends Error {

@@ -163,6 +163,62 @@ export const MIGRATIONS: readonly PostgresMigration[] = [
       berth_tag_left(), berth_enqueue_manifest(text, text), berth_enqueue_blob(text, text), berth_now_ms();
     `,
   },
+  // The shared state of an upload session (src/metadata/store.ts UploadState).
+  {
+    up: `
+    ALTER TABLE uploads
+      ADD COLUMN hashed_offset bigint NOT NULL DEFAULT 0,
+      ADD COLUMN hash_state bytea,
+      ADD COLUMN writer text,
+      ADD COLUMN writer_until bigint NOT NULL DEFAULT 0,
+      ADD COLUMN version bigint NOT NULL DEFAULT 0;
+    `,
+    down: `
+    ALTER TABLE uploads DROP COLUMN hashed_offset, DROP COLUMN hash_state, DROP COLUMN writer, DROP COLUMN writer_until, DROP COLUMN version;
+    `,
+  },
+  // State shared by every instance (src/metadata/shared-state.ts): named values, failed logins.
+  {
+    up: `
+    CREATE TABLE shared_values (
+      name text PRIMARY KEY,
+      value text NOT NULL,
+      created_at bigint NOT NULL
+    );
+    CREATE TABLE login_failures (
+      client text PRIMARY KEY,
+      window_start bigint NOT NULL,
+      failures bigint NOT NULL
+    );
+    `,
+    down: `
+    DROP TABLE login_failures, shared_values;
+    `,
+  },
+  // The web UI (src/metadata/browse.ts, gc-runs.ts): tag listings sorted by push time, newest first,
+  // and the garbage collector's run history.
+  {
+    up: `
+    CREATE INDEX tags_by_push ON tags (repository_id, updated_at DESC, name);
+    CREATE TABLE gc_runs (
+      id bigserial PRIMARY KEY,
+      started_at bigint NOT NULL,
+      finished_at bigint NOT NULL,
+      trigger text NOT NULL CHECK (trigger IN ('server', 'command')),
+      manifests bigint NOT NULL,
+      blobs bigint NOT NULL,
+      bytes_reclaimed bigint NOT NULL,
+      orphans bigint NOT NULL,
+      orphan_bytes bigint NOT NULL,
+      policy_tags bigint NOT NULL,
+      policy_manifests bigint NOT NULL
+    );
+    `,
+    down: `
+    DROP TABLE gc_runs;
+    DROP INDEX tags_by_push;
+    `,
+  },
   {
     // The import journal (src/metadata/import-store.ts), as SQLite's import_journal: one row per
     // repository of a source that `berth import` finished, with the fingerprint of what the source held then.

@@ -175,4 +175,27 @@ export const MIGRATIONS: readonly string[] = [
     policy_manifests INTEGER NOT NULL
   );
   `,
+  // The shared state of an upload session (src/metadata/store.ts UploadState): what another
+  // process needs to continue it (the saved running hash) and who writes to it now.
+  `
+  ALTER TABLE uploads ADD COLUMN hashed_offset INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE uploads ADD COLUMN hash_state BLOB;
+  ALTER TABLE uploads ADD COLUMN writer TEXT;
+  ALTER TABLE uploads ADD COLUMN writer_until INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE uploads ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+  `,
+  // State shared by every process of a deployment (src/metadata/shared-state.ts): named values (the
+  // token signing key) and the failed-login windows of the limiter.
+  `
+  CREATE TABLE shared_values (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TABLE login_failures (
+    client TEXT PRIMARY KEY,
+    window_start INTEGER NOT NULL,
+    failures INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];

@@ -3,6 +3,7 @@
 // processes (cluster workers) sharing the file serialise their writes.
 import type { ImportedRepository, ImportStore } from '../import-store.js';
 import type { ExportStore, RepositoryContents } from '../export-store.js';
+import type { LoginWindow, SharedStateStore } from '../shared-state.js';
 import Database from 'better-sqlite3';
 import { TAG_COUNT_CAP, type BrowseStore, type ManifestSummary, type RepositorySearch, type RepositorySummary, type TagCursor, type TagDetail } from '../browse.js';
 import { GC_RUNS_KEPT, type GcRunRow, type GcRunStore } from '../gc-runs.js';
@@ -18,6 +19,8 @@ import {
   type PutManifestResult,
   type ReferrerRow,
   type UploadRow,
+  type UploadState,
+  type UploadStateChange,
 } from '../store.js';
 import { MIGRATIONS } from './schema.js';
 import { TagPageCache } from './tag-page-cache.js';
@@ -36,7 +39,7 @@ export interface SqliteOptions {
 
 type Statement = Database.Statement<unknown[], unknown>;
 
-export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, PolicyStore, EventStore, BrowseStore, ImportStore, ExportStore, GcRunStore {
+export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, PolicyStore, EventStore, BrowseStore, ImportStore, GcRunStore, SharedStateStore, ExportStore {
   readonly #db: Database.Database;
   readonly #statements = new Map<string, Statement>();
   readonly #tagPages = new TagPageCache(TAG_PAGE_CACHE_NAMES);
@@ -214,11 +217,11 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
     const now = Date.now();
     const result = this.#db.transaction((): PutManifestResult => {
       const repositoryId = this.#ensureRepository(manifest.repository, now);
-      for (const digest of manifest.blobs) {
+      for (const digest of manifest.fromUpstream === true ? [] : manifest.blobs) {
         const found = this.#sql('SELECT 1 FROM repository_blobs WHERE repository_id = ? AND digest = ?').get(repositoryId, digest);
         if (found === undefined) return { ok: false, missing: 'blob', digest };
       }
-      for (const digest of manifest.manifests) {
+      for (const digest of manifest.fromUpstream === true ? [] : manifest.manifests) {
         const found = this.#sql(
           'SELECT 1 FROM repository_manifests rm JOIN manifests m ON m.id = rm.manifest_id WHERE rm.repository_id = ? AND m.digest = ?',
         ).get(repositoryId, digest);
@@ -362,6 +365,48 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
 
   hasUpload(id: string): Promise<boolean> {
     return Promise.resolve(this.#sql('SELECT 1 FROM uploads WHERE id = ?').get(id) !== undefined);
+  }
+
+  getUploadState(id: string): Promise<UploadState | undefined> {
+    const row = this.#sql(
+      'SELECT hashed_offset AS offset, hash_state AS hashState, writer, writer_until AS writerUntil, version FROM uploads WHERE id = ?',
+    ).get(id) as UploadState | undefined;
+    return Promise.resolve(row);
+  }
+
+  casUploadState(id: string, version: number, next: UploadStateChange): Promise<boolean> {
+    const changed = this.#sql(
+      'UPDATE uploads SET hashed_offset = ?, hash_state = ?, writer = ?, writer_until = ?, version = version + 1 WHERE id = ? AND version = ?',
+    ).run(next.offset, next.hashState, next.writer, next.writerUntil, id, version).changes;
+    return Promise.resolve(changed === 1);
+  }
+
+  // ---- shared state (SharedStateStore) ----
+
+  sharedValue(name: string, candidate: string): Promise<string> {
+    this.#sql('INSERT INTO shared_values (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING').run(name, candidate, Date.now());
+    return Promise.resolve(this.#sql('SELECT value FROM shared_values WHERE name = ?').pluck().get(name) as string);
+  }
+
+  countLoginFailure(client: string, now: number, windowMs: number): Promise<LoginWindow> {
+    const row = this.#sql(
+      `INSERT INTO login_failures (client, window_start, failures) VALUES (?, ?, 1)
+       ON CONFLICT (client) DO UPDATE SET
+         failures = CASE WHEN login_failures.window_start > excluded.window_start - ? THEN login_failures.failures + 1 ELSE 1 END,
+         window_start = CASE WHEN login_failures.window_start > excluded.window_start - ? THEN login_failures.window_start ELSE excluded.window_start END
+       RETURNING window_start AS start, failures`,
+    ).get(client, now, windowMs, windowMs) as LoginWindow;
+    return Promise.resolve(row);
+  }
+
+  loginWindow(client: string, now: number, windowMs: number): Promise<LoginWindow | undefined> {
+    const row = this.#sql('SELECT window_start AS start, failures FROM login_failures WHERE client = ? AND window_start > ?').get(client, now - windowMs) as LoginWindow | undefined;
+    return Promise.resolve(row);
+  }
+
+  pruneLoginWindows(now: number, windowMs: number, limit: number): Promise<number> {
+    const changes = this.#sql('DELETE FROM login_failures WHERE client IN (SELECT client FROM login_failures WHERE window_start <= ? LIMIT ?)').run(now - windowMs, limit).changes;
+    return Promise.resolve(changes);
   }
 
   listUploadsStartedBefore(time: number, limit: number): Promise<UploadRow[]> {
@@ -661,6 +706,17 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
               AND EXISTS (SELECT 1 FROM repository_manifests rm WHERE rm.repository_id = r.id)
             ORDER BY r.name LIMIT ?`,
         ).all(search.after ?? '', search.contains, search.contains, search.limit) as RepositorySummary[],
+    );
+  }
+
+  nextRepositoryName(after: string, before: string): Promise<string | undefined> {
+    return this.#settle(
+      () =>
+        this.#sql(
+          `SELECT r.name FROM repositories r
+            WHERE r.name > ? AND r.name < ? AND EXISTS (SELECT 1 FROM repository_manifests rm WHERE rm.repository_id = r.id)
+            ORDER BY r.name LIMIT 1`,
+        ).pluck().get(after, before) as string | undefined,
     );
   }
 

@@ -1,4 +1,4 @@
-// The offline fixtures (../shared/clients/make-fixtures.sh through scripts/fixtures.sh, cached
+// The offline fixtures (scripts/fixtures/build.mjs through scripts/fixtures.sh, cached
 // in .tmp/fixtures): fixtures.tsv rows and contents.tsv rows.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';

@@ -1,4 +1,4 @@
-// Where things live: the repo root, the shared folder beside it, and the e2e scratch space.
+// Where things live: the repo root and the e2e scratch space.
 import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import path from 'node:path';
 import { tmpdir } from 'node:os';
@@ -16,9 +16,6 @@ function findRepoRoot(start: string): string {
 
 /** The repository root (works from test/e2e/harness and from dist/test/e2e/harness). */
 export const repoRoot = findRepoRoot(path.dirname(fileURLToPath(import.meta.url)));
-
-/** The read-only shared folder, `../shared` relative to the repo root. */
-export const sharedDir = path.resolve(repoRoot, '..', 'shared');
 
 /** Scratch space of the e2e suite (git-ignored). */
 export const e2eTmpRoot = path.join(repoRoot, '.tmp', 'e2e');

@@ -72,7 +72,7 @@ export interface RegistryOptions {
   readonly tls?: { readonly certificate: string; readonly key: string; readonly ca: string };
   /** YAML of the storage driver's mapping instead of the filesystem in the data dir (e.g. `s3: { bucket: b, ... }`). */
   readonly storage?: string;
-  /** More top-level YAML lines of the configuration (e.g. `metadata: { sqlite: { path: /x } }`). */
+  /** More top-level YAML lines of the configuration (e.g. `proxy: { remoteurl: … }`, `metadata: { sqlite: { path: /x } }`). */
   readonly extra?: readonly string[];
 }
 

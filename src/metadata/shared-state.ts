@@ -1,0 +1,28 @@
+// State that every instance of one deployment must share, beyond the registry's own metadata: the
+// built-in token service's signing key (a token issued by one instance is accepted by any other) and
+// the failed-login counts of the limiter (a client cannot spread its guesses over the instances).
+// Implemented by the SQLite store (cluster workers on one file) and the PostgreSQL store.
+
+/** Failed logins of one client within the current window. */
+export interface LoginWindow {
+  /** When the window started (ms since the epoch). */
+  readonly start: number;
+  readonly failures: number;
+}
+
+export interface SharedStateStore {
+  /**
+   * The value stored under `name`; when there is none, stores `candidate` and returns it. Of several
+   * instances calling at once, all get the value of the one that stored first.
+   */
+  sharedValue(name: string, candidate: string): Promise<string>;
+  /**
+   * Counts a failed login of `client` at `now`, in a window of `windowMs` that starts with the first
+   * failure after the last window ended; returns the window after counting.
+   */
+  countLoginFailure(client: string, now: number, windowMs: number): Promise<LoginWindow>;
+  /** The client's window at `now`, when one is open. */
+  loginWindow(client: string, now: number, windowMs: number): Promise<LoginWindow | undefined>;
+  /** Forgets windows that ended before `now - windowMs` (at most `limit`); returns how many. */
+  pruneLoginWindows(now: number, windowMs: number, limit: number): Promise<number>;
+}

@@ -1,0 +1,122 @@
+// Filling the cache with one blob from the upstream: the upstream's body is written to a private
+// upload key, hashed on the way and, verified against the digest, committed to the blob's key and
+// linked into the repository. Clients that wait on it get the bytes as they arrive (a tap); the last
+// chunk is held back until the digest is verified, so a client never receives a whole body that
+// fails verification: its transfer is cut instead. A client that leaves only loses its tap: the
+// fill goes on for the cache and for the others.
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { PassThrough, Readable, type Writable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import type { MetadataStore } from '../metadata/store.js';
+import type { StorageDriver } from '../storage/driver.js';
+import { blobKey, uploadKey } from './blob-keys.js';
+import { linkStoredBlob } from './blob-link.js';
+import { createDigester, digestAlgorithm, digestHex, type Digest } from './digest.js';
+import type { RepositoryName } from './names.js';
+import { UpstreamUnavailableError } from './proxy-errors.js';
+
+/** A body that sends nothing for this long is given up (the upstream stalled). */
+export const STALL_TIMEOUT_MS = 30_000;
+
+export interface FillTarget {
+  readonly metadata: MetadataStore;
+  readonly storage: StorageDriver;
+  readonly repository: RepositoryName;
+  readonly digest: Digest;
+}
+
+export class BlobFill {
+  readonly digest: Digest;
+  /** The upstream's Content-Length, when it sent one. */
+  readonly size: number | undefined;
+  /** Settles when the blob is committed and linked (resolves) or the fill failed (rejects). */
+  readonly done: Promise<void>;
+  readonly #taps = new Set<PassThrough>();
+  readonly #target: FillTarget;
+  readonly #abort: AbortController;
+  #started = false;
+
+  /** `body` is the upstream's 200 body; `abort` cancels the upstream request. */
+  constructor(target: FillTarget, body: WebReadableStream<Uint8Array> | ReadableStream<Uint8Array>, size: number | undefined, abort: AbortController) {
+    this.#target = target;
+    this.digest = target.digest;
+    this.size = size;
+    this.#abort = abort;
+    this.done = this.#run(body);
+    // Nobody may be waiting on `done`; failures are reported through the taps.
+    this.done.catch(() => undefined);
+  }
+
+  /** A stream of the blob's bytes for one client, from the start; only before the first byte arrived. */
+  tap(): Readable | undefined {
+    if (this.#started) return undefined;
+    const tap = new PassThrough({ highWaterMark: 1024 * 1024 });
+    this.#taps.add(tap);
+    tap.once('close', () => this.#taps.delete(tap));
+    return tap;
+  }
+
+  async #run(body: WebReadableStream<Uint8Array> | ReadableStream<Uint8Array>): Promise<void> {
+    const { storage, metadata, repository, digest } = this.#target;
+    const id = randomUUID();
+    const hash = createDigester(digestAlgorithm(digest));
+    let received = 0;
+    let held: Buffer | undefined;
+    let stall: NodeJS.Timeout | undefined;
+    const armStall = (): void => {
+      clearTimeout(stall);
+      stall = setTimeout(() => this.#abort.abort(new UpstreamUnavailableError(`no bytes of ${digest} for ${STALL_TIMEOUT_MS} ms`)), STALL_TIMEOUT_MS);
+    };
+    let writer: { stream: Writable } | undefined;
+    try {
+      writer = await storage.append(uploadKey(id), { last: true });
+      const source = Readable.fromWeb(body as WebReadableStream<Uint8Array>, { signal: this.#abort.signal });
+      armStall();
+      for await (const piece of source) {
+        this.#started = true;
+        armStall();
+        const chunk = piece as Buffer;
+        received += chunk.length;
+        if (this.size !== undefined && received > this.size) throw new UpstreamUnavailableError(`the upstream sent more than the ${this.size} bytes of ${digest} it announced`);
+        hash.update(chunk);
+        const written = writer.stream.write(chunk) ? undefined : once(writer.stream, 'drain');
+        const sent = held === undefined ? undefined : this.#send(held);
+        held = chunk;
+        await Promise.all([written, sent]);
+      }
+      this.#started = true;
+      clearTimeout(stall);
+      writer.stream.end();
+      await once(writer.stream, 'finish');
+      if (this.size !== undefined && received !== this.size) throw new UpstreamUnavailableError(`the upstream sent ${received} of the ${this.size} bytes of ${digest}`);
+      const actual = hash.digest('hex');
+      if (actual !== digestHex(digest)) throw new UpstreamUnavailableError(`the upstream's bytes for ${digest} hash to ${digestAlgorithm(digest)}:${actual}`);
+      const since = Date.now(); // before the commit: see linkStoredBlob
+      await storage.commit(uploadKey(id), blobKey(digest));
+      if (!(await linkStoredBlob(metadata, storage, repository, { digest, size: received }, undefined, since))) {
+        throw new UpstreamUnavailableError(`${digest} was collected as it was stored; pull again`);
+      }
+    } catch (error) {
+      clearTimeout(stall);
+      this.#abort.abort(error);
+      writer?.stream.destroy();
+      await storage.delete(uploadKey(id)).catch(() => undefined);
+      const failure = error instanceof UpstreamUnavailableError ? error : new UpstreamUnavailableError(`fetching ${digest} failed: ${(error as Error).message}`, { cause: error });
+      for (const tap of this.#taps) tap.destroy(failure);
+      throw failure;
+    }
+    // Verified and committed: the held-back last chunk completes every client's body.
+    for (const tap of this.#taps) tap.end(held);
+  }
+
+  /** Writes the chunk to every tap; resolves when each has room again (or went away). */
+  async #send(chunk: Buffer): Promise<void> {
+    const waits: Promise<unknown>[] = [];
+    for (const tap of this.#taps) {
+      if (tap.destroyed) continue;
+      if (!tap.write(chunk)) waits.push(Promise.race([once(tap, 'drain'), once(tap, 'close')]).catch(() => undefined));
+    }
+    if (waits.length > 0) await Promise.all(waits);
+  }
+}

@@ -1,0 +1,90 @@
+// One behaviour suite for SharedStateStore (src/metadata/shared-state.ts), over SQLite and PostgreSQL.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { SharedStateStore } from '../../src/metadata/shared-state.js';
+import { SqliteStore } from '../../src/metadata/sqlite/sqlite-store.js';
+import { createTestDatabase, type TestDatabase } from '../support/postgres-database.js';
+
+interface Factory {
+  readonly name: string;
+  /** Two stores on one database (two instances). */
+  create(): Promise<[SharedStateStore & { close(): Promise<void> }, SharedStateStore & { close(): Promise<void> }]>;
+  dispose(): Promise<void>;
+}
+
+let counter = 0;
+
+function sharedStateSuite(factory: Factory): void {
+  describe(`SharedStateStore behaviour: ${factory.name}`, () => {
+    let one: SharedStateStore & { close(): Promise<void> };
+    let two: SharedStateStore & { close(): Promise<void> };
+    before(async () => {
+      [one, two] = await factory.create();
+    });
+    after(async () => {
+      await one.close();
+      await two.close();
+      await factory.dispose();
+    });
+
+    it('sharedValue: the first value stored wins, for every instance, also when they race', async () => {
+      const name = `key-${++counter}`;
+      const values = await Promise.all([one.sharedValue(name, 'from one'), two.sharedValue(name, 'from two'), one.sharedValue(name, 'later')]);
+      assert.equal(new Set(values).size, 1);
+      assert.ok(values[0] === 'from one' || values[0] === 'from two');
+      assert.equal(await two.sharedValue(name, 'again'), values[0]);
+    });
+
+    it('login failures are counted across instances within a window, and start again after it', async () => {
+      const client = `10.0.0.${++counter}`;
+      assert.equal(await one.loginWindow(client, 1_000, 100), undefined);
+      assert.deepEqual(await one.countLoginFailure(client, 1_000, 100), { start: 1_000, failures: 1 });
+      const counted = await Promise.all([one.countLoginFailure(client, 1_050, 100), two.countLoginFailure(client, 1_060, 100)]);
+      assert.deepEqual(counted.map((window) => window.failures).sort(), [2, 3]);
+      assert.deepEqual(await two.loginWindow(client, 1_099, 100), { start: 1_000, failures: 3 });
+      assert.equal(await two.loginWindow(client, 1_100, 100), undefined);
+      assert.deepEqual(await two.countLoginFailure(client, 1_100, 100), { start: 1_100, failures: 1 });
+      assert.equal(await one.loginWindow(`other-${client}`, 1_050, 100), undefined);
+    });
+
+    it('pruneLoginWindows forgets only windows that ended', async () => {
+      const old = `old-${++counter}`;
+      const open = `open-${counter}`;
+      await one.countLoginFailure(old, 10_000, 100);
+      await one.countLoginFailure(open, 10_150, 100);
+      assert.ok((await two.pruneLoginWindows(10_200, 100, 1000)) >= 1);
+      assert.equal(await one.loginWindow(old, 10_050, 100), undefined, 'pruned');
+      assert.deepEqual(await one.loginWindow(open, 10_200, 100), { start: 10_150, failures: 1 });
+    });
+  });
+}
+
+let directory = '';
+sharedStateSuite({
+  name: 'SqliteStore (two connections on one file)',
+  create: () => {
+    directory = mkdtempSync(join(tmpdir(), 'berth-shared-state-'));
+    const path = join(directory, 'metadata.sqlite');
+    const first = new SqliteStore({ path });
+    return Promise.resolve([first, new SqliteStore({ path })]);
+  },
+  dispose: () => {
+    rmSync(directory, { recursive: true, force: true });
+    return Promise.resolve();
+  },
+});
+
+let database: TestDatabase | undefined;
+sharedStateSuite({
+  name: 'PostgresStore (two stores on one database)',
+  create: async () => {
+    database = await createTestDatabase('shared_state');
+    return [await database.open(), await database.open()];
+  },
+  dispose: async () => {
+    await database?.drop();
+  },
+});
