@@ -41,6 +41,13 @@ export interface DistributionLayout {
   /** Repository names, in lexical order. */
   listRepositories(): Promise<string[]>;
   readRepository(name: string): Promise<LayoutRepository>;
+  /**
+   * Optional: a cheap fingerprint of the repository's links that changes whenever any of them does,
+   * taken without reading them (directory and link mtimes on a filesystem, keys and ETags of one
+   * listing on S3), and its unfinished uploads. Undefined fingerprint: not trustworthy this time (an
+   * mtime too recent to tell a later write in the same clock tick apart); the pass then reads the links.
+   */
+  quickFingerprint?(name: string): Promise<{ readonly fingerprint: string | undefined; readonly uploads: number }>;
   /** The blob's bytes, or undefined when `blobs/…/data` is missing. */
   blob(digest: string): Promise<BlobSource | undefined>;
   /** A whole small blob (a manifest), or undefined when missing. */

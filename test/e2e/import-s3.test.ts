@@ -24,7 +24,7 @@ import { FILE_TIMEOUT_MS } from './harness/suite.js';
 
 interface Report {
   source: string;
-  repositories: { total: number; imported: number; unchanged: number; withRefusals: number };
+  repositories: { total: number; imported: number; unchanged: number; unchangedUnread: number; withRefusals: number };
   manifests: number;
   blobs: { hardLinked: number; serverSideCopied: number; copied: number; bytesCopied: number; bytesVerified: number };
   refusals: unknown[];
@@ -126,6 +126,14 @@ await describe('berth import from docker-registry 2.8.2 on S3 (radosgw)', { time
     assert.equal(report.blobs.bytesCopied, 0);
     assert.ok(report.blobs.serverSideCopied >= 10, `${report.blobs.serverSideCopied} blobs copied server-side`);
     assert.ok(report.blobs.bytesVerified > 64 * 1024 * 1024, 'the copies were hashed against their digests');
+    const again = await importInto(berth.config);
+    assert.equal(again.repositories.unchangedUnread, 4, 'a second pass skips every repository on one listing each (ETags), reading no link');
+    await copy(fx.get('oci-image').ref, `docker://${old.host}/imps3/oci-index:v1`); // a tag moved: current/link rewritten
+    const moved = await importInto(berth.config);
+    assert.equal(moved.repositories.imported, 1);
+    assert.equal(moved.repositories.unchangedUnread, 3);
+    await copy(fx.get('oci-index').ref, `docker://${old.host}/imps3/oci-index:v1`); // and back, for the comparison below
+    assert.equal((await importInto(berth.config)).repositories.imported, 1);
     await checkAll(await berth.start(), 's3');
   });
 
