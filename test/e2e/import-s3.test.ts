@@ -51,7 +51,7 @@ const newBucket = `import-new-${suffix}`;
 
 function s3Yaml(bucket: string, rootDirectory: string): string {
   const s3 = s3Service();
-  return `s3: { accesskey: ${s3.accessKey}, secretkey: ${s3.secretKey}, region: ${s3.region}, regionendpoint: "${s3.endpoint}", bucket: ${bucket}, rootdirectory: ${rootDirectory}, secure: false }`;
+  return `s3: { accesskey: ${s3.accessKey}, secretkey: ${s3.secretKey}, region: ${s3.region}, regionendpoint: "${s3.endpoint}", bucket: ${bucket}, rootdirectory: ${rootDirectory}, secure: false, forcepathstyle: true }`; // v3 needs forcepathstyle (2.8 implies it)
 }
 
 async function copy(from: string, to: string): Promise<void> {
