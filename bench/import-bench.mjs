@@ -4,8 +4,10 @@
 // first) and, when docker-registry is installed, distribution's own `garbage-collect --dry-run` walk
 // of the same layout as the yardstick. Defaults: 10,000 repositories, 10 tags each (100,000 tags).
 //   nice -n 10 node bench/import-bench.mjs            REPOS=1000 TAGS=10 node bench/import-bench.mjs
+// LAYOUT_DIR=<dir>: the generated layout is kept there and reused by later runs of the same size
+// (generating 100,000 tags takes longer than importing them); the import destination is fresh each run.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LayoutWriter } from '../dist/test/support/distribution-layout.js';
@@ -25,12 +27,21 @@ function time(label, command, args) {
 
 try {
   const generated = process.hrtime.bigint();
-  const layout = new LayoutWriter(join(dir, 'old'));
-  for (let r = 0; r < REPOS; r++) {
-    const repository = `ns${r % 100}/repo${r}`;
-    for (let t = 0; t < TAGS; t++) layout.image(repository, [`layer ${r}/${t}`, `shared ${r % 100}`], `v${t}`);
+  const kept = process.env.LAYOUT_DIR === undefined ? undefined : join(process.env.LAYOUT_DIR, `layout-${REPOS}x${TAGS}`);
+  const layout = new LayoutWriter(kept ?? join(dir, 'old'));
+  const reused = kept !== undefined && existsSync(join(kept, 'complete'));
+  if (!reused) {
+    if (kept !== undefined) rmSync(kept, { recursive: true, force: true });
+    for (let r = 0; r < REPOS; r++) {
+      const repository = `ns${r % 100}/repo${r}`;
+      for (let t = 0; t < TAGS; t++) layout.image(repository, [`layer ${r}/${t}`, `shared ${r % 100}`], `v${t}`);
+    }
+    if (kept !== undefined) {
+      mkdirSync(kept, { recursive: true });
+      writeFileSync(join(kept, 'complete'), '');
+    }
   }
-  const generateMs = Number(process.hrtime.bigint() - generated) / 1e6;
+  const generateMs = reused ? 0 : Number(process.hrtime.bigint() - generated) / 1e6;
   const config = join(dir, 'config.yml');
   writeFileSync(config, `version: 0.1\nlog: { level: warn }\nstorage: { filesystem: { rootdirectory: ${join(dir, 'new')} } }\n`);
   const first = time('first pass', process.execPath, [main, 'import', layout.root, config, '--json']);
@@ -53,6 +64,7 @@ try {
     secondPassMs: Math.round(second.ms),
     secondOverFirst: Number((second.ms / first.ms).toFixed(3)),
     secondPassUnchanged: secondReport.repositories.unchanged,
+    secondPassUnchangedUnread: secondReport.repositories.unchangedUnread,
     distributionGcDryRunMs: gcMs === undefined ? null : Math.round(gcMs),
     blobsHardLinked: firstReport.blobs.hardLinked,
     refusals: firstReport.refusals.length,

@@ -28,6 +28,8 @@ import { unknownVariables } from '../config/environment.js';
 import { ConfigError, loadConfig, workerCount } from '../config/load.js';
 import type { Config } from '../config/config.js';
 import { layoutOf, sourceConfigOf, SourceConfigError } from '../migrate/source-config.js';
+import { BerthLayout } from '../migrate/berth-layout.js';
+import type { DistributionLayout } from '../migrate/distribution-layout.js';
 import { Importer } from '../migrate/importer.js';
 import { formatImportReport } from '../migrate/report.js';
 import { progressPrinter } from '../migrate/progress.js';
@@ -215,23 +217,40 @@ program
   .option('--full', 'ignore the journal: look at every repository again')
   .option('--concurrency <n>', 'repositories imported at once', '4')
   .option('--json', 'print the final report as JSON')
-  .action(async (source: string, file: string | undefined, options: { dryRun?: boolean; verify?: string | boolean; full?: boolean; concurrency: string; json?: boolean }) => {
+  .option('--from <kind>', 'what the source is: distribution (its storage layout) or berth (another Berth store, <source> being its configuration file)', 'distribution')
+  .action(async (source: string, file: string | undefined, options: { dryRun?: boolean; verify?: string | boolean; full?: boolean; concurrency: string; json?: boolean; from: string }) => {
     const config = loadOrExit(file);
+    if (options.from !== 'distribution' && options.from !== 'berth') {
+      process.stderr.write(`berth: --from: distribution or berth, not ${options.from}\n`);
+      process.exit(2);
+    }
     const concurrency = Number(options.concurrency);
     if (!Number.isInteger(concurrency) || concurrency < 1) {
       process.stderr.write(`berth: --concurrency: not a positive integer: ${options.concurrency}\n`);
       process.exit(2);
     }
-    let layout;
-    try {
-      layout = layoutOf(sourceConfigOf(source));
-    } catch (error) {
-      if (!(error instanceof SourceConfigError)) throw error;
-      process.stderr.write(`berth: import: ${error.message}\n`);
-      process.exit(2);
+    let layout: DistributionLayout;
+    let sourceMetadata: SqliteStore | PostgresStore | undefined;
+    if (options.from === 'berth') {
+      // The source's configuration file as it is: REGISTRY_* variables configure the destination.
+      const sourceConfig = loadOrExit(source, {});
+      if (storeName(sourceConfig) === storeName(config)) {
+        process.stderr.write(`berth: import: the source and the destination are the same store (${storeName(config)})\n`);
+        process.exit(2);
+      }
+      sourceMetadata = await openMetadata(sourceConfig);
+      layout = new BerthLayout(`berth:${storeName(sourceConfig)}`, sourceMetadata, createStorage(sourceConfig));
+    } else {
+      try {
+        layout = layoutOf(sourceConfigOf(source));
+      } catch (error) {
+        if (!(error instanceof SourceConfigError)) throw error;
+        process.stderr.write(`berth: import: ${error.message}\n`);
+        process.exit(2);
+      }
     }
     const storage = createStorage(config);
-    const metadata = new SqliteStore({ path: config.metadata.sqlitePath, synchronous: config.metadata.synchronous });
+    const metadata = await openMetadata(config);
     try {
       const importer = new Importer(layout, metadata, metadata, storage, {
         dryRun: options.dryRun === true,
@@ -246,8 +265,18 @@ program
       process.exitCode = report.refusals.length > 0 ? 3 : 0;
     } finally {
       await metadata.close();
+      await sourceMetadata?.close();
     }
   });
+
+/** A Berth store by where its metadata and bytes are (the import journal's source name; no secrets). */
+function storeName(config: Config): string {
+  const database = config.database;
+  const metadata = database === undefined ? `sqlite:${config.metadata.sqlitePath}` : `postgres:${database.host}:${database.port}/${database.dbname}`;
+  const driver = config.storage.driver;
+  const bytes = driver.kind === 's3' ? `s3:${driver.regionEndpoint ?? 'aws'}/${driver.bucket}/${driver.rootDirectory}` : driver.kind === 'filesystem' ? `filesystem:${driver.rootDirectory}` : 'inmemory';
+  return `${metadata}+${bytes}`;
+}
 
 const configCommand = program.command('config').description('configuration tools');
 configCommand
@@ -303,9 +332,9 @@ function workersOrExit(config: Config, option: string | undefined): number {
   }
 }
 
-function loadOrExit(file: string | undefined): ReturnType<typeof loadConfig> {
+function loadOrExit(file: string | undefined, env: NodeJS.ProcessEnv = process.env): ReturnType<typeof loadConfig> {
   try {
-    return loadConfig(file);
+    return loadConfig(file, env);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`berth: ${error.message}\n`);

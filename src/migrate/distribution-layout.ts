@@ -9,6 +9,8 @@
 // directory is a repository when it holds `_manifests` or `_layers`, and directories not starting
 // with "_" below it may be more repositories.
 
+import type { ObjectLocation } from '../storage/driver.js';
+
 /** One repository as the source lays it out: digests as they appear in its link files. */
 export interface LayoutRepository {
   readonly name: string;
@@ -23,13 +25,12 @@ export interface LayoutRepository {
 }
 
 /** Where a blob's bytes are, for a destination that can take them without reading them (hard link, server-side copy). */
-export type BlobLocation =
-  | { readonly kind: 'file'; readonly path: string }
-  | { readonly kind: 's3'; readonly endpoint: string | undefined; readonly bucket: string; readonly key: string };
+export type BlobLocation = ObjectLocation;
 
 export interface BlobSource {
   readonly size: number;
-  readonly location: BlobLocation;
+  /** undefined: only through `open` (a source driver that cannot say where its bytes are). */
+  readonly location?: BlobLocation;
   /** A stream of the bytes (verification, or a copy when the destination cannot link). */
   open(): Promise<NodeJS.ReadableStream>;
 }
@@ -40,6 +41,13 @@ export interface DistributionLayout {
   /** Repository names, in lexical order. */
   listRepositories(): Promise<string[]>;
   readRepository(name: string): Promise<LayoutRepository>;
+  /**
+   * Optional: a cheap fingerprint of the repository's links that changes whenever any of them does,
+   * taken without reading them (directory and link mtimes on a filesystem, keys and ETags of one
+   * listing on S3), and its unfinished uploads. Undefined fingerprint: not trustworthy this time (an
+   * mtime too recent to tell a later write in the same clock tick apart); the pass then reads the links.
+   */
+  quickFingerprint?(name: string): Promise<{ readonly fingerprint: string | undefined; readonly uploads: number }>;
   /** The blob's bytes, or undefined when `blobs/…/data` is missing. */
   blob(digest: string): Promise<BlobSource | undefined>;
   /** A whole small blob (a manifest), or undefined when missing. */

@@ -1,5 +1,6 @@
 // distribution's storage layout on a filesystem (storage.filesystem.rootdirectory).
 import { createReadStream } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { blobDataPath, parseLink, type BlobSource, type DistributionLayout, type LayoutRepository } from './distribution-layout.js';
@@ -8,8 +9,15 @@ export class FilesystemLayout implements DistributionLayout {
   readonly source: string;
   readonly #root: string;
 
-  /** `rootDirectory` is distribution's storage.filesystem.rootdirectory (docker/registry/v2 is below it). */
-  constructor(rootDirectory: string) {
+  readonly #racyWindowMs: number;
+
+  /**
+   * `rootDirectory` is distribution's storage.filesystem.rootdirectory (docker/registry/v2 is below it).
+   * `racyWindowMs`: an mtime this close to now makes the quick fingerprint untrustworthy (default 3 s,
+   * far above any filesystem's timestamp granularity).
+   */
+  constructor(rootDirectory: string, options: { readonly racyWindowMs?: number } = {}) {
+    this.#racyWindowMs = options.racyWindowMs ?? 3000;
     this.#root = join(resolve(rootDirectory), 'docker', 'registry', 'v2');
     this.source = `filesystem:${resolve(rootDirectory)}`;
   }
@@ -39,6 +47,37 @@ export class FilesystemLayout implements DistributionLayout {
     }
     const uploads = (await readdirOrEmpty(join(base, '_uploads'))).filter((entry) => entry.isDirectory()).length;
     return { name, layers, revisions, tags, uploads };
+  }
+
+  /**
+   * distribution adds and removes a layer or revision link as a directory below `<algorithm>/`, so
+   * that directory's mtime changes with them; a tag's `current/link` is rewritten in place, so its own
+   * mtime (and size) is taken; a tag added or deleted changes `tags`' mtime.
+   */
+  async quickFingerprint(name: string): Promise<{ fingerprint: string | undefined; uploads: number }> {
+    const base = join(this.#root, 'repositories', ...name.split('/'));
+    const hash = createHash('sha256');
+    const now = Date.now();
+    let newest = 0;
+    const note = async (label: string, path: string): Promise<void> => {
+      const info = await stat(path, { bigint: true }).catch(() => undefined);
+      if (info === undefined) {
+        hash.update(`${label} -\n`);
+        return;
+      }
+      hash.update(`${label} ${info.ino} ${info.size} ${info.mtimeNs} ${info.ctimeNs}\n`);
+      newest = Math.max(newest, Number(info.mtimeMs), Number(info.ctimeMs));
+    };
+    for (const kind of ['_layers', '_manifests/revisions']) {
+      const directory = join(base, ...kind.split('/'));
+      await note(kind, directory);
+      for (const algorithm of sortedByName(await readdirOrEmpty(directory))) if (algorithm.isDirectory()) await note(`${kind}/${algorithm.name}`, join(directory, algorithm.name));
+    }
+    const tags = join(base, '_manifests', 'tags');
+    await note('tags', tags);
+    for (const entry of sortedByName(await readdirOrEmpty(tags))) if (entry.isDirectory()) await note(`tag ${entry.name}`, join(tags, entry.name, 'current', 'link'));
+    const uploads = (await readdirOrEmpty(join(base, '_uploads'))).filter((entry) => entry.isDirectory()).length;
+    return { fingerprint: newest > now - this.#racyWindowMs ? undefined : hash.digest('hex'), uploads };
   }
 
   /** Digests linked below `<dir>/<algorithm>/<hex>/link`. */
@@ -73,6 +112,10 @@ export class FilesystemLayout implements DistributionLayout {
     const path = this.blobPath(digest);
     return path === undefined ? undefined : readFile(path).catch(() => undefined);
   }
+}
+
+function sortedByName(entries: import('node:fs').Dirent[]): import('node:fs').Dirent[] {
+  return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 async function readdirOrEmpty(path: string): Promise<import('node:fs').Dirent[]> {

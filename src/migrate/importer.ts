@@ -53,7 +53,8 @@ export interface ImportReport {
   readonly dryRun: boolean;
   readonly verified: boolean;
   readonly noVerifyReason?: string;
-  readonly repositories: { readonly total: number; readonly imported: number; readonly unchanged: number; readonly withRefusals: number };
+  /** unchangedUnread: of the unchanged, those whose quick fingerprint (no link read) matched the journal. */
+  readonly repositories: { readonly total: number; readonly imported: number; readonly unchanged: number; readonly unchangedUnread: number; readonly withRefusals: number };
   /** Manifests stored in a repository by this pass (dry run: that would be). */
   readonly manifests: number;
   /** Manifests already in their repository. */
@@ -100,7 +101,7 @@ export class Importer {
   /** Refusals per repository (repositories run concurrently). */
   readonly #refusedIn = new Map<string, number>();
   #started = 0;
-  #counts = { imported: 0, unchanged: 0, withRefusals: 0, done: 0, total: 0, manifests: 0, manifestsPresent: 0, tags: 0, tagsRemoved: 0, layerLinks: 0, hardLinked: 0, serverSideCopied: 0, copied: 0, present: 0, bytes: 0, bytesCopied: 0, bytesVerified: 0, uploads: 0 };
+  #counts = { imported: 0, unchanged: 0, withRefusals: 0, done: 0, total: 0, manifests: 0, manifestsPresent: 0, tags: 0, tagsRemoved: 0, layerLinks: 0, unread: 0, hardLinked: 0, serverSideCopied: 0, copied: 0, present: 0, bytes: 0, bytesCopied: 0, bytesVerified: 0, uploads: 0 };
 
   constructor(layout: DistributionLayout, metadata: MetadataStore, journal: ImportStore, storage: StorageDriver, options: ImportOptions = {}) {
     this.#layout = layout;
@@ -143,7 +144,7 @@ export class Importer {
       dryRun: this.#dryRun,
       verified: this.#verify,
       ...(this.#options.noVerifyReason === undefined ? {} : { noVerifyReason: this.#options.noVerifyReason }),
-      repositories: { total: c.total, imported: c.imported, unchanged: c.unchanged, withRefusals: c.withRefusals },
+      repositories: { total: c.total, imported: c.imported, unchanged: c.unchanged, unchangedUnread: c.unread, withRefusals: c.withRefusals },
       manifests: c.manifests,
       manifestsPresent: c.manifestsPresent,
       tags: c.tags,
@@ -175,12 +176,22 @@ export class Importer {
       this.#refuse({ kind: 'invalid-repository-name', repository: name, reason: error.message });
       return 'refused';
     }
+    // The quick fingerprint first: a change after it is seen by the next pass's.
+    const quick = await this.#layout.quickFingerprint?.(name);
+    const journalled = this.#options.full === true ? undefined : journalEntryOf((await this.#journal.getImportedRepository(this.#layout.source, name))?.fingerprint);
+    if (quick?.fingerprint !== undefined && journalled?.quick === quick.fingerprint) {
+      this.#counts.uploads += quick.uploads;
+      this.#counts.unread++;
+      return 'unchanged';
+    }
     const layout = await this.#layout.readRepository(name);
     this.#counts.uploads += layout.uploads;
-    const fingerprint = fingerprintOf(layout);
-    if (this.#options.full !== true) {
-      const journalled = await this.#journal.getImportedRepository(this.#layout.source, name);
-      if (journalled?.fingerprint === fingerprint) return 'unchanged';
+    const content = fingerprintOf(layout);
+    const fingerprint = journalEntry(quick?.fingerprint, content);
+    if (journalled?.content === content) {
+      // Unchanged, but the quick fingerprint was new or untrustworthy: record it for the next pass.
+      if (!this.#dryRun && quick?.fingerprint !== undefined) await this.#journal.recordImportedRepository(this.#layout.source, name, fingerprint);
+      return 'unchanged';
     }
     await this.#importLayers(repository, layout);
     const manifests = await this.#importManifests(repository, layout);
@@ -271,10 +282,10 @@ export class Importer {
   /** The source's bytes at `scratch`: hard-linked or copied server-side when the destination can, streamed (and hashed on the way) otherwise. */
   async #placeBlob(source: BlobSource, scratch: string, digest: Digest): Promise<{ placed: 'hard-link' | 'server-side-copy' | 'stream'; actual?: { digest: string; size: number } }> {
     const location = source.location;
-    if (location.kind === 'file' && this.#storage.linkFrom !== undefined && (await this.#storage.linkFrom(location.path, scratch))) {
+    if (location?.kind === 'file' && this.#storage.linkFrom !== undefined && (await this.#storage.linkFrom(location.path, scratch))) {
       return { placed: 'hard-link' };
     }
-    if (location.kind === 's3' && this.#storage.copyFromS3 !== undefined && (await this.#storage.copyFromS3({ endpoint: location.endpoint, bucket: location.bucket, key: location.key, size: source.size }, scratch))) {
+    if (location?.kind === 's3' && this.#storage.copyFromS3 !== undefined && (await this.#storage.copyFromS3({ endpoint: location.endpoint, bucket: location.bucket, key: location.key, size: source.size }, scratch))) {
       return { placed: 'server-side-copy' };
     }
     await this.#storage.delete(scratch);
@@ -428,6 +439,18 @@ function isSchema1(payload: Buffer): boolean {
   } catch {
     return false;
   }
+}
+
+/** A journal entry's fingerprint: the quick one (may be absent) and the content one. */
+function journalEntry(quick: string | undefined, content: string): string {
+  return quick === undefined ? content : `${content} ${quick}`;
+}
+
+/** The parts of a journal entry's fingerprint (an entry of before the quick fingerprint is content only). */
+function journalEntryOf(entry: string | undefined): { content: string; quick: string | undefined } | undefined {
+  if (entry === undefined) return undefined;
+  const [content = '', quick] = entry.split(' ');
+  return { content, quick };
 }
 
 /** What the journal compares: the repository's links as the source holds them. */

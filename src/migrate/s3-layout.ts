@@ -5,6 +5,7 @@
 // each link object's text is read as the filesystem layout reads the file. Blobs are offered by
 // location (bucket and key) so that an S3 destination can copy them server-side.
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { blobDataPath, parseLink, type BlobSource, type DistributionLayout, type LayoutRepository } from './distribution-layout.js';
 
@@ -77,6 +78,34 @@ export class S3Layout implements DistributionLayout {
       token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
     } while (token !== undefined);
     return keys;
+  }
+
+  /**
+   * One listing below `<name>/_`: every link object's key, size and ETag (distribution writes a link
+   * with one PutObject, so its ETag changes with its bytes; S3's one-second LastModified is not needed).
+   */
+  async quickFingerprint(name: string): Promise<{ fingerprint: string | undefined; uploads: number }> {
+    const base = `${this.#root}repositories/${name}/`;
+    const hash = createHash('sha256');
+    const uploads = new Set<string>();
+    let token: string | undefined;
+    const objects: string[] = [];
+    do {
+      const page = await this.#client.send(new ListObjectsV2Command({ Bucket: this.#options.bucket, Prefix: `${base}_`, ContinuationToken: token }));
+      for (const object of page.Contents ?? []) {
+        if (object.Key === undefined) continue;
+        const relative = object.Key.slice(base.length);
+        if (relative.startsWith('_uploads/')) {
+          const id = relative.split('/')[1];
+          if (id !== undefined && id !== '') uploads.add(id);
+          continue;
+        }
+        objects.push(`${relative} ${object.Size ?? 0} ${object.ETag ?? '-'}\n`);
+      }
+      token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+    } while (token !== undefined);
+    for (const line of objects.sort()) hash.update(line);
+    return { fingerprint: hash.digest('hex'), uploads: uploads.size };
   }
 
   async readRepository(name: string): Promise<LayoutRepository> {

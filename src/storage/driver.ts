@@ -29,6 +29,11 @@ export interface AppendOptions {
   readonly last?: boolean;
 }
 
+/** Where an object's bytes are, for a reader that can take them without a stream (hard link, server-side copy). */
+export type ObjectLocation =
+  | { readonly kind: 'file'; readonly path: string }
+  | { readonly kind: 's3'; readonly endpoint: string | undefined; readonly bucket: string; readonly key: string };
+
 export interface StorageDriver {
   readonly name: string;
   stat(key: string): Promise<ObjectInfo | undefined>;
@@ -88,6 +93,8 @@ export interface StorageDriver {
    * with this driver's credentials): the caller then copies through a stream. `berth import` uses it.
    */
   copyFromS3?(source: { readonly endpoint: string | undefined; readonly bucket: string; readonly key: string; readonly size: number }, to: string): Promise<boolean>;
+  /** Optional: where the object at `key` is (whether or not it exists), for `linkFrom`/`copyFromS3` of another driver. */
+  locate?(key: string): ObjectLocation;
   /** Removes an object, or every object below a prefix ending in "/". Absent keys are not an error. */
   delete(keyOrPrefix: string): Promise<void>;
   /** Every object below a prefix, in no particular order. */

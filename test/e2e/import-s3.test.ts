@@ -7,15 +7,15 @@
 // back from each Berth and the digests, blobs and file contents are compared with the fixtures.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { s3Service } from '../support/services.js';
-import { parseJson, sha256 } from './harness/digests.js';
+import { parseJson } from './harness/digests.js';
 import { runOk } from './harness/exec.js';
 import { digestOf, loadFixtures, type Fixtures } from './harness/fixtures.js';
-import { checkBlobs, checkImageFiles, dirCopy, referencedDigests } from './harness/image-layout.js';
+import { checkImported } from './harness/import-checks.js';
 import { makeClients, type Clients } from './harness/clients.js';
 import { freshShortDir, freshWorkDir, repoRoot } from './harness/paths.js';
 import { RegistryApi } from './harness/registry-api.js';
@@ -24,7 +24,7 @@ import { FILE_TIMEOUT_MS } from './harness/suite.js';
 
 interface Report {
   source: string;
-  repositories: { total: number; imported: number; unchanged: number; withRefusals: number };
+  repositories: { total: number; imported: number; unchanged: number; unchangedUnread: number; withRefusals: number };
   manifests: number;
   blobs: { hardLinked: number; serverSideCopied: number; copied: number; bytesCopied: number; bytesVerified: number };
   refusals: unknown[];
@@ -51,7 +51,7 @@ const newBucket = `import-new-${suffix}`;
 
 function s3Yaml(bucket: string, rootDirectory: string): string {
   const s3 = s3Service();
-  return `s3: { accesskey: ${s3.accessKey}, secretkey: ${s3.secretKey}, region: ${s3.region}, regionendpoint: "${s3.endpoint}", bucket: ${bucket}, rootdirectory: ${rootDirectory}, secure: false }`;
+  return `s3: { accesskey: ${s3.accessKey}, secretkey: ${s3.secretKey}, region: ${s3.region}, regionendpoint: "${s3.endpoint}", bucket: ${bucket}, rootdirectory: ${rootDirectory}, secure: false, forcepathstyle: true }`; // v3 needs forcepathstyle (2.8 implies it)
 }
 
 async function copy(from: string, to: string): Promise<void> {
@@ -84,29 +84,8 @@ async function prepareBerth(name: string, storage: string | undefined): Promise<
 }
 
 async function checkAll(berth: Registry, label: string): Promise<void> {
-  const api = new RegistryApi(berth.url);
-  const repositories = await oldApi.catalog();
-  assert.deepEqual(await api.catalog(), repositories, `${label}: catalog`);
-  for (const repository of repositories) {
-    const tags = (await oldApi.tags(repository)).sort();
-    assert.deepEqual(await api.tags(repository), tags, `${label} ${repository}: tag list`);
-    for (const tag of tags) {
-      assert.equal(sha256(await api.manifestBytes(repository, tag)), sha256(await oldApi.manifestBytes(repository, tag)), `${label} ${repository}:${tag}`);
-    }
-  }
-  for (const [fixture, repository, tag] of PUSHED) {
-    const destination = path.join(work, `pulled-${label}`, `${repository.replace(/\//g, '_')}-${tag}`);
-    mkdirSync(path.dirname(destination), { recursive: true });
-    await copy(`docker://${berth.host}/${repository}:${tag}`, `dir:${destination}`);
-    const pulled = dirCopy(destination);
-    assert.equal(pulled.topDigest, digestOf(fx.get(fixture)), `${label} ${fixture}: top digest`);
-    assert.deepEqual(await checkBlobs(pulled), [], `${label} ${fixture}: blobs`);
-    assert.deepEqual(new Set(referencedDigests(pulled)), new Set(referencedDigests(fx.image(fixture))), `${label} ${fixture}: referenced digests`);
-    if (fx.contentsOf(fixture).length > 0) {
-      assert.deepEqual(await checkImageFiles(pulled, fx.contentsOf(fixture), path.join(work, `unpacked-${label}`, `${repository.replace(/\//g, '_')}-${tag}`)), [], `${label} ${fixture}: files`);
-    }
-  }
-  const reply = await api.request('GET', `/v2/imps3/oci-image/referrers/${digestOf(fx.get('oci-image'))}`);
+  await checkImported({ from: oldApi, to: berth, pushed: PUSHED, fx, clients, work, label });
+  const reply = await new RegistryApi(berth.url).request('GET', `/v2/imps3/oci-image/referrers/${digestOf(fx.get('oci-image'))}`);
   assert.equal(reply.status, 200);
   assert.deepEqual(parseJson<{ manifests: { digest: string }[] }>(reply.body).manifests.map((m) => m.digest), [digestOf(fx.get('artifact'))], `${label}: referrers`);
 }
@@ -147,6 +126,14 @@ await describe('berth import from docker-registry 2.8.2 on S3 (radosgw)', { time
     assert.equal(report.blobs.bytesCopied, 0);
     assert.ok(report.blobs.serverSideCopied >= 10, `${report.blobs.serverSideCopied} blobs copied server-side`);
     assert.ok(report.blobs.bytesVerified > 64 * 1024 * 1024, 'the copies were hashed against their digests');
+    const again = await importInto(berth.config);
+    assert.equal(again.repositories.unchangedUnread, 4, 'a second pass skips every repository on one listing each (ETags), reading no link');
+    await copy(fx.get('oci-image').ref, `docker://${old.host}/imps3/oci-index:v1`); // a tag moved: current/link rewritten
+    const moved = await importInto(berth.config);
+    assert.equal(moved.repositories.imported, 1);
+    assert.equal(moved.repositories.unchangedUnread, 3);
+    await copy(fx.get('oci-index').ref, `docker://${old.host}/imps3/oci-index:v1`); // and back, for the comparison below
+    assert.equal((await importInto(berth.config)).repositories.imported, 1);
     await checkAll(await berth.start(), 's3');
   });
 

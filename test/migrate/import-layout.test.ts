@@ -3,7 +3,7 @@
 // corrupt blob, a schema1 manifest, dangling links) without stopping the rest, the journal's second
 // pass, tags removed at the source, and --dry-run.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -136,5 +136,27 @@ await describe('berth import from a distribution filesystem layout', async () =>
     const third = await runImport();
     assert.equal(third.repositories.unchanged, 2);
     assert.equal(third.manifests, 0);
+  });
+
+  await it('a pass skips repositories by their directory and tag-link mtimes, and still sees a tag rewritten in place', async () => {
+    // Every mtime here is within the default racy window (3 s): quick fingerprints need a window of 0.
+    const quick = (): Promise<ImportReport> => new Importer(new FilesystemLayout(layout.root, { racyWindowMs: 0 }), store, store, driver, { concurrency: 2 }).run();
+    const recording = await quick();
+    assert.equal(recording.repositories.unchangedUnread, 0, 'the first quick pass reads every repository and records its quick fingerprint');
+    const skipping = await quick();
+    assert.equal(skipping.repositories.unchangedUnread, skipping.repositories.unchanged);
+    assert.equal(skipping.repositories.unchanged, 2);
+    // distribution rewrites current/link in place when a tag moves: no directory changes.
+    const link = join(layout.root, 'docker/registry/v2/repositories/good/other/_manifests/tags/v2/current/link');
+    writeFileSync(link, d.other as string);
+    utimesSync(link, new Date('2001-01-01T00:00:00Z'), new Date('2001-01-01T00:00:00Z')); // a distinct mtime, whatever the clock's granularity
+    const moved = await quick();
+    assert.equal(moved.repositories.imported, 1);
+    assert.equal(moved.tags, 1);
+    assert.equal((await store.getManifestByTag('good/other', 'v2'))?.digest, d.other);
+    // Within the racy window nothing is trusted: the links are read.
+    const untrusted = await new Importer(new FilesystemLayout(layout.root), store, store, driver, { concurrency: 2 }).run();
+    assert.equal(untrusted.repositories.unchangedUnread, 0);
+    assert.equal(untrusted.repositories.unchanged, 3 - untrusted.repositories.withRefusals);
   });
 });

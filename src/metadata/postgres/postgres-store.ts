@@ -11,6 +11,8 @@
 // blob row, the order the collector locks them in. Event appenders take an advisory transaction
 // lock so that event seq follows commit order (event-store.ts).
 import pg from 'pg';
+import type { ImportedRepository, ImportStore } from '../import-store.js';
+import type { ExportStore, RepositoryContents } from '../export-store.js';
 import { SEARCH_SCAN_WINDOW, TAG_COUNT_CAP, type BrowseStore, type ManifestSummary, type RepositorySearch, type RepositorySummary, type TagCursor, type TagDetail } from '../browse.js';
 import { GC_RUNS_KEPT, type GcRunRow, type GcRunStore } from '../gc-runs.js';
 import type { LoginWindow, SharedStateStore } from '../shared-state.js';
@@ -81,7 +83,7 @@ function statementName(text: string): string {
   return name;
 }
 
-export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore, PolicyStore, EventStore, SharedStateStore, BrowseStore, GcRunStore {
+export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore, PolicyStore, EventStore, SharedStateStore, BrowseStore, GcRunStore, ImportStore, ExportStore {
   readonly #pool: pg.Pool;
 
   private constructor(pool: pg.Pool) {
@@ -994,6 +996,50 @@ export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore,
       const floor = (await this.#row<{ floor: number | null }>(client, 'SELECT min(delivered_seq) AS floor FROM event_endpoints'))?.floor ?? null;
       return floor === null ? this.#run(client, 'DELETE FROM event_outbox') : this.#run(client, 'DELETE FROM event_outbox WHERE seq <= $1', [floor]);
     });
+  }
+
+  // ---- a Berth store as the source of berth import (ExportStore; docs/import.md) ----
+
+  async readRepositoryContents(repository: string): Promise<RepositoryContents> {
+    // One snapshot for the three reads.
+    return this.#transaction(async (client) => {
+      await client.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const blobs = await this.#rows<{ digest: string }>(client, 'SELECT b.digest FROM repository_blobs b JOIN repositories r ON r.id = b.repository_id WHERE r.name = $1 ORDER BY b.digest', [repository]);
+      const manifests = await this.#rows<{ digest: string }>(
+        client,
+        'SELECT m.digest FROM repository_manifests rm JOIN repositories r ON r.id = rm.repository_id JOIN manifests m ON m.id = rm.manifest_id WHERE r.name = $1 ORDER BY m.digest',
+        [repository],
+      );
+      const tags = await this.#rows<{ name: string; digest: string }>(
+        client,
+        'SELECT t.name, m.digest FROM tags t JOIN repositories r ON r.id = t.repository_id JOIN manifests m ON m.id = t.manifest_id WHERE r.name = $1 ORDER BY t.name',
+        [repository],
+      );
+      return { blobs: blobs.map((row) => row.digest), manifests: manifests.map((row) => row.digest), tags: new Map(tags.map((tag) => [tag.name, tag.digest])) };
+    });
+  }
+
+  async getManifestPayload(digest: string): Promise<Buffer | undefined> {
+    return (await this.#row<{ payload: Buffer }>(this.#pool, 'SELECT payload FROM manifests WHERE digest = $1', [digest]))?.payload;
+  }
+
+  // ---- the import journal (ImportStore; docs/import.md) ----
+
+  async getImportedRepository(source: string, repository: string): Promise<ImportedRepository | undefined> {
+    return this.#row<ImportedRepository>(this.#pool, 'SELECT fingerprint, imported_at AS "importedAt" FROM import_journal WHERE source = $1 AND repository = $2', [source, repository]);
+  }
+
+  async recordImportedRepository(source: string, repository: string, fingerprint: string): Promise<void> {
+    await this.#run(
+      this.#pool,
+      `INSERT INTO import_journal (source, repository, fingerprint, imported_at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (source, repository) DO UPDATE SET fingerprint = excluded.fingerprint, imported_at = excluded.imported_at`,
+      [source, repository, fingerprint, Date.now()],
+    );
+  }
+
+  async forgetImportSource(source: string): Promise<void> {
+    await this.#run(this.#pool, 'DELETE FROM import_journal WHERE source = $1', [source]);
   }
 
   async close(): Promise<void> {

@@ -231,4 +231,20 @@ export const MIGRATIONS: readonly PostgresMigration[] = [
     DROP INDEX repositories_name_trigrams;
     `,
   },
+  {
+    // The import journal (src/metadata/import-store.ts), as SQLite's import_journal: one row per
+    // repository of a source that `berth import` finished, with the fingerprint of what the source held then.
+    up: `
+    CREATE TABLE import_journal (
+      source text COLLATE "C" NOT NULL,
+      repository text COLLATE "C" NOT NULL,
+      fingerprint text NOT NULL,
+      imported_at bigint NOT NULL,
+      PRIMARY KEY (source, repository)
+    );
+    `,
+    down: `
+    DROP TABLE import_journal;
+    `,
+  },
 ];

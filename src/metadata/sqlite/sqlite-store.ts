@@ -2,6 +2,7 @@
 // Every statement is prepared once; multi-step writes are IMMEDIATE transactions so that several
 // processes (cluster workers) sharing the file serialise their writes.
 import type { ImportedRepository, ImportStore } from '../import-store.js';
+import type { ExportStore, RepositoryContents } from '../export-store.js';
 import type { LoginWindow, SharedStateStore } from '../shared-state.js';
 import Database from 'better-sqlite3';
 import { SEARCH_SCAN_WINDOW, TAG_COUNT_CAP, type BrowseStore, type ManifestSummary, type RepositorySearch, type RepositorySummary, type TagCursor, type TagDetail } from '../browse.js';
@@ -40,7 +41,7 @@ export interface SqliteOptions {
 
 type Statement = Database.Statement<unknown[], unknown>;
 
-export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, PolicyStore, EventStore, BrowseStore, ImportStore, GcRunStore, SharedStateStore {
+export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, PolicyStore, EventStore, BrowseStore, ImportStore, GcRunStore, SharedStateStore, ExportStore {
   readonly #db: Database.Database;
   readonly #statements = new Map<string, Statement>();
   readonly #tagPages = new TagPageCache(TAG_PAGE_CACHE_NAMES);
@@ -916,6 +917,30 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
         return result.changes;
       }).immediate(),
     );
+  }
+
+  // ---- a Berth store as the source of berth import (ExportStore; docs/import.md) ----
+
+  readRepositoryContents(repository: string): Promise<RepositoryContents> {
+    return this.#settle(() =>
+      this.#db.transaction(() => {
+        const blobs = this.#sql('SELECT b.digest FROM repository_blobs b JOIN repositories r ON r.id = b.repository_id WHERE r.name = ? ORDER BY b.digest').pluck().all(repository) as string[];
+        const manifests = this.#sql(
+          'SELECT m.digest FROM repository_manifests rm JOIN repositories r ON r.id = rm.repository_id JOIN manifests m ON m.id = rm.manifest_id WHERE r.name = ? ORDER BY m.digest',
+        )
+          .pluck()
+          .all(repository) as string[];
+        const tags = this.#sql('SELECT t.name, m.digest FROM tags t JOIN repositories r ON r.id = t.repository_id JOIN manifests m ON m.id = t.manifest_id WHERE r.name = ? ORDER BY t.name').all(repository) as {
+          name: string;
+          digest: string;
+        }[];
+        return { blobs, manifests, tags: new Map(tags.map((tag) => [tag.name, tag.digest])) };
+      })(),
+    );
+  }
+
+  getManifestPayload(digest: string): Promise<Buffer | undefined> {
+    return this.#settle(() => this.#sql('SELECT payload FROM manifests WHERE digest = ?').pluck().get(digest) as Buffer | undefined);
   }
 
   // ---- the import journal (ImportStore; docs/import.md) ----

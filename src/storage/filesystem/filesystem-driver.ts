@@ -27,7 +27,7 @@ import { dirname, join } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { nativeSendFile, nativeWriteAndRename, type SendFile, type WriteAndRename } from './native-helpers.js';
-import { checkKey, ExistsError, NotFoundError, settle, type AppendOptions, type AppendWriter, type ByteRange, type ObjectInfo, type StorageDriver } from '../driver.js';
+import { checkKey, ExistsError, NotFoundError, settle, type AppendOptions, type AppendWriter, type ByteRange, type ObjectInfo, type ObjectLocation, type StorageDriver } from '../driver.js';
 
 const WRITE_HIGH_WATER_MARK = 1024 * 1024;
 const READ_HIGH_WATER_MARK = 512 * 1024;
@@ -84,6 +84,10 @@ export class FilesystemDriver implements StorageDriver {
     this.sendFileTo = sendFile === undefined ? undefined : this.#sendFileTo.bind(this, sendFile);
     this.#writeAndRename = 'writeAndRename' in options ? options.writeAndRename : nativeWriteAndRename;
     this.#fdatasync = options.fdatasync ?? fdatasync;
+  }
+
+  locate(key: string): ObjectLocation {
+    return { kind: 'file', path: this.#path(key) };
   }
 
   #path(key: string): string {

@@ -22,7 +22,7 @@ import {
   type StorageClass,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { checkKey, ExistsError, NotFoundError, StorageUnavailableError, type AppendWriter, type ByteRange, type ObjectInfo, type StorageDriver } from '../driver.js';
+import { checkKey, ExistsError, NotFoundError, StorageUnavailableError, type AppendWriter, type ByteRange, type ObjectInfo, type ObjectLocation, type StorageDriver } from '../driver.js';
 
 /** S3's smallest part (except the last one of an upload). */
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
@@ -226,6 +226,10 @@ export class S3Driver implements StorageDriver {
     for await (const object of this.#listObjects(below)) {
       yield { key: object.name.slice(this.#prefix.length), size: object.size, modifiedAt: object.modifiedAt };
     }
+  }
+
+  locate(key: string): ObjectLocation {
+    return { kind: 's3', endpoint: this.#options.endpoint, bucket: this.#bucket, key: this.#key(key) };
   }
 
   async copyFromS3(source: { readonly endpoint: string | undefined; readonly bucket: string; readonly key: string; readonly size: number }, to: string): Promise<boolean> {

@@ -1,5 +1,6 @@
 // The registry under test: Berth (default) or the reference docker-registry 2.8.2
-// (E2E_REGISTRY=reference), on a free loopback port with a fresh data dir.
+// (E2E_REGISTRY=reference; E2E_REFERENCE_BIN names another distribution binary), on a free loopback
+// port with a fresh data dir.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { get as httpsGet } from 'node:https';
 import { createServer } from 'node:net';
@@ -107,7 +108,8 @@ export async function startRegistry(workDir: string, kind: RegistryKind = regist
     if (!existsSync(main)) throw new Error(`Berth is not built (${main} missing): run npm run build, or set E2E_REGISTRY=reference`);
     daemon = spawnDaemon('berth', process.execPath, [main, 'serve', config], path.join(dir, 'registry.log'), env);
   } else {
-    daemon = spawnDaemon('docker-registry', 'docker-registry', ['serve', config], path.join(dir, 'registry.log'), env);
+    // E2E_REFERENCE_BIN: another distribution binary as the reference (e.g. v3.0.0 in one's own runs; set OTEL_TRACES_EXPORTER=none for it).
+    daemon = spawnDaemon('docker-registry', process.env.E2E_REFERENCE_BIN ?? 'docker-registry', ['serve', config], path.join(dir, 'registry.log'), env);
   }
   try {
     await waitFor(
