@@ -1,7 +1,8 @@
 // One behaviour suite for the MetadataStore interface, run against every implementation.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -437,6 +438,45 @@ describe('SqliteStore (file) with two connections on one file', () => {
     await store.removeUntagged('retained/repo', { deleteTags: ['y'] }, true);
     assert.deepEqual(await store.listTags('retained/repo', { limit: 2 }), ['y', 'z']);
     await store.close();
+  });
+});
+
+describe('SqliteStore (file) opened by several processes at once (http.workers)', () => {
+  it('each process migrates a fresh file or finds it migrated: none fails, the schema is complete', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'berth-metadata-race-'));
+    try {
+      const path = join(dir, 'metadata.sqlite');
+      const go = join(dir, 'go');
+      const storeModule = new URL('../../src/metadata/sqlite/sqlite-store.js', import.meta.url).href;
+      // Each child spins until the go file appears, so that they open the file at the same instant.
+      const script = `import { existsSync } from 'node:fs'; import { SqliteStore } from ${JSON.stringify(storeModule)};
+        while (!existsSync(${JSON.stringify(go)})) {}
+        const store = new SqliteStore({ path: ${JSON.stringify(path)} });
+        const status = await store.schemaStatus();
+        await store.close();
+        process.stdout.write(JSON.stringify(status));`;
+      const children = Array.from({ length: 6 }, () => spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] }));
+      const results = children.map(
+        (child) =>
+          new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+            let out = '';
+            let err = '';
+            child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+            child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+            child.on('exit', (code) => resolve({ code, out, err }));
+          }),
+      );
+      // Give every child time to load the module and start spinning.
+      await sleep(1500);
+      writeFileSync(go, '');
+      for (const result of await Promise.all(results)) {
+        assert.equal(result.code, 0, result.err);
+        const status = JSON.parse(result.out) as { applied: number; expected: number };
+        assert.equal(status.applied, status.expected);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

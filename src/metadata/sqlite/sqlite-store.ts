@@ -50,9 +50,10 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
 
   constructor(options: SqliteOptions) {
     this.#db = new Database(options.path);
+    // First: several processes (http.workers) open the file at once, and switching to WAL locks it.
+    this.#db.pragma('busy_timeout = 10000');
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
-    this.#db.pragma('busy_timeout = 10000');
     // 32 MiB of page cache (the default is 2 MiB): index pages of a million tags stay in memory.
     this.#db.pragma('cache_size = -32768');
     this.#db.pragma('foreign_keys = ON');
@@ -87,6 +88,9 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
     const applied = this.#db.pragma('user_version', { simple: true }) as number;
     for (let version = applied; version < MIGRATIONS.length; version++) {
       this.#db.transaction(() => {
+        // Read again under the write lock: another process (a worker starting at the same time)
+        // may have applied this migration since.
+        if ((this.#db.pragma('user_version', { simple: true }) as number) > version) return;
         this.#db.exec(MIGRATIONS[version] ?? '');
         this.#db.pragma(`user_version = ${version + 1}`);
       }).immediate();
