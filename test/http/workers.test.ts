@@ -33,7 +33,8 @@ interface Pinned {
 
 function send(url: string, agent: http.Agent, method: string, path: string, headers: Record<string, string> = {}, body?: Buffer): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = http.request(`${url}${path}`, { method, agent, headers: body === undefined ? headers : { 'content-length': String(body.length), ...headers } }, (res) => {
+    // Locations are absolute by default (http.relativeurls: false): a path or a whole URL.
+    const req = http.request(new URL(path, url), { method, agent, headers: body === undefined ? headers : { 'content-length': String(body.length), ...headers } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), pid: Number(res.headers[HEADER]) }));
@@ -211,7 +212,7 @@ describe('several workers on one port (http.workers)', () => {
     const location = String(start.headers.location);
     const first = randomBytes(64 * 1024);
     // A streams the first half of a chunk and holds the request open.
-    const slow = http.request(`${server.url}${location}`, { method: 'PATCH', agent: a.agent, headers: { 'content-type': 'application/octet-stream', 'content-length': String(first.length) } });
+    const slow = http.request(new URL(location, server.url), { method: 'PATCH', agent: a.agent, headers: { 'content-type': 'application/octet-stream', 'content-length': String(first.length) } });
     const slowReply = new Promise<Reply>((resolve, reject) => {
       slow.on('response', (res) => {
         const chunks: Buffer[] = [];
