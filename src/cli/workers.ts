@@ -1,8 +1,9 @@
 // Several processes serving one port (http.workers), with node:cluster. The supervisor (the primary
 // process) serves nothing itself: it loads or generates the token signing key once and hands it to
-// every worker, sums the workers' metrics for a scrape, restarts a worker that dies, and on SIGTERM or SIGINT passes the signal on and exits when all have drained.
-// Everything else the workers share (failed logins, upload sessions) lives in the metadata store
-// (SQLite in WAL mode, one file), as it would for several instances: docs/scale-out.md says, per cache and per rule, why that holds.
+// every worker, sums the workers' metrics for a scrape, restarts a worker that dies, and on SIGTERM
+// or SIGINT passes the signal on and exits when all have drained. Everything else the workers share
+// (failed logins, upload sessions) lives in the metadata store (SQLite in WAL mode, one file), as it
+// would for several instances: docs/scale-out.md says, per cache and per rule, why that holds.
 import cluster, { type Worker } from 'node:cluster';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
