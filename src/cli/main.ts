@@ -10,7 +10,7 @@
 // `berth config check FILE` validates a configuration file without serving; `berth gc [--dry-run]`
 // runs the garbage collector once against the configured store.
 import { Command } from 'commander';
-import { pino } from 'pino';
+import { type Logger, pino } from 'pino';
 import { createApp, createStorage, eventSource, VERSION } from '../app.js';
 import { sharedSigningKeyPem } from '../auth/shared-signing-key.js';
 import { Notifications } from '../events/notifications.js';
@@ -39,6 +39,11 @@ import { isWorker, superviseWorkers, withWorkerPidHeader, workerSharing } from '
 const program = new Command();
 program.name('berth').description('An OCI Distribution Spec v1.1 container registry').version('0.1.0');
 
+/** Warns once per REGISTRY_* variable that names no configuration key (distribution warns too). */
+function warnUnknownVariables(log: Logger): void {
+  for (const entry of unknownVariables(process.env)) log.warn({ variable: entry.variable }, entry.message);
+}
+
 program
   .command('serve')
   .description('serve the registry in the foreground')
@@ -51,7 +56,9 @@ program
     // checked once, before any worker starts (a worker exiting for it would only be restarted).
     if (!isWorker() && loaded.database !== undefined) await PostgresStore.checkSchema(postgresOptions(loaded.database)).catch(exitOnSchemaError);
     if (workers > 1) {
-      superviseWorkers(loaded, workers, pino({ level: loaded.log.level, base: { pid: process.pid, role: 'supervisor', ...loaded.log.fields } }));
+      const supervisorLog = pino({ level: loaded.log.level, base: { pid: process.pid, role: 'supervisor', ...loaded.log.fields } });
+      warnUnknownVariables(supervisorLog);
+      superviseWorkers(loaded, workers, supervisorLog);
       return;
     }
     const config = withWorkerPidHeader(loaded);
@@ -59,7 +66,8 @@ program
     // exporter asked for), the SDK is never loaded.
     const tracing = await loadTracing(process.env, VERSION).catch(exitOnConfigError);
     const log = pino({ level: config.log.level, base: { pid: process.pid, ...config.log.fields }, ...(tracing === undefined ? {} : { mixin: () => tracing.logMixin() }) });
-    for (const entry of unknownVariables(process.env)) log.warn({ variable: entry.variable }, entry.message);
+    // Workers inherit the supervisor's environment: it has warned once for all of them.
+    if (!isWorker()) warnUnknownVariables(log);
     if (tracing !== undefined) log.info({ exporter: tracesExporter(process.env) }, 'OpenTelemetry tracing on');
     // PostgreSQL and the token service without a keyfile: every instance signs with the key the database holds.
     const signingKeyPem = config.database !== undefined && config.auth?.tokenService !== undefined && config.auth.tokenService.keyFile === undefined ? await databaseSigningKey(postgresOptions(config.database)) : undefined;
