@@ -134,8 +134,10 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     lifecycle: config.lifecycle,
     gc: { enabled: config.gc.enabled && !config.storage.readOnly, reviewDelayMs: config.gc.reviewDelayMs, intervalMs: config.gc.intervalMs },
     ...(config.proxy === undefined ? {} : { upstreams: new ProxyUpstreams(config.proxy.upstreams) }),
-    // Several instances (PostgreSQL) or workers (one SQLite file): any of them may continue an upload.
+    // Several instances (PostgreSQL) or workers (one SQLite file): any of them may continue an upload,
+    // and one upstream GET of a cold blob serves every one of them.
     sharedUploads: shared,
+    ...(shared ? { proxyFills: { store: rawMetadata, holder: `${hostname()}:${process.pid}:${randomUUID()}` } } : {}),
     // SQLite is one machine's: every process sharing it started with this one (the supervisor's start).
     uploadBoot: config.database === undefined ? (options.workers?.boot ?? randomUUID()) : undefined,
   };

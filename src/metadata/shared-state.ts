@@ -1,6 +1,7 @@
 // State that every instance of one deployment must share, beyond the registry's own metadata: the
 // built-in token service's signing key (a token issued by one instance is accepted by any other) and
-// the failed-login counts of the limiter (a client cannot spread its guesses over the instances).
+// the failed-login counts of the limiter (a client cannot spread its guesses over the instances),
+// and leases (one process at a time does a named piece of work, e.g. fetching one cold blob from an upstream).
 // Implemented by the SQLite store (cluster workers on one file) and the PostgreSQL store.
 
 /** Failed logins of one client within the current window. */
@@ -25,4 +26,12 @@ export interface SharedStateStore {
   loginWindow(client: string, now: number, windowMs: number): Promise<LoginWindow | undefined>;
   /** Forgets windows that ended before `now - windowMs` (at most `limit`); returns how many. */
   pruneLoginWindows(now: number, windowMs: number, limit: number): Promise<number>;
+  /**
+   * Takes the lease `name` for `holder` until `now + ttlMs` when nobody holds it, its holder let it
+   * expire, or `holder` holds it already (then it is renewed); whether `holder` holds it now. Of
+   * several processes claiming at once, exactly one succeeds.
+   */
+  claimWorkLease(name: string, holder: string, now: number, ttlMs: number): Promise<boolean>;
+  /** Gives the lease up, when `holder` holds it. */
+  releaseWorkLease(name: string, holder: string): Promise<void>;
 }

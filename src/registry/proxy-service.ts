@@ -3,6 +3,8 @@
 // what it sends is verified against its digest and stored through the same metadata store, so that
 // the next pull is a local one. When the upstream is down or rate-limits, what is cached is served.
 import type { Readable } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { SharedStateStore } from '../metadata/shared-state.js';
 import type { MetadataStore } from '../metadata/store.js';
 import type { StorageDriver } from '../storage/driver.js';
 import { pullScope } from '../upstream/upstream-client.js';
@@ -24,6 +26,23 @@ export interface CachedManifest {
 /** Every manifest type the registry can store, so that the upstream converts nothing. */
 const ACCEPT = [...MANIFEST_KINDS.keys()].join(', ');
 
+/**
+ * Fills across processes (cluster workers, PostgreSQL instances): a lease per blob in the shared
+ * store, so that one upstream GET serves them all. The holder renews it while its fill runs; a holder
+ * killed mid-fill loses it after FILL_LEASE_MS, and a waiting process takes over.
+ */
+export interface FillLeases {
+  readonly store: SharedStateStore;
+  /** This process (unique per start). */
+  readonly holder: string;
+}
+const FILL_LEASE_MS = 15_000;
+/** How often a process whose blob another one is fetching looks whether it is stored yet. */
+const FILL_POLL_MS = 100;
+
+/** A blob fill of this process, or the blob as another process stored it while this one waited. */
+type FillOutcome = { readonly fill: BlobFill } | { readonly stored: BlobInfo };
+
 /** A blob whose bytes are on their way from the upstream: `open` gives a client its stream. */
 export interface ArrivingBlob {
   open(): Readable;
@@ -40,10 +59,13 @@ export class PullThrough {
   readonly #confirmed = new Map<string, number>();
   readonly #now: () => number;
   /** Fills in progress, per repository and digest: concurrent pulls of a cold blob share one. */
-  readonly #fills = new Map<string, Promise<BlobFill>>();
+  readonly #fills = new Map<string, Promise<FillOutcome>>();
+  readonly #leases: FillLeases | undefined;
 
-  constructor(upstreams: ProxyUpstreams, metadata: MetadataStore, storage: StorageDriver, manifestMaxBytes: number, now: () => number = Date.now) {
+  /** `leases` when other processes serve the same store: then they share fills too. */
+  constructor(upstreams: ProxyUpstreams, metadata: MetadataStore, storage: StorageDriver, manifestMaxBytes: number, leases?: FillLeases, now: () => number = Date.now) {
     this.upstreams = upstreams;
+    this.#leases = leases;
     this.#metadata = metadata;
     this.#storage = storage;
     this.#manifestMaxBytes = manifestMaxBytes;
@@ -109,16 +131,60 @@ export class PullThrough {
     const key = `${repository}@${digest}`;
     let fill = this.#fills.get(key);
     if (fill === undefined) {
-      fill = this.#startFill(proxied, repository, digest, path);
+      fill = this.#fillOnce(proxied, repository, digest, path);
       this.#fills.set(key, fill);
       const forget = (): void => {
         this.#fills.delete(key);
       };
-      fill.then((started) => started.done.then(forget, forget), forget);
+      fill.then((outcome) => ('fill' in outcome ? outcome.fill.done.then(forget, forget) : forget()), forget);
     }
     // Every pull that awaits the same start is tapped before the first byte is read.
-    const started = await fill;
+    const outcome = await fill;
+    if ('stored' in outcome) return outcome.stored;
+    const started = outcome.fill;
     return { digest, size: started.size ?? -1, arriving: { open: () => started.tap() } };
+  }
+
+  /**
+   * This process's fill of the blob; with leases, only once the lease is held, else waiting (reading
+   * nothing from the upstream) until the holder has stored the blob or given the lease up.
+   */
+  async #fillOnce(proxied: ProxiedRepository, repository: RepositoryName, digest: Digest, path: string): Promise<FillOutcome> {
+    const leases = this.#leases;
+    if (leases === undefined) return { fill: await this.#startFill(proxied, repository, digest, path) };
+    const name = `proxy-fill ${repository}@${digest}`;
+    while (!(await leases.store.claimWorkLease(name, leases.holder, this.#now(), FILL_LEASE_MS))) {
+      await delay(FILL_POLL_MS);
+      const stored = await this.#stored(repository, digest);
+      if (stored !== undefined) return { stored };
+    }
+    const release = (): Promise<void> => leases.store.releaseWorkLease(name, leases.holder).catch(() => undefined);
+    try {
+      // The holder before this one may have stored it between this process's miss and its claim.
+      const stored = await this.#stored(repository, digest);
+      if (stored !== undefined) {
+        await release();
+        return { stored };
+      }
+      const fill = await this.#startFill(proxied, repository, digest, path);
+      const renew = setInterval(() => void leases.store.claimWorkLease(name, leases.holder, this.#now(), FILL_LEASE_MS).catch(() => undefined), FILL_LEASE_MS / 3);
+      renew.unref();
+      // Released once the blob is committed (waiters then find it stored) or the fill failed (one of them fetches).
+      const settle = (): void => {
+        clearInterval(renew);
+        void release();
+      };
+      fill.done.then(settle, settle);
+      return { fill };
+    } catch (error) {
+      await release();
+      throw error;
+    }
+  }
+
+  async #stored(repository: RepositoryName, digest: Digest): Promise<BlobInfo | undefined> {
+    const row = await this.#metadata.getRepositoryBlob(repository, digest);
+    return row === undefined ? undefined : { digest, size: row.size };
   }
 
   /** One upstream GET of the blob; the fill runs on whether or not its clients stay. */

@@ -12,7 +12,7 @@ import type { RetentionPolicyRule } from './retention-policy.js';
 import { LifecyclePolicy, NO_LIFECYCLE_RULES, type LifecycleRules } from './lifecycle-policy.js';
 import { ListingService, type ListingLimits } from './listing-service.js';
 import { ManifestService } from './manifest-service.js';
-import { PullThrough } from './proxy-service.js';
+import { type FillLeases, PullThrough } from './proxy-service.js';
 import type { ProxyUpstreams } from './proxy-upstreams.js';
 import { QuotaChecker } from './quota.js';
 import { UploadService, type UploadObserver } from './upload-service.js';
@@ -35,6 +35,8 @@ export interface RegistryOptions {
    * their running hash and writer in the store (UploadServiceOptions.shared).
    */
   readonly sharedUploads?: boolean;
+  /** Other processes share the store: proxy fills of one blob are shared through its leases. */
+  readonly proxyFills?: FillLeases;
   /** With sharedUploads on one machine's store: this start's id (UploadServiceOptions.boot). */
   readonly uploadBoot?: string;
 }
@@ -65,7 +67,7 @@ export class Registry {
     this.metadata = metadata;
     this.storage = storage;
     this.options = options;
-    this.proxy = options.upstreams === undefined ? undefined : new PullThrough(options.upstreams, metadata, storage, options.manifestMaxBytes);
+    this.proxy = options.upstreams === undefined ? undefined : new PullThrough(options.upstreams, metadata, storage, options.manifestMaxBytes, options.proxyFills);
     this.blobs = new BlobService(metadata, storage, events, this.proxy);
     this.usage = usage;
     this.policy = new LifecyclePolicy(options.lifecycle ?? NO_LIFECYCLE_RULES);

@@ -59,6 +59,22 @@ function sharedStateSuite(factory: Factory): void {
       assert.equal(await one.loginWindow(old, 10_050, 100), undefined, 'pruned');
       assert.deepEqual(await one.loginWindow(open, 10_200, 100), { start: 10_150, failures: 1 });
     });
+
+    it('claimWorkLease: exactly one of several racing holders gets a free lease; it renews; others wait for its expiry or release', async () => {
+      const name = `fill-${++counter}`;
+      const claims = await Promise.all([one.claimWorkLease(name, 'a', 1_000, 100), two.claimWorkLease(name, 'b', 1_000, 100), two.claimWorkLease(name, 'c', 1_000, 100)]);
+      assert.equal(claims.filter(Boolean).length, 1, 'one holder');
+      const holder = ['a', 'b', 'c'][claims.indexOf(true)] ?? '';
+      const other = holder === 'a' ? 'b' : 'a';
+      assert.equal(await two.claimWorkLease(name, other, 1_050, 100), false, 'held');
+      assert.equal(await one.claimWorkLease(name, holder, 1_090, 100), true, 'renewed by its holder');
+      assert.equal(await two.claimWorkLease(name, other, 1_150, 100), false, 'the renewal moved the expiry to 1190');
+      assert.equal(await two.claimWorkLease(name, other, 1_190, 100), true, 'expired: taken over');
+      await one.releaseWorkLease(name, holder);
+      assert.equal(await one.claimWorkLease(name, 'd', 1_200, 100), false, 'a release by a former holder does nothing');
+      await two.releaseWorkLease(name, other);
+      assert.equal(await one.claimWorkLease(name, 'd', 1_200, 100), true, 'released: free at once');
+    });
   });
 }
 

@@ -1,5 +1,6 @@
 // An HTTP proxy in front of a real upstream registry that the test controls: it counts requests
-// (method and path) and, per request, forwards it as it is or injects a fault: a status of its own,
+// (method and path), and fetches (requests the upstream answered with a 2xx: bytes served, where a
+// 401 that a client answers with credentials is not), and, per request, forwards it as it is or injects a fault: a status of its own,
 // a body with one byte changed, a body cut off after some bytes, or a body trickled slowly.
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,6 +16,8 @@ export class FaultProxy {
   readonly #target: URL;
   /** `METHOD path` → requests seen. */
   readonly counts = new Map<string, number>();
+  /** `METHOD path` → requests forwarded that the upstream answered with a 2xx. */
+  readonly fetches = new Map<string, number>();
   /** Decides each request's fault; undefined forwards it untouched. */
   rule: (method: string, path: string) => Fault | undefined = () => undefined;
 
@@ -37,6 +40,10 @@ export class FaultProxy {
     return this.counts.get(`${method} ${path}`) ?? 0;
   }
 
+  fetched(method: string, path: string): number {
+    return this.fetches.get(`${method} ${path}`) ?? 0;
+  }
+
   async stop(): Promise<void> {
     this.#server.closeAllConnections();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
@@ -56,7 +63,9 @@ export class FaultProxy {
     }
     const headers = { ...req.headers, host: this.#target.host };
     const upstream = request({ host: this.#target.hostname, port: this.#target.port, method, path: req.url, headers }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      const status = answer.statusCode ?? 502;
+      if (status >= 200 && status < 300) this.fetches.set(key, (this.fetches.get(key) ?? 0) + 1);
+      res.writeHead(status, answer.headers);
       if (fault === undefined) {
         answer.pipe(res);
         return;

@@ -495,6 +495,21 @@ export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore,
     return this.#run(this.#pool, 'DELETE FROM login_failures WHERE client IN (SELECT client FROM login_failures WHERE window_start <= $1 LIMIT $2)', [now - windowMs, limit]);
   }
 
+  async claimWorkLease(name: string, holder: string, now: number, ttlMs: number): Promise<boolean> {
+    const changed = await this.#run(
+      this.#pool,
+      `INSERT INTO work_leases AS l (name, holder, until) VALUES ($1, $2, $3)
+       ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
+       WHERE l.until <= $4 OR l.holder = excluded.holder`,
+      [name, holder, now + ttlMs, now],
+    );
+    return changed === 1;
+  }
+
+  async releaseWorkLease(name: string, holder: string): Promise<void> {
+    await this.#run(this.#pool, 'DELETE FROM work_leases WHERE name = $1 AND holder = $2', [name, holder]);
+  }
+
   listUploadsStartedBefore(time: number, limit: number): Promise<UploadRow[]> {
     return this.#rows<UploadRow>(this.#pool, 'SELECT id, repository, started_at AS "startedAt" FROM uploads WHERE started_at < $1 ORDER BY started_at LIMIT $2', [time, limit]);
   }

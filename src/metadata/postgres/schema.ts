@@ -247,4 +247,18 @@ export const MIGRATIONS: readonly PostgresMigration[] = [
     DROP TABLE import_journal;
     `,
   },
+  {
+    // Leases (src/metadata/shared-state.ts), as SQLite's leases: one process at a time does a named
+    // piece of work (a proxy fill of one blob, across instances), until a time its holder renews.
+    up: `
+    CREATE TABLE work_leases (
+      name text COLLATE "C" PRIMARY KEY,
+      holder text NOT NULL,
+      until bigint NOT NULL
+    );
+    `,
+    down: `
+    DROP TABLE work_leases;
+    `,
+  },
 ];

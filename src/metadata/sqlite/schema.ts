@@ -215,4 +215,13 @@ export const MIGRATIONS: readonly string[] = [
     INSERT INTO repository_names (rowid, name) VALUES (new.id, new.name);
   END;
   `,
+  // Leases (src/metadata/shared-state.ts): a named piece of work that one process at a time does,
+  // held until a time its holder keeps pushing forward (a proxy fill of one blob, across workers).
+  `
+  CREATE TABLE work_leases (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    until INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];

@@ -429,6 +429,20 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
     return Promise.resolve(changes);
   }
 
+  claimWorkLease(name: string, holder: string, now: number, ttlMs: number): Promise<boolean> {
+    const changes = this.#sql(
+      `INSERT INTO work_leases (name, holder, until) VALUES (?, ?, ?)
+       ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
+       WHERE work_leases.until <= ? OR work_leases.holder = excluded.holder`,
+    ).run(name, holder, now + ttlMs, now).changes;
+    return Promise.resolve(changes === 1);
+  }
+
+  releaseWorkLease(name: string, holder: string): Promise<void> {
+    this.#sql('DELETE FROM work_leases WHERE name = ? AND holder = ?').run(name, holder);
+    return Promise.resolve();
+  }
+
   listUploadsStartedBefore(time: number, limit: number): Promise<UploadRow[]> {
     const rows = this.#sql('SELECT id, repository, started_at AS startedAt FROM uploads WHERE started_at < ? ORDER BY started_at LIMIT ?').all(
       time,
