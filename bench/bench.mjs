@@ -709,7 +709,7 @@ if (kinds.length) {
   const refs = { reference: result.results.reference, v3: result.results.v3 };
   result.tables = {};
   // Each Berth variant against the references; then each further variant against the first.
-  const pairs = berthKinds.map((b) => [b, refs]);
+  const pairs = Object.values(refs).some(Boolean) || berthKinds.length === 1 ? berthKinds.map((b) => [b, refs]) : [];
   for (const b of berthKinds.slice(1)) pairs.push([b, { [berthKinds[0]]: result.results[berthKinds[0]] }]);
   if (berthKinds.length === 0) pairs.push([kinds[0], Object.fromEntries(kinds.slice(1).map((k) => [k, result.results[k]]))]);
   for (const [b, others] of pairs) {
