@@ -34,12 +34,16 @@ import {
 } from './lib/client.mjs';
 import { seed, metadataFile, BIG_REPO, repoName, tagName } from './lib/growth.mjs';
 import { measureMetricsCost, metricsCostTable } from './lib/metrics-cost.mjs';
+import { s3Service, postgresService, createBucket, createDatabase } from './lib/backends.mjs';
 
 const { values: opt } = parseArgs({
   options: {
     only: { type: 'string' },
     v3: { type: 'string' },
     'berth-workers': { type: 'string' },
+    'berth-db': { type: 'string' },
+    storage: { type: 'string' },
+    'small-only': { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
     out: { type: 'string' },
     'no-growth': { type: 'boolean', default: false },
@@ -51,12 +55,20 @@ const { values: opt } = parseArgs({
   },
 });
 if (opt.help) {
-  console.log(`usage: npm run bench -- [--only berth|reference|v3] [--v3 PATH] [--quick] [--out FILE]
-                       [--duration SECONDS] [--no-growth] [--growth-only]
-  --only       run one registry only (ratios are then left out)
+  console.log(`usage: npm run bench -- [--only NAME,...] [--v3 PATH] [--berth-workers N,...] [--berth-db sqlite,postgres]
+                       [--storage fs|s3] [--small-only] [--quick] [--out FILE] [--duration SECONDS]
+                       [--no-growth] [--growth-only]
+  --only       the registries to run, comma-separated: berth (every Berth variant), a variant's name
+               (berth-w1, berth-pg, ...), reference, v3 (one alone: no ratios)
   --v3         the CNCF Distribution v3.0.0 binary, the second reference (or env
                BERTH_BENCH_DISTRIBUTION_V3); without it, v3 is left out and the bench says so
-  --berth-workers N   Berth's http.workers (default: Berth's own default, the number of CPUs)
+  --berth-workers N[,M...]   Berth's http.workers (default: Berth's own default, the number of CPUs);
+               several counts run one Berth each (berth-w1, berth-w2), all taking turns
+  --berth-db sqlite[,postgres]   Berth's metadata store (postgres: a fresh database on
+               BERTH_BENCH_POSTGRES_URL or BERTH_TEST_POSTGRES_URL); both: berth-sqlite, berth-pg
+  --storage fs|s3   blob storage of every registry (s3: a fresh bucket each on BERTH_BENCH_S3_* or
+               BERTH_TEST_S3_*, redirect off, smaller blobs; 2.8 is left out unless --only names it)
+  --small-only just the small requests (and the smoke check): no push, pull or many-images sections
   --quick      small sizes and short runs: a smoke check of the bench itself (about 1 minute)
   --out        JSON results (default bench/results/bench-<date>.json)
   --duration   seconds per small-request load (default 5, quick 1)
@@ -66,16 +78,47 @@ if (opt.help) {
   --no-metrics-cost   leave out the metrics-cost section (Berth, small requests, metrics on versus off)`);
   process.exit(0);
 }
-if (opt.only && !['berth', 'reference', 'v3'].includes(opt.only)) throw new Error('--only must be berth, reference or v3');
 const V3 = v3Binary(opt.v3);
-const BERTH_WORKERS = opt['berth-workers'] === undefined ? undefined : Number(opt['berth-workers']);
-if (BERTH_WORKERS !== undefined && !(Number.isSafeInteger(BERTH_WORKERS) && BERTH_WORKERS >= 1)) throw new Error('--berth-workers must be a positive integer');
-if (opt.only === 'v3' && !V3.path) throw new Error(`--only v3: ${V3.why}`);
+const WORKERS = opt['berth-workers'] === undefined ? [undefined] : opt['berth-workers'].split(',').map(Number);
+if (WORKERS.some((w) => w !== undefined && !(Number.isSafeInteger(w) && w >= 1))) throw new Error('--berth-workers must be positive integers');
+const DBS = (opt['berth-db'] ?? 'sqlite').split(',');
+if (DBS.some((d) => !['sqlite', 'postgres'].includes(d))) throw new Error('--berth-db must be sqlite, postgres or both');
+const STORAGE = opt.storage ?? 'fs';
+if (!['fs', 's3'].includes(STORAGE)) throw new Error('--storage must be fs or s3');
+const S3 = STORAGE === 's3' ? s3Service() : null;
+if (S3 && !S3.service) throw new Error(`--storage s3: ${S3.why}`);
+const PG = DBS.includes('postgres') ? postgresService() : null;
+if (PG && !PG.url) throw new Error(`--berth-db postgres: ${PG.why}`);
+const BERTH_WORKERS = WORKERS[0];
+
+/** Every registry the bench knows: the Berth variants (workers × metadata store), then the references. */
+const REGISTRIES = [
+  ...DBS.flatMap((db) =>
+    WORKERS.map((workers) => ({
+      name: ['berth', ...(DBS.length > 1 ? [db === 'postgres' ? 'pg' : 'sqlite'] : []), ...(WORKERS.length > 1 ? [`w${workers}`] : [])].join('-'),
+      label: `Berth${db === 'postgres' ? ' PG' : DBS.length > 1 ? ' SQLite' : ''}${WORKERS.length > 1 ? ` ${workers}w` : ''}`,
+      type: 'berth',
+      workers,
+      db,
+    })),
+  ),
+  { name: 'reference', label: 'distribution 2.8', type: 'reference' },
+  { name: 'v3', label: 'distribution v3', type: 'v3' },
+];
+const wanted = opt.only?.split(',');
+for (const w of wanted ?? []) if (!REGISTRIES.some((r) => r.name === w || r.type === w)) throw new Error(`--only: no registry ${w} (${REGISTRIES.map((r) => r.name).join(', ')})`);
+if (wanted?.includes('v3') && !V3.path) throw new Error(`--only v3: ${V3.why}`);
+const selected = REGISTRIES.filter((r) =>
+  wanted ? wanted.includes(r.name) || wanted.includes(r.type) : r.type === 'berth' || (r.type === 'reference' && STORAGE === 'fs') || (r.type === 'v3' && V3.path),
+);
 
 const Q = opt.quick;
+const SMALL = opt['small-only'];
 const P = {
-  monoSizes: Q ? [1 * MiB, 16 * MiB, 64 * MiB] : [1 * MiB, 64 * MiB, 512 * MiB],
-  chunkedSize: Q ? 32 * MiB : 256 * MiB,
+  // On S3 (a shared radosgw that keeps objects in memory) the blobs are fewer and smaller.
+  monoSizes: STORAGE === 's3' ? [1 * MiB, 64 * MiB] : Q ? [1 * MiB, 16 * MiB, 64 * MiB] : [1 * MiB, 64 * MiB, 512 * MiB],
+  groupBytes: STORAGE === 's3' ? 128 * MiB : 256 * MiB,
+  chunkedSize: STORAGE === 's3' ? 64 * MiB : Q ? 32 * MiB : 256 * MiB,
   chunk: 8 * MiB,
   durationMs: Math.round(1000 * Number(opt.duration ?? (Q ? 1 : 5))),
   rounds: Math.max(1, Math.round(Number(opt.rounds ?? (Q ? 1 : 3)))),
@@ -92,7 +135,7 @@ const P = {
   growthMs: Q ? 1000 : 3000,
   startups: 3,
 };
-const countFor = (size) => Math.min(20, Math.max(1, Math.ceil((256 * MiB) / size)));
+const countFor = (size) => Math.min(20, Math.max(1, Math.ceil(P.groupBytes / size)));
 const sizeName = (n) => (n >= MiB ? `${n / MiB}MiB` : `${n / 1024}KiB`);
 
 const log = (...a) => console.error(...a);
@@ -100,10 +143,11 @@ const runId = crypto.randomBytes(3).toString('hex');
 
 // ------------------------------------------------------------------------------------------ one registry
 
-async function benchRegistry(kind, alternation) {
+async function benchRegistry(reg, alternation) {
+  const kind = reg.name;
   const step = () => alternation.step(kind);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `berth-bench-${kind}-`));
-  const out = { kind, figures: {}, sections: {}, errors: [], valid: true };
+  const out = { kind, type: reg.type, label: reg.label, workers: reg.workers ?? null, db: reg.db ?? null, storage: STORAGE, figures: {}, sections: {}, errors: [], valid: true };
   const fig = (id, value, sec, extra = {}) => (out.figures[id] = { value, other_pct: sec?.other_pct ?? null, server_pct: sec?.server_pct ?? null, client_pct: sec?.client_pct ?? null, ...extra });
   /**
    * Runs a timed section P.rounds times, each round in a turn of its own (so the rounds of the two
@@ -132,6 +176,8 @@ async function benchRegistry(kind, alternation) {
   };
   let srv;
   let mon;
+  let bucket;
+  let database;
   const lg = new LoadGenerator();
   const pullers = new PullWorkers(P.pullThreads);
   try {
@@ -140,7 +186,16 @@ async function benchRegistry(kind, alternation) {
     const busy0 = machineBusySeconds();
     await new Promise((r) => setTimeout(r, 1000));
     out.machine_busy_before_pct = Math.round((machineBusySeconds() - busy0) * 1000) / 10;
-    srv = await startServer(kind, dir, { v3: V3.path, workers: BERTH_WORKERS });
+    const backend = {};
+    if (S3) {
+      bucket = await createBucket(S3.service, kind);
+      backend.storage = bucket.yaml;
+    }
+    if (reg.db === 'postgres') {
+      database = await createDatabase(PG.url, kind);
+      backend.database = database.yaml;
+    }
+    srv = await startServer(reg.type, dir, { v3: V3.path, workers: reg.workers, backend });
     mon = new ServerMonitor(srv.pid);
     out.pid = srv.pid;
     fig('startup', srv.startupMs, null);
@@ -177,7 +232,7 @@ async function benchRegistry(kind, alternation) {
         total.bytes += r.units * MiB;
       }
     };
-    for (const size of P.monoSizes) {
+    for (const size of SMALL ? [] : P.monoSizes) {
       const n = countFor(size);
       const repo = `${ns}/mono`;
       const batches = [];
@@ -197,7 +252,7 @@ async function benchRegistry(kind, alternation) {
       tally(pushTotal, all);
       pushed.push({ id: `pull_mono_${sizeName(size)}`, repo, blobs: batches[0] });
     }
-    {
+    if (!SMALL) {
       const repo = `${ns}/chunked`;
       const batches = [];
       const all = await rounds(
@@ -226,7 +281,7 @@ async function benchRegistry(kind, alternation) {
     }
     // The 64 MiB blobs again, pulled in parallel by client threads that each hash their own blob: one
     // client thread receiving and hashing bounds the serial pulls above on loopback.
-    {
+    if (!SMALL) {
       const g = pushed.find((x) => x.id === `pull_mono_${sizeName(P.parallelPullSize)}`);
       // The threads' first pulls are slow (measured: about twice the client CPU per GiB): unmeasured.
       await pullers.pullAll(base, g.repo, g.blobs);
@@ -284,8 +339,8 @@ async function benchRegistry(kind, alternation) {
     }
 
     // ---- 5 many small images: parallel clients push, then pull back
-    await step();
-    {
+    if (!SMALL) {
+      await step();
       /** Per client, `count` images (3 small layers and a config each) over imgReposPerClient repositories. */
       const makeImages = (group, count) =>
         Array.from({ length: P.imgClients }, (_, c) =>
@@ -347,8 +402,10 @@ async function benchRegistry(kind, alternation) {
 
     // ---- 6 resources
     fig('peak_rss', mon.hwmMiB(), null, { sampled_peak_rss_mib: mon.peakRssKiB / 1024, pids: mon.pids });
-    fig('cpu_per_gib_pushed', pushTotal.cpu_s / (pushTotal.bytes / GiB), null);
-    fig('cpu_per_gib_pulled', pullTotal.cpu_s / (pullTotal.bytes / GiB), null);
+    if (!SMALL) {
+      fig('cpu_per_gib_pushed', pushTotal.cpu_s / (pushTotal.bytes / GiB), null);
+      fig('cpu_per_gib_pulled', pullTotal.cpu_s / (pullTotal.bytes / GiB), null);
+    }
   } catch (e) {
     out.valid = false;
     out.errors.push(e instanceof BenchError ? e.message : String(e?.stack ?? e));
@@ -365,6 +422,8 @@ async function benchRegistry(kind, alternation) {
       }
       await srv.stop();
     }
+    await bucket?.remove();
+    await database?.drop();
     fs.rmSync(dir, { recursive: true, force: true });
     alternation.leave(kind);
   }
@@ -520,17 +579,22 @@ const fmt = (x) => {
   return x.toFixed(3);
 };
 
-/** Berth against each reference that ran: value columns, then one advantage column per reference. */
+/**
+ * One Berth variant against others that ran (the references, or another Berth variant): value
+ * columns, then one advantage column per other registry.
+ */
 function mainTable(berth, refs) {
   const rows = [];
-  const names = { reference: 'distribution 2.8', v3: 'distribution v3' };
+  const names = Object.fromEntries(Object.entries(refs).map(([k, r]) => [k, r?.label ?? k]));
+  const me = berth.label ?? 'Berth';
   const present = Object.keys(refs).filter((k) => refs[k]);
   const lines = [
-    `| figure | unit | Berth | ${present.map((k) => names[k]).join(' | ')} | ${present.map((k) => `Berth advantage vs ${names[k]} (×, >1 = Berth better)`).join(' | ')} | other CPU % (Berth${present.map((k) => ` / ${names[k]}`).join('')} runs) |`,
+    `| figure | unit | ${me} | ${present.map((k) => names[k]).join(' | ')} | ${present.map((k) => `${me} advantage vs ${names[k]} (×, >1 = ${me} better)`).join(' | ')} | other CPU % (${me}${present.map((k) => ` / ${names[k]}`).join('')} runs) |`,
     `| --- | --- | ---: | ${present.map(() => '---:').join(' | ')} | ${present.map(() => '---:').join(' | ')} | ---: |`,
   ];
   for (const [id, label, unit, higher] of FIGURES) {
     const b = figureValue(berth, id);
+    if (b.value === null && present.every((k) => figureValue(refs[k], id).value === null)) continue;
     const row = { id, label, unit, higher_is_better: higher, berth: b.value, other_pct_berth: b.other ?? null };
     const advs = [];
     const others = [b.other];
@@ -589,8 +653,10 @@ if (!fs.existsSync(BERTH_MAIN)) {
   console.error(`${BERTH_MAIN} is missing: run \`npm run build\` first (npm run bench does).`);
   process.exit(1);
 }
-const kinds = opt['growth-only'] ? [] : opt.only ? [opt.only] : ['berth', 'reference', ...(V3.path ? ['v3'] : [])];
-if (!opt['growth-only'] && !opt.only && !V3.path) log(`# distribution v3 is left out: ${V3.why} (bench/README.md says how to build it)`);
+const regs = opt['growth-only'] ? [] : selected;
+const kinds = regs.map((r) => r.name);
+if (!opt['growth-only'] && !wanted && !V3.path) log(`# distribution v3 is left out: ${V3.why} (bench/README.md says how to build it)`);
+if (!opt['growth-only'] && !wanted && STORAGE === 's3') log('# distribution 2.8 is left out on S3 (--only reference,... runs it)');
 const result = {
   bench: 'berth bench/bench.mjs',
   date: new Date().toISOString(),
@@ -599,6 +665,9 @@ const result = {
   host: { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model, node: process.version, kernel: os.release(), mem_gib: Math.round(os.totalmem() / GiB) },
   git: gitDescribe(),
   berth_workers: BERTH_WORKERS ?? os.availableParallelism(),
+  storage: STORAGE,
+  small_only: SMALL,
+  registries: regs,
   results: {},
 };
 function gitDescribe() {
@@ -613,6 +682,7 @@ function gitDescribe() {
   }
 }
 
+const berthKinds = regs.filter((r) => r.type === 'berth').map((r) => r.name);
 if (kinds.includes('reference')) {
   ensureReference();
   result.reference_version = referenceVersion();
@@ -622,22 +692,34 @@ if (kinds.includes('v3')) {
   result.v3_version = v3Version(V3.path);
 } else result.v3_missing = V3.why;
 const alternation = new Alternation(kinds);
-const outcomes = await Promise.all(kinds.map((k) => benchRegistry(k, alternation)));
+const outcomes = await Promise.all(regs.map((r) => benchRegistry(r, alternation)));
 kinds.forEach((k, i) => (result.results[k] = outcomes[i]));
 agent.destroy();
-if (!opt['no-growth'] && opt.only !== 'reference') result.growth = await growthCase();
+const berthAsked = opt['growth-only'] || !wanted || REGISTRIES.some((r) => r.type === 'berth' && (wanted.includes(r.name) || wanted.includes('berth')));
+if (!opt['no-growth'] && !SMALL && berthAsked) result.growth = await growthCase();
 // Metrics cost (issue 15): Berth with metrics on and off taking turns; its own servers (bench/lib/metrics-cost.mjs).
-if (!opt['no-metrics-cost'] && !opt['growth-only'] && (opt.only === undefined || opt.only === 'berth')) {
+if (!opt['no-metrics-cost'] && !opt['growth-only'] && !SMALL && berthAsked) {
   result.metrics_cost = await measureMetricsCost({ durationMs: P.durationMs, rounds: P.rounds, concurrency: 64, warmupMs: P.warmupMs, log });
 }
 
 let text = `# Berth benchmark ${result.date}${Q ? ' (QUICK: smaller sizes, shorter runs; not comparable with full runs)' : ''}\n\n`;
-text += `Machine: ${result.host.cpus} CPUs, ${result.host.cpu_model}, node ${result.host.node}. Berth workers (http.workers): ${result.berth_workers}. References: ${result.reference_version ?? 'docker-registry 2.8 not run'}; ${result.v3_version ?? `distribution v3 not run (${result.v3_missing ?? 'not asked for'})`}. Each registry runs fresh on loopback; they take turns section by section (the other is idle meanwhile); client and server share the CPUs.\n`;
+text += `Machine: ${result.host.cpus} CPUs, ${result.host.cpu_model}, node ${result.host.node}. Storage: ${STORAGE === 's3' ? `S3 (${S3.service.endpoint}, a bucket per registry, redirect off)` : 'filesystem'}; Berth metadata: ${DBS.join(', ')}. Berth workers (http.workers): ${WORKERS.map((w) => w ?? os.availableParallelism()).join(', ')}. References: ${result.reference_version ?? 'docker-registry 2.8 not run'}; ${result.v3_version ?? `distribution v3 not run (${result.v3_missing ?? 'not asked for'})`}. Each registry runs fresh on loopback; they take turns section by section (the other is idle meanwhile); client and server share the CPUs.\n`;
 text += `"other CPU %" is the CPU used by every other process on the machine during that section (100 = one core); a high value means the figure was disturbed.\n\n`;
 if (kinds.length) {
-  const t = mainTable(result.results.berth, { reference: result.results.reference, v3: result.results.v3 });
-  result.table = t.rows;
-  text += `${t.text}\n\n↑ higher is better, ↓ lower is better. Advantage = Berth/reference for ↑ figures and reference/Berth for ↓ figures, against each reference.\n`;
+  const refs = { reference: result.results.reference, v3: result.results.v3 };
+  result.tables = {};
+  // Each Berth variant against the references; then each further variant against the first.
+  const pairs = Object.values(refs).some(Boolean) || berthKinds.length === 1 ? berthKinds.map((b) => [b, refs]) : [];
+  for (const b of berthKinds.slice(1)) pairs.push([b, { [berthKinds[0]]: result.results[berthKinds[0]] }]);
+  if (berthKinds.length === 0) pairs.push([kinds[0], Object.fromEntries(kinds.slice(1).map((k) => [k, result.results[k]]))]);
+  for (const [b, others] of pairs) {
+    const t = mainTable(result.results[b], others);
+    const key = `${b}_vs_${Object.keys(others).filter((k) => others[k]).join('_') || 'none'}`;
+    result.tables[key] = t.rows;
+    result.table ??= t.rows;
+    text += `### ${result.results[b].label}${Object.keys(others).some((k) => others[k]) ? ` against ${Object.keys(others).filter((k) => others[k]).map((k) => others[k].label).join(' and ')}` : ''}\n\n${t.text}\n\n`;
+  }
+  text += `↑ higher is better, ↓ lower is better. Advantage = Berth/other for ↑ figures and other/Berth for ↓ figures.\n`;
   for (const k of kinds) {
     const r = result.results[k];
     text += `\n${k}: ${r.valid ? 'valid run' : `INVALID: ${r.errors.join(' | ')}`} (machine ${r.machine_busy_before_pct}% busy before start)`;

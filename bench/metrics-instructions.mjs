@@ -77,7 +77,9 @@ async function window(name, metrics, round) {
   fs.mkdirSync(path.join(sub, 'data'), { recursive: true });
   const port = await freePort();
   const extra = `  draindelay: 0s\n  debug:\n    prometheus:\n      enabled: ${metrics}\n`;
-  fs.writeFileSync(path.join(sub, 'config.yml'), configYaml('berth', path.join(sub, 'data'), port, extra));
+  // One process (http.workers: 1): with more, the supervisor forks workers that serve the requests
+  // outside valgrind, and the window would count nothing but the supervisor's idle loop.
+  fs.writeFileSync(path.join(sub, 'config.yml'), configYaml('berth', path.join(sub, 'data'), port, extra, 1));
   const out = path.join(sub, 'cg');
   const log = fs.openSync(path.join(sub, 'server.log'), 'a');
   const env = { ...process.env };
@@ -115,6 +117,7 @@ async function window(name, metrics, round) {
     await load(base, mix, N);
     callgrindControl('--dump', child.pid);
     const counts = partCounts(out, 1);
+    if ((counts.get(1) ?? 0) < N * 1000) throw new Error(`${name}: the window holds ${counts.get(1) ?? 0} instructions on the main thread for ${N} requests: the requests were not served by the process under valgrind`);
     const all = [...counts.values()].reduce((a, b) => a + b, 0);
     return { main: (counts.get(1) ?? 0) / N, all: all / N, threads: counts.size };
   } finally {

@@ -27,7 +27,8 @@ export async function measureMetricsCost({ durationMs, rounds, concurrency, warm
     for (const [name, enabled] of [['on', true], ['off', false]]) {
       const sub = path.join(dir, name);
       fs.mkdirSync(sub);
-      servers[name] = await startServer('berth', sub, { extraConfig: `  debug:\n    prometheus:\n      enabled: ${enabled}\n` });
+      // One process (http.workers: 1): the CPU per request is read from this PID alone.
+      servers[name] = await startServer('berth', sub, { workers: 1, extraConfig: `  debug:\n    prometheus:\n      enabled: ${enabled}\n` });
     }
     const repo = 'bench/metrics';
     const config = new SmallBlob('config', Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux' })));

@@ -21,17 +21,22 @@ export function freePort() {
   });
 }
 
-/** Same settings for both: filesystem storage in a fresh dir, deletes on, quiet logs, loopback. */
-export function configYaml(kind, dataDir, port, extra = '', workers = undefined) {
+/**
+ * Same settings for all: filesystem storage in a fresh dir (or `backend.storage`, the driver's lines
+ * under `storage:`, e.g. S3), deletes on, quiet logs, loopback; `backend.database`: Berth's
+ * `database:` lines (PostgreSQL metadata).
+ */
+export function configYaml(kind, dataDir, port, extra = '', workers = undefined, backend = {}) {
   const common = [
     'version: 0.1',
+    // Before `http:`, which stays last: extra lines (the metrics-cost section's `  debug:`) go under it.
+    ...(kind === 'berth' ? (backend.database ?? []) : []),
     'log:',
     '  level: warn',
     '  accesslog:',
     '    disabled: true',
     'storage:',
-    '  filesystem:',
-    `    rootdirectory: ${dataDir}`,
+    ...(backend.storage ?? ['  filesystem:', `    rootdirectory: ${dataDir}`]),
     '  delete:',
     '    enabled: true',
     '  cache:',
@@ -95,12 +100,12 @@ function getStatus(port, p) {
  * Spawns a registry and polls GET /v2/ every 5 ms; resolves when it answers 200.
  * startup_ms is the time from spawn to that first 200.
  */
-export async function startServer(kind, dir, { extraConfig = '', timeoutMs = 60_000, v3 = null, workers = undefined } = {}) {
+export async function startServer(kind, dir, { extraConfig = '', timeoutMs = 60_000, v3 = null, workers = undefined, backend = {} } = {}) {
   const port = await freePort();
   const dataDir = path.join(dir, 'data');
   fs.mkdirSync(dataDir, { recursive: true });
   const configFile = path.join(dir, 'config.yml');
-  fs.writeFileSync(configFile, configYaml(kind, dataDir, port, extraConfig, workers));
+  fs.writeFileSync(configFile, configYaml(kind, dataDir, port, extraConfig, workers, backend));
   const logFile = path.join(dir, 'server.log');
   const logFd = fs.openSync(logFile, 'a');
   const [cmd, args] =
@@ -114,6 +119,11 @@ export async function startServer(kind, dir, { extraConfig = '', timeoutMs = 60_
   for (const k of Object.keys(env)) if (k.startsWith('REGISTRY_') || k.startsWith('OTEL_')) delete env[k];
   // v3 exports traces over OTLP by default and would retry against a collector that is not there.
   if (kind === 'v3') env.OTEL_TRACES_EXPORTER = 'none';
+  // `berth serve` refuses an unmigrated PostgreSQL schema: migrate first, as an operator would.
+  if (kind === 'berth' && backend.database) {
+    const m = spawnSync(process.execPath, [BERTH_MAIN, 'database', 'migrate', 'up', configFile], { encoding: 'utf8', env });
+    if (m.status !== 0) throw new Error(`berth database migrate up failed: ${m.stderr || m.stdout}`);
+  }
   const t0 = process.hrtime.bigint();
   const child = spawn(cmd, args, { stdio: ['ignore', logFd, logFd], env });
   fs.closeSync(logFd);
