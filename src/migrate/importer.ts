@@ -288,10 +288,27 @@ export class Importer {
       this.#counts.bytes += source.size;
       return { ok: true, size: source.size, since };
     }
+    const location = source.location;
+    if (location?.kind === 's3' && this.#storage.copyFromS3 !== undefined && this.#storage.copiesFromS3?.(location.endpoint) === true) {
+      // S3 to S3: the source's bytes hashed where they are (unless --no-verify), then one server-side
+      // copy straight to the content-addressed key, of the object that was hashed (its ETag).
+      if (this.#verify) {
+        const actual = await hashStream(await source.open(), digest);
+        this.#counts.bytesVerified += actual.size;
+        if (actual.digest !== digest) return { ok: false, kind: 'corrupt-blob', reason: `the source's bytes hash to ${actual.digest}` };
+      }
+      const copiedSince = Date.now();
+      if (await this.#storage.copyFromS3({ ...location, size: source.size }, key)) {
+        this.#counts.bytes += source.size;
+        this.#counts.serverSideCopied++;
+        return { ok: true, size: source.size, since: copiedSince };
+      }
+      // Refused (credentials, the object gone or changed since): streamed below, hashed on the way.
+    }
     const scratch = `uploads/import-${process.pid}-${digestHex(digest)}`;
     const linked = await this.#placeBlob(source, scratch, digest);
     if (this.#verify) {
-      // A copy was hashed on its way; a hard link (or server-side copy) is hashed here, once it is the destination's own object.
+      // A copy was hashed on its way; a hard link is hashed here, once it is the destination's own file.
       const actual = linked.actual ?? (await hashStream(await this.#storage.read(scratch), digest));
       this.#counts.bytesVerified += actual.size;
       if (actual.digest !== digest) {
@@ -303,7 +320,6 @@ export class Importer {
     await this.#storage.commit(scratch, key);
     this.#counts.bytes += source.size;
     if (linked.placed === 'hard-link') this.#counts.hardLinked++;
-    else if (linked.placed === 'server-side-copy') this.#counts.serverSideCopied++;
     else {
       this.#counts.copied++;
       this.#counts.bytesCopied += source.size;
@@ -311,14 +327,11 @@ export class Importer {
     return { ok: true, size: source.size, since: committedSince };
   }
 
-  /** The source's bytes at `scratch`: hard-linked or copied server-side when the destination can, streamed (and hashed on the way) otherwise. */
-  async #placeBlob(source: BlobSource, scratch: string, digest: Digest): Promise<{ placed: 'hard-link' | 'server-side-copy' | 'stream'; actual?: { digest: string; size: number } }> {
+  /** The source's bytes at `scratch`: hard-linked when the destination can, streamed (and hashed on the way) otherwise. */
+  async #placeBlob(source: BlobSource, scratch: string, digest: Digest): Promise<{ placed: 'hard-link' | 'stream'; actual?: { digest: string; size: number } }> {
     const location = source.location;
     if (location?.kind === 'file' && this.#storage.linkFrom !== undefined && (await this.#storage.linkFrom(location.path, scratch))) {
       return { placed: 'hard-link' };
-    }
-    if (location?.kind === 's3' && this.#storage.copyFromS3 !== undefined && (await this.#storage.copyFromS3({ endpoint: location.endpoint, bucket: location.bucket, key: location.key, size: source.size }, scratch))) {
-      return { placed: 'server-side-copy' };
     }
     await this.#storage.delete(scratch);
     const writer = await this.#storage.append(scratch, { last: true });
