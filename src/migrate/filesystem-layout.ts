@@ -1,7 +1,9 @@
-// distribution's storage layout on a filesystem (storage.filesystem.rootdirectory).
-import { createReadStream } from 'node:fs';
+// distribution's storage layout on a filesystem (storage.filesystem.rootdirectory). Links,
+// directories and manifests are read with synchronous calls: each is one small file or directory
+// (a link is 71 bytes), and a promise-based read costs four thread-pool round trips (open, fstat,
+// read, close) for it; on 100,000 tags that was most of a pass. Blob bytes are streamed.
+import { createReadStream, readdirSync, readFileSync, statSync, type Dirent } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { blobDataPath, parseLink, type BlobSource, type DistributionLayout, type LayoutRepository } from './distribution-layout.js';
 
@@ -22,31 +24,31 @@ export class FilesystemLayout implements DistributionLayout {
     this.source = `filesystem:${resolve(rootDirectory)}`;
   }
 
-  async listRepositories(): Promise<string[]> {
+  listRepositories(): Promise<string[]> {
     const names: string[] = [];
-    const walk = async (relative: string): Promise<void> => {
-      const entries = await readdirOrEmpty(join(this.#root, 'repositories', relative));
+    const walk = (relative: string): void => {
+      const entries = readdirOrEmpty(join(this.#root, 'repositories', relative));
       const directories = entries.filter((entry) => entry.isDirectory());
       if (relative !== '' && directories.some((entry) => entry.name === '_manifests' || entry.name === '_layers')) names.push(relative);
       for (const entry of directories) {
-        if (!entry.name.startsWith('_')) await walk(relative === '' ? entry.name : `${relative}/${entry.name}`);
+        if (!entry.name.startsWith('_')) walk(relative === '' ? entry.name : `${relative}/${entry.name}`);
       }
     };
-    await walk('');
-    return names.sort();
+    walk('');
+    return Promise.resolve(names.sort());
   }
 
-  async readRepository(name: string): Promise<LayoutRepository> {
+  readRepository(name: string): Promise<LayoutRepository> {
     const base = join(this.#root, 'repositories', ...name.split('/'));
-    const layers = await this.#links(join(base, '_layers'));
-    const revisions = await this.#links(join(base, '_manifests', 'revisions'));
+    const layers = this.#links(join(base, '_layers'));
+    const revisions = this.#links(join(base, '_manifests', 'revisions'));
     const tags = new Map<string, string | undefined>();
-    for (const entry of await readdirOrEmpty(join(base, '_manifests', 'tags'))) {
+    for (const entry of readdirOrEmpty(join(base, '_manifests', 'tags'))) {
       if (!entry.isDirectory()) continue;
-      tags.set(entry.name, await readLink(join(base, '_manifests', 'tags', entry.name, 'current', 'link')));
+      tags.set(entry.name, readLink(join(base, '_manifests', 'tags', entry.name, 'current', 'link')));
     }
-    const uploads = (await readdirOrEmpty(join(base, '_uploads'))).filter((entry) => entry.isDirectory()).length;
-    return { name, layers, revisions, tags, uploads };
+    const uploads = readdirOrEmpty(join(base, '_uploads')).filter((entry) => entry.isDirectory()).length;
+    return Promise.resolve({ name, layers, revisions, tags, uploads });
   }
 
   /**
@@ -54,13 +56,13 @@ export class FilesystemLayout implements DistributionLayout {
    * that directory's mtime changes with them; a tag's `current/link` is rewritten in place, so its own
    * mtime (and size) is taken; a tag added or deleted changes `tags`' mtime.
    */
-  async quickFingerprint(name: string): Promise<{ fingerprint: string | undefined; uploads: number }> {
+  quickFingerprint(name: string): Promise<{ fingerprint: string | undefined; uploads: number }> {
     const base = join(this.#root, 'repositories', ...name.split('/'));
     const hash = createHash('sha256');
     const now = Date.now();
     let newest = 0;
-    const note = async (label: string, path: string): Promise<void> => {
-      const info = await stat(path, { bigint: true }).catch(() => undefined);
+    const note = (label: string, path: string): void => {
+      const info = statSync(path, { bigint: true, throwIfNoEntry: false });
       if (info === undefined) {
         hash.update(`${label} -\n`);
         return;
@@ -70,24 +72,24 @@ export class FilesystemLayout implements DistributionLayout {
     };
     for (const kind of ['_layers', '_manifests/revisions']) {
       const directory = join(base, ...kind.split('/'));
-      await note(kind, directory);
-      for (const algorithm of sortedByName(await readdirOrEmpty(directory))) if (algorithm.isDirectory()) await note(`${kind}/${algorithm.name}`, join(directory, algorithm.name));
+      note(kind, directory);
+      for (const algorithm of sortedByName(readdirOrEmpty(directory))) if (algorithm.isDirectory()) note(`${kind}/${algorithm.name}`, join(directory, algorithm.name));
     }
     const tags = join(base, '_manifests', 'tags');
-    await note('tags', tags);
-    for (const entry of sortedByName(await readdirOrEmpty(tags))) if (entry.isDirectory()) await note(`tag ${entry.name}`, join(tags, entry.name, 'current', 'link'));
-    const uploads = (await readdirOrEmpty(join(base, '_uploads'))).filter((entry) => entry.isDirectory()).length;
-    return { fingerprint: newest > now - this.#racyWindowMs ? undefined : hash.digest('hex'), uploads };
+    note('tags', tags);
+    for (const entry of sortedByName(readdirOrEmpty(tags))) if (entry.isDirectory()) note(`tag ${entry.name}`, join(tags, entry.name, 'current', 'link'));
+    const uploads = readdirOrEmpty(join(base, '_uploads')).filter((entry) => entry.isDirectory()).length;
+    return Promise.resolve({ fingerprint: newest > now - this.#racyWindowMs ? undefined : hash.digest('hex'), uploads });
   }
 
   /** Digests linked below `<dir>/<algorithm>/<hex>/link`. */
-  async #links(directory: string): Promise<string[]> {
+  #links(directory: string): string[] {
     const digests: string[] = [];
-    for (const algorithm of await readdirOrEmpty(directory)) {
+    for (const algorithm of readdirOrEmpty(directory)) {
       if (!algorithm.isDirectory()) continue;
-      for (const hex of await readdirOrEmpty(join(directory, algorithm.name))) {
+      for (const hex of readdirOrEmpty(join(directory, algorithm.name))) {
         if (!hex.isDirectory()) continue;
-        const digest = await readLink(join(directory, algorithm.name, hex.name, 'link'));
+        const digest = readLink(join(directory, algorithm.name, hex.name, 'link'));
         // distribution names the directory after the digest; a link that says otherwise is ignored as it would be.
         if (digest === `${algorithm.name}:${hex.name}`) digests.push(digest);
       }
@@ -100,34 +102,43 @@ export class FilesystemLayout implements DistributionLayout {
     return relative === undefined ? undefined : join(this.#root, relative);
   }
 
-  async blob(digest: string): Promise<BlobSource | undefined> {
+  blob(digest: string): Promise<BlobSource | undefined> {
     const path = this.blobPath(digest);
-    if (path === undefined) return undefined;
-    const info = await stat(path).catch(() => undefined);
-    if (info === undefined || !info.isFile()) return undefined;
-    return { size: info.size, location: { kind: 'file', path }, open: () => Promise.resolve(createReadStream(path)) };
+    if (path === undefined) return Promise.resolve(undefined);
+    const info = statSync(path, { throwIfNoEntry: false });
+    if (info === undefined || !info.isFile()) return Promise.resolve(undefined);
+    return Promise.resolve({ size: info.size, location: { kind: 'file', path }, open: () => Promise.resolve(createReadStream(path)) });
   }
 
-  async readBlob(digest: string): Promise<Buffer | undefined> {
+  /** A manifest's bytes (distribution caps a manifest at 4 MiB). */
+  readBlob(digest: string): Promise<Buffer | undefined> {
     const path = this.blobPath(digest);
-    return path === undefined ? undefined : readFile(path).catch(() => undefined);
+    return Promise.resolve(path === undefined ? undefined : readOrUndefined(path));
   }
 }
 
-function sortedByName(entries: import('node:fs').Dirent[]): import('node:fs').Dirent[] {
+function sortedByName(entries: Dirent[]): Dirent[] {
   return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-async function readdirOrEmpty(path: string): Promise<import('node:fs').Dirent[]> {
+function readdirOrEmpty(path: string): Dirent[] {
   try {
-    return await readdir(path, { withFileTypes: true });
+    return readdirSync(path, { withFileTypes: true });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return [];
     throw error;
   }
 }
 
-async function readLink(path: string): Promise<string | undefined> {
-  const text = await readFile(path, 'utf8').catch(() => undefined);
-  return text === undefined ? undefined : parseLink(text);
+function readOrUndefined(path: string): Buffer | undefined {
+  try {
+    return readFileSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+function readLink(path: string): string | undefined {
+  const text = readOrUndefined(path);
+  return text === undefined ? undefined : parseLink(text.toString('utf8'));
 }

@@ -4,12 +4,16 @@
 // before indexes), its tags move onto them, and tags the source no longer has are removed. What Berth
 // refuses is reported by name and does not stop the rest. Every step is idempotent; a repository is
 // journalled (ImportStore) once all of it came over, so a rerun after kill -9 redoes at most the
-// repositories in flight, and a second pass skips repositories whose links did not change.
+// repositories in flight, and a second pass skips repositories whose links did not change. The
+// destination's rows are written in batches: a repository's blob links in one transaction, its
+// manifests and tags in one per round (images, then the indexes over them), the journal read for
+// JOURNAL_BATCH repositories at once.
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
-import type { ImportStore } from '../metadata/import-store.js';
-import type { MetadataStore } from '../metadata/store.js';
+import type { ExportStore, RepositoryContents } from '../metadata/export-store.js';
+import type { ImportedRepository, ImportStore } from '../metadata/import-store.js';
+import type { MetadataStore, NewManifest } from '../metadata/store.js';
 import type { StorageDriver } from '../storage/driver.js';
 import { blobKey } from '../registry/blob-keys.js';
 import { linkStoredBlob } from '../registry/blob-link.js';
@@ -82,6 +86,9 @@ export interface ImportOptions {
   readonly onRepository?: (name: string, outcome: 'imported' | 'unchanged' | 'refused') => void;
 }
 
+/** Repositories whose journal entries are read in one query. */
+const JOURNAL_BATCH = 500;
+
 type BlobOutcome = { readonly ok: true; readonly size: number; readonly since: number } | { readonly ok: false; readonly kind: 'missing-blob' | 'corrupt-blob'; readonly reason: string };
 
 interface Parsed {
@@ -93,7 +100,10 @@ interface Parsed {
 export class Importer {
   readonly #layout: DistributionLayout;
   readonly #metadata: MetadataStore;
-  readonly #journal: ImportStore;
+  readonly #journal: ImportStore & ExportStore;
+  /** Journal entries by batch of JOURNAL_BATCH names (an entry is taken out once used). */
+  readonly #journalBatches = new Map<number, Promise<Map<string, ImportedRepository>>>();
+  #names: readonly string[] = [];
   readonly #storage: StorageDriver;
   readonly #options: ImportOptions;
   readonly #blobs = new Map<string, Promise<BlobOutcome>>();
@@ -103,7 +113,7 @@ export class Importer {
   #started = 0;
   #counts = { imported: 0, unchanged: 0, withRefusals: 0, done: 0, total: 0, manifests: 0, manifestsPresent: 0, tags: 0, tagsRemoved: 0, layerLinks: 0, unread: 0, hardLinked: 0, serverSideCopied: 0, copied: 0, present: 0, bytes: 0, bytesCopied: 0, bytesVerified: 0, uploads: 0 };
 
-  constructor(layout: DistributionLayout, metadata: MetadataStore, journal: ImportStore, storage: StorageDriver, options: ImportOptions = {}) {
+  constructor(layout: DistributionLayout, metadata: MetadataStore, journal: ImportStore & ExportStore, storage: StorageDriver, options: ImportOptions = {}) {
     this.#layout = layout;
     this.#metadata = metadata;
     this.#journal = journal;
@@ -122,13 +132,15 @@ export class Importer {
   async run(): Promise<ImportReport> {
     this.#started = Date.now();
     const names = await this.#layout.listRepositories();
+    this.#names = names;
     this.#counts.total = names.length;
     this.#progress();
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < names.length) {
-        const name = names[next++] as string;
-        const outcome = await this.#importRepository(name);
+        const index = next++;
+        const name = names[index] as string;
+        const outcome = await this.#importRepository(name, index);
         if (outcome === 'imported') this.#counts.imported++;
         else if (outcome === 'unchanged') this.#counts.unchanged++;
         else this.#counts.withRefusals++;
@@ -167,7 +179,21 @@ export class Importer {
     this.#refusedIn.set(refusal.repository, (this.#refusedIn.get(refusal.repository) ?? 0) + 1);
   }
 
-  async #importRepository(name: string): Promise<'imported' | 'unchanged' | 'refused'> {
+  /** The journal entry of the repository at `index` of the pass's names (its batch read once). */
+  async #journalled(name: string, index: number): Promise<ImportedRepository | undefined> {
+    const batch = Math.floor(index / JOURNAL_BATCH);
+    let entries = this.#journalBatches.get(batch);
+    if (entries === undefined) {
+      entries = this.#journal.getImportedRepositories(this.#layout.source, this.#names.slice(batch * JOURNAL_BATCH, (batch + 1) * JOURNAL_BATCH));
+      this.#journalBatches.set(batch, entries);
+      this.#journalBatches.delete(batch - 2);
+    }
+    const entry = (await entries).get(name);
+    (await entries).delete(name);
+    return entry;
+  }
+
+  async #importRepository(name: string, index: number): Promise<'imported' | 'unchanged' | 'refused'> {
     let repository: RepositoryName;
     try {
       repository = parseRepositoryName(name);
@@ -178,7 +204,7 @@ export class Importer {
     }
     // The quick fingerprint first: a change after it is seen by the next pass's.
     const quick = await this.#layout.quickFingerprint?.(name);
-    const journalled = this.#options.full === true ? undefined : journalEntryOf((await this.#journal.getImportedRepository(this.#layout.source, name))?.fingerprint);
+    const journalled = this.#options.full === true ? undefined : journalEntryOf((await this.#journalled(name, index))?.fingerprint);
     if (quick?.fingerprint !== undefined && journalled?.quick === quick.fingerprint) {
       this.#counts.uploads += quick.uploads;
       this.#counts.unread++;
@@ -193,35 +219,41 @@ export class Importer {
       if (!this.#dryRun && quick?.fingerprint !== undefined) await this.#journal.recordImportedRepository(this.#layout.source, name, fingerprint);
       return 'unchanged';
     }
-    await this.#importLayers(repository, layout);
-    const manifests = await this.#importManifests(repository, layout);
-    await this.#importTags(repository, layout, manifests);
+    const present = await this.#journal.readRepositoryContents(repository);
+    await this.#importLayers(repository, layout, present);
+    await this.#importManifests(repository, layout, present);
+    await this.#removeTags(repository, layout, present);
     // Repositories run concurrently: count this one's refusals only.
     if (this.#refusedIn.has(name)) return 'refused';
     if (!this.#dryRun) await this.#journal.recordImportedRepository(this.#layout.source, name, fingerprint);
     return 'imported';
   }
 
-  async #importLayers(repository: RepositoryName, layout: LayoutRepository): Promise<void> {
+  async #importLayers(repository: RepositoryName, layout: LayoutRepository, present: RepositoryContents): Promise<void> {
+    const linked = new Set(present.blobs);
+    const batch: { digest: Digest; size: number; bytesPresentSince: number }[] = [];
     for (const digest of layout.layers) {
-      if (!isDigest(digest)) continue;
-      if (await this.#metadata.getRepositoryBlob(repository, digest)) continue;
+      if (!isDigest(digest) || linked.has(digest)) continue;
       const outcome = await this.#ensureBlob(digest as Digest);
       if (!outcome.ok) {
         this.#refuse({ kind: outcome.kind, repository, digest, reason: outcome.reason });
         continue;
       }
-      if (!this.#dryRun) {
-        const linked = await linkStoredBlob(this.#metadata, this.#storage, repository, { digest: digest as Digest, size: outcome.size }, undefined, outcome.since);
-        if (!linked) {
-          // Collected meanwhile (a gc racing the import): bring the bytes again, once.
-          this.#blobs.delete(digest);
-          const again = await this.#ensureBlob(digest as Digest);
-          if (!again.ok || !(await linkStoredBlob(this.#metadata, this.#storage, repository, { digest: digest as Digest, size: again.size }, undefined, again.since))) {
-            this.#refuse({ kind: 'missing-blob', repository, digest, reason: 'the blob was collected while it was imported' });
-            continue;
-          }
-        }
+      batch.push({ digest: digest as Digest, size: outcome.size, bytesPresentSince: outcome.since });
+    }
+    if (this.#dryRun) {
+      this.#counts.layerLinks += batch.length;
+      return;
+    }
+    const collected = new Set(await this.#journal.linkBlobs(repository, batch));
+    this.#counts.layerLinks += batch.length - collected.size;
+    for (const digest of collected) {
+      // Collected meanwhile (a gc racing the import): bring the bytes again, once, and link that one alone.
+      this.#blobs.delete(digest);
+      const again = await this.#ensureBlob(digest as Digest);
+      if (!again.ok || !(await linkStoredBlob(this.#metadata, this.#storage, repository, { digest: digest as Digest, size: again.size }, undefined, again.since))) {
+        this.#refuse({ kind: 'missing-blob', repository, digest, reason: 'the blob was collected while it was imported' });
+        continue;
       }
       this.#counts.layerLinks++;
     }
@@ -256,10 +288,27 @@ export class Importer {
       this.#counts.bytes += source.size;
       return { ok: true, size: source.size, since };
     }
+    const location = source.location;
+    if (location?.kind === 's3' && this.#storage.copyFromS3 !== undefined && this.#storage.copiesFromS3?.(location.endpoint) === true) {
+      // S3 to S3: the source's bytes hashed where they are (unless --no-verify), then one server-side
+      // copy straight to the content-addressed key, of the object that was hashed (its ETag).
+      if (this.#verify) {
+        const actual = await hashStream(await source.open(), digest);
+        this.#counts.bytesVerified += actual.size;
+        if (actual.digest !== digest) return { ok: false, kind: 'corrupt-blob', reason: `the source's bytes hash to ${actual.digest}` };
+      }
+      const copiedSince = Date.now();
+      if (await this.#storage.copyFromS3({ ...location, size: source.size }, key)) {
+        this.#counts.bytes += source.size;
+        this.#counts.serverSideCopied++;
+        return { ok: true, size: source.size, since: copiedSince };
+      }
+      // Refused (credentials, the object gone or changed since): streamed below, hashed on the way.
+    }
     const scratch = `uploads/import-${process.pid}-${digestHex(digest)}`;
     const linked = await this.#placeBlob(source, scratch, digest);
     if (this.#verify) {
-      // A copy was hashed on its way; a hard link (or server-side copy) is hashed here, once it is the destination's own object.
+      // A copy was hashed on its way; a hard link is hashed here, once it is the destination's own file.
       const actual = linked.actual ?? (await hashStream(await this.#storage.read(scratch), digest));
       this.#counts.bytesVerified += actual.size;
       if (actual.digest !== digest) {
@@ -271,7 +320,6 @@ export class Importer {
     await this.#storage.commit(scratch, key);
     this.#counts.bytes += source.size;
     if (linked.placed === 'hard-link') this.#counts.hardLinked++;
-    else if (linked.placed === 'server-side-copy') this.#counts.serverSideCopied++;
     else {
       this.#counts.copied++;
       this.#counts.bytesCopied += source.size;
@@ -279,14 +327,11 @@ export class Importer {
     return { ok: true, size: source.size, since: committedSince };
   }
 
-  /** The source's bytes at `scratch`: hard-linked or copied server-side when the destination can, streamed (and hashed on the way) otherwise. */
-  async #placeBlob(source: BlobSource, scratch: string, digest: Digest): Promise<{ placed: 'hard-link' | 'server-side-copy' | 'stream'; actual?: { digest: string; size: number } }> {
+  /** The source's bytes at `scratch`: hard-linked when the destination can, streamed (and hashed on the way) otherwise. */
+  async #placeBlob(source: BlobSource, scratch: string, digest: Digest): Promise<{ placed: 'hard-link' | 'stream'; actual?: { digest: string; size: number } }> {
     const location = source.location;
     if (location?.kind === 'file' && this.#storage.linkFrom !== undefined && (await this.#storage.linkFrom(location.path, scratch))) {
       return { placed: 'hard-link' };
-    }
-    if (location?.kind === 's3' && this.#storage.copyFromS3 !== undefined && (await this.#storage.copyFromS3({ endpoint: location.endpoint, bucket: location.bucket, key: location.key, size: source.size }, scratch))) {
-      return { placed: 'server-side-copy' };
     }
     await this.#storage.delete(scratch);
     const writer = await this.#storage.append(scratch, { last: true });
@@ -308,7 +353,8 @@ export class Importer {
     return { placed: 'stream', actual: { digest: `${digestAlgorithm(digest)}:${hash.digest('hex')}`, size } };
   }
 
-  async #importManifests(repository: RepositoryName, layout: LayoutRepository): Promise<Map<string, Parsed>> {
+  async #importManifests(repository: RepositoryName, layout: LayoutRepository, present: RepositoryContents): Promise<void> {
+    const inRepository = new Set(present.manifests);
     const parsed = new Map<string, Parsed>();
     for (const digest of layout.revisions) {
       if (!isDigest(digest)) continue;
@@ -329,74 +375,8 @@ export class Importer {
         this.#refuse({ kind: isSchema1(payload) ? 'schema1-manifest' : 'invalid-manifest', repository, digest, reason: error.message });
       }
     }
-    // Children before the indexes that name them: images first, then indexes as their children are in.
-    const stored = new Map<string, Parsed>();
-    let pending = [...parsed.values()].sort((a, b) => Number(a.manifest.manifests.length > 0) - Number(b.manifest.manifests.length > 0));
-    for (;;) {
-      const waiting: Parsed[] = [];
-      const failed: { entry: Parsed; missing: string; kind: 'blob' | 'manifest' }[] = [];
-      for (const entry of pending) {
-        if (entry.manifest.manifests.some((child) => parsed.has(child.digest) && !stored.has(child.digest))) {
-          waiting.push(entry);
-          continue;
-        }
-        const outcome = await this.#putManifest(repository, entry, null);
-        if (outcome === true) stored.set(entry.digest, entry);
-        else failed.push({ entry, ...outcome });
-      }
-      for (const { entry, missing, kind } of failed) {
-        this.#refuse({ kind: 'manifest-references-missing', repository, digest: entry.digest, reason: `references ${kind} ${missing}, which the repository does not have` });
-      }
-      if (waiting.length === 0 || waiting.length === pending.length) {
-        for (const entry of waiting) this.#refuse({ kind: 'manifest-references-missing', repository, digest: entry.digest, reason: 'an index whose children could not be imported' });
-        break;
-      }
-      pending = waiting;
-    }
-    return stored;
-  }
-
-  /** True when stored (or already there); otherwise what is missing. */
-  async #putManifest(repository: RepositoryName, entry: Parsed, tag: string | null): Promise<true | { missing: string; kind: 'blob' | 'manifest' }> {
-    if (tag === null && (await this.#metadata.getManifestByDigest(repository, entry.digest)) !== undefined) {
-      this.#counts.manifestsPresent++;
-      return true;
-    }
-    const blobs = [...new Set(entry.manifest.blobs.map((blob) => blob.digest as string))];
-    const children = [...new Set(entry.manifest.manifests.map((child) => child.digest as string))];
-    if (this.#dryRun) {
-      for (const digest of blobs) {
-        if ((await this.#metadata.getRepositoryBlob(repository, digest)) === undefined && !(await this.#wouldHaveBlob(digest))) return { missing: digest, kind: 'blob' };
-      }
-      if (tag === null) this.#counts.manifests++;
-      return true;
-    }
-    const result = await this.#metadata.putManifest({
-      repository,
-      digest: entry.digest,
-      mediaType: entry.manifest.mediaType,
-      payload: entry.payload,
-      artifactType: entry.manifest.artifactType ?? null,
-      annotations: entry.manifest.annotations === undefined ? null : JSON.stringify(entry.manifest.annotations),
-      subject: entry.manifest.subject?.digest ?? null,
-      blobs,
-      manifests: children,
-      tag,
-    });
-    if (!result.ok) {
-      if (result.missing === undefined) throw new Error(`import: tag ${tag ?? ''} is immutable`);
-      return { missing: result.digest, kind: result.missing };
-    }
-    if (tag === null) this.#counts.manifests++;
-    return true;
-  }
-
-  async #wouldHaveBlob(digest: string): Promise<boolean> {
-    const outcome = await this.#blobs.get(digest);
-    return outcome?.ok === true;
-  }
-
-  async #importTags(repository: RepositoryName, layout: LayoutRepository, manifests: ReadonlyMap<string, Parsed>): Promise<void> {
+    // The tags to set: valid, naming a parsed manifest, not already on it.
+    const tagsOf = new Map<string, string[]>();
     for (const [tag, digest] of layout.tags) {
       if (!isTag(tag)) {
         this.#refuse({ kind: 'invalid-tag', repository, tag, reason: 'not a tag under the OCI grammar' });
@@ -406,31 +386,115 @@ export class Importer {
         this.#refuse({ kind: 'dangling-tag', repository, tag, reason: 'the tag has no readable current/link' });
         continue;
       }
-      const entry = manifests.get(digest);
-      if (entry === undefined) {
+      if (!parsed.has(digest)) {
         this.#refuse({ kind: 'dangling-tag', repository, tag, digest, reason: 'the tag names a manifest that was not imported (no revision, missing or refused)' });
         continue;
       }
-      const current = await this.#metadata.getManifestByTag(repository, tag);
-      if (current?.digest === digest) continue;
-      const outcome = await this.#putManifest(repository, entry, tag);
-      if (outcome !== true) continue; // already refused with its manifest
-      this.#counts.tags++;
+      if (present.tags.get(tag) === digest) continue;
+      tagsOf.set(digest, [...(tagsOf.get(digest) ?? []), tag]);
     }
-    // Tags the source removed (a later pass): removed here too, so that the last pass leaves the same tag list.
-    if (!(await this.#metadata.hasRepository(repository))) return;
-    let after: string | undefined;
+    // Children before the indexes that name them: a round stores every manifest whose children are
+    // in (one batch, with its tags), until a round stores nothing more.
+    const stored = new Set<string>();
+    let pending = [...parsed.values()];
     for (;;) {
-      const page = (await this.#metadata.listTags(repository, { limit: 1000, after })) ?? [];
-      for (const tag of page) {
-        if (layout.tags.has(tag)) continue;
-        if (!this.#dryRun) await this.#metadata.deleteTag(repository, tag);
-        this.#counts.tagsRemoved++;
+      const round = pending.filter((entry) => !entry.manifest.manifests.some((child) => parsed.has(child.digest) && !stored.has(child.digest)));
+      const waiting = pending.filter((entry) => !round.includes(entry));
+      const failed = await this.#putRound(repository, round, inRepository, tagsOf, present, stored);
+      for (const { entry, missing, kind } of failed) {
+        this.#refuse({ kind: 'manifest-references-missing', repository, digest: entry.digest, reason: `references ${kind} ${missing}, which the repository does not have` });
+        for (const tag of tagsOf.get(entry.digest) ?? []) this.#refuse({ kind: 'dangling-tag', repository, tag, digest: entry.digest, reason: 'the tag names a manifest that was not imported (no revision, missing or refused)' });
       }
-      if (page.length < 1000) break;
-      after = page[page.length - 1];
+      if (waiting.length === 0 || round.length === 0) {
+        for (const entry of waiting) {
+          this.#refuse({ kind: 'manifest-references-missing', repository, digest: entry.digest, reason: 'an index whose children could not be imported' });
+          for (const tag of tagsOf.get(entry.digest) ?? []) this.#refuse({ kind: 'dangling-tag', repository, tag, digest: entry.digest, reason: 'the tag names a manifest that was not imported (no revision, missing or refused)' });
+        }
+        break;
+      }
+      pending = waiting;
     }
   }
+
+  /** Stores a round of manifests (those not in the repository yet) and their tags in one batch; what failed, by what it misses. */
+  async #putRound(
+    repository: RepositoryName,
+    round: readonly Parsed[],
+    inRepository: ReadonlySet<string>,
+    tagsOf: ReadonlyMap<string, readonly string[]>,
+    present: RepositoryContents,
+    stored: Set<string>,
+  ): Promise<{ entry: Parsed; missing: string; kind: 'blob' | 'manifest' }[]> {
+    const puts: { entry: Parsed; tag: string | null; isNew: boolean }[] = [];
+    for (const entry of round) {
+      const isNew = !inRepository.has(entry.digest);
+      const tags = tagsOf.get(entry.digest) ?? [];
+      if (!isNew) this.#counts.manifestsPresent++;
+      if (tags.length === 0) {
+        if (isNew) puts.push({ entry, tag: null, isNew });
+        else stored.add(entry.digest);
+      }
+      tags.forEach((tag, i) => puts.push({ entry, tag, isNew: isNew && i === 0 }));
+    }
+    const failed: { entry: Parsed; missing: string; kind: 'blob' | 'manifest' }[] = [];
+    const results = this.#dryRun ? puts.map(({ entry }) => this.#wouldPut(entry, present, stored)) : await this.#journal.putManifests(puts.map(({ entry, tag }) => newManifest(repository, entry, tag)));
+    for (const [i, { entry, tag, isNew }] of puts.entries()) {
+      const result = await results[i];
+      if (result === undefined) continue;
+      if (!result.ok) {
+        if (result.missing === undefined) throw new Error(`import: tag ${tag ?? ''} is immutable`);
+        // A manifest's tag entries fail as it does: report it once.
+        if (!failed.some((f) => f.entry === entry)) failed.push({ entry, missing: result.digest, kind: result.missing });
+        continue;
+      }
+      stored.add(entry.digest);
+      if (isNew) this.#counts.manifests++;
+      if (tag !== null) this.#counts.tags++;
+    }
+    return failed;
+  }
+
+  /** A dry run's putManifest: whether the blobs would be linked and the children stored. */
+  async #wouldPut(entry: Parsed, present: RepositoryContents, stored: ReadonlySet<string>): Promise<{ ok: true } | { ok: false; missing: 'blob' | 'manifest'; digest: string }> {
+    const linked = new Set(present.blobs);
+    for (const blob of entry.manifest.blobs) {
+      if (!linked.has(blob.digest) && !(await this.#wouldHaveBlob(blob.digest))) return { ok: false, missing: 'blob', digest: blob.digest };
+    }
+    const children = new Set(present.manifests);
+    for (const child of entry.manifest.manifests) {
+      if (!children.has(child.digest) && !stored.has(child.digest)) return { ok: false, missing: 'manifest', digest: child.digest };
+    }
+    return { ok: true };
+  }
+
+  async #wouldHaveBlob(digest: string): Promise<boolean> {
+    const outcome = await this.#blobs.get(digest);
+    return outcome?.ok === true;
+  }
+
+  /** Tags the source removed (a later pass): removed here too, so that the last pass leaves the same tag list. */
+  async #removeTags(repository: RepositoryName, layout: LayoutRepository, present: RepositoryContents): Promise<void> {
+    for (const tag of present.tags.keys()) {
+      if (layout.tags.has(tag)) continue;
+      if (!this.#dryRun) await this.#metadata.deleteTag(repository, tag);
+      this.#counts.tagsRemoved++;
+    }
+  }
+}
+
+function newManifest(repository: RepositoryName, entry: Parsed, tag: string | null): NewManifest {
+  return {
+    repository,
+    digest: entry.digest,
+    mediaType: entry.manifest.mediaType,
+    payload: entry.payload,
+    artifactType: entry.manifest.artifactType ?? null,
+    annotations: entry.manifest.annotations === undefined ? null : JSON.stringify(entry.manifest.annotations),
+    subject: entry.manifest.subject?.digest ?? null,
+    blobs: [...new Set(entry.manifest.blobs.map((blob) => blob.digest as string))],
+    manifests: [...new Set(entry.manifest.manifests.map((child) => child.digest as string))],
+    tag,
+  };
 }
 
 function isSchema1(payload: Buffer): boolean {

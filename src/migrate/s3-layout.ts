@@ -172,9 +172,11 @@ export class S3Layout implements DistributionLayout {
     const key = this.#blobKey(digest);
     if (key === undefined) return undefined;
     let size: number;
+    let etag: string | undefined;
     try {
       const head = await this.#client.send(new HeadObjectCommand({ Bucket: this.#options.bucket, Key: key }));
       size = head.ContentLength ?? 0;
+      etag = head.ETag;
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
@@ -182,9 +184,10 @@ export class S3Layout implements DistributionLayout {
     const { bucket, endpoint } = this.#options;
     return {
       size,
-      location: { kind: 's3', endpoint, bucket, key },
+      // The ETag ties the bytes read (hashed) to the object a server-side copy takes.
+      location: { kind: 's3', endpoint, bucket, key, etag },
       open: async () => {
-        const object = await this.#client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        const object = await this.#client.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...(etag === undefined ? {} : { IfMatch: etag }) }));
         return object.Body as Readable;
       },
     };

@@ -32,7 +32,8 @@ export interface AppendOptions {
 /** Where an object's bytes are, for a reader that can take them without a stream (hard link, server-side copy). */
 export type ObjectLocation =
   | { readonly kind: 'file'; readonly path: string }
-  | { readonly kind: 's3'; readonly endpoint: string | undefined; readonly bucket: string; readonly key: string };
+  /** etag: the object's ETag when the location was taken (a copy may require it to still be that object). */
+  | { readonly kind: 's3'; readonly endpoint: string | undefined; readonly bucket: string; readonly key: string; readonly etag?: string | undefined };
 
 export interface StorageDriver {
   readonly name: string;
@@ -87,12 +88,16 @@ export interface StorageDriver {
   linkFrom?(path: string, key: string): Promise<boolean>;
   /**
    * Optional: makes the object `key` of `bucket` on the S3 endpoint `endpoint` (undefined: AWS) the
-   * object at `key` here by a server-side copy (CopyObject, UploadPartCopy in ranges above the copy
-   * threshold), replacing any object there; not yet committed (the caller commits `to` next).
-   * Resolves false when it cannot (another endpoint, a driver that is not S3, the source not readable
-   * with this driver's credentials): the caller then copies through a stream. `berth import` uses it.
+   * object at `to` here by one server-side copy (CopyObject, UploadPartCopy in ranges above the copy
+   * threshold), replacing any object there. `to` may be the final, content-addressed key: the
+   * caller verified the source's bytes first (or was told not to), and with `etag` the copy is made
+   * only if the source is still the object of that ETag. Resolves false when it cannot (another
+   * endpoint, a driver that is not S3, the source not readable with this driver's credentials, or
+   * no longer of that ETag): the caller then copies through a stream. `berth import` uses it.
    */
-  copyFromS3?(source: { readonly endpoint: string | undefined; readonly bucket: string; readonly key: string; readonly size: number }, to: string): Promise<boolean>;
+  copyFromS3?(source: { readonly endpoint: string | undefined; readonly bucket: string; readonly key: string; readonly size: number; readonly etag?: string | undefined }, to: string): Promise<boolean>;
+  /** Optional: whether copyFromS3 can copy from that endpoint at all (false: do not bother reading for it). */
+  copiesFromS3?(endpoint: string | undefined): boolean;
   /** Optional: where the object at `key` is (whether or not it exists), for `linkFrom`/`copyFromS3` of another driver. */
   locate?(key: string): ObjectLocation;
   /** Removes an object, or every object below a prefix ending in "/". Absent keys are not an error. */

@@ -3,11 +3,14 @@
 // tag, an untagged manifest, a deleted manifest with its tag, an unfinished upload), the import runs
 // while 2.8.2 still serves, then everything is pulled back from Berth with skopeo and compared with
 // what 2.8.2 serves: catalog, tag lists, manifest bytes by tag and digest, blobs, file contents,
-// referrers. A second pass after one more push imports only that repository.
+// referrers. ctr pushes too: a multi-arch OCI index (`ctr images import --all-platforms`, then
+// `ctr images push`), pulled back from Berth with ctr (--all-platforms) and skopeo, digests compared.
+// A second pass after one more push imports only that repository.
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { startContainerd, type Containerd } from './harness/containerd.js';
 import { parseJson, sha256 } from './harness/digests.js';
 import { runOk } from './harness/exec.js';
 import { digestOf, loadFixtures, type Fixtures } from './harness/fixtures.js';
@@ -45,6 +48,10 @@ const PUSHED: readonly [fixture: string, repository: string, tag: string][] = [
   ['plain-tar', 'imp/deleted', 'gone'],
 ];
 
+/** Pushed into 2.8.2 by ctr (containerd's own push: POST, then a PUT carrying the whole blob). */
+const CTR_PUSHED: readonly [fixture: string, repository: string, tag: string][] = [['oci-index', 'imp/ctr-index', 'latest']];
+
+let cd: Containerd;
 let work: string;
 let short: string;
 let fx: Fixtures;
@@ -76,6 +83,14 @@ await describe('berth import from docker-registry 2.8.2 (filesystem)', { timeout
     oldApi = new RegistryApi(old.url);
     for (const [fixture, repository, tag] of PUSHED) await copy(fx.get(fixture).ref, `docker://${old.host}/${repository}:${tag}`);
     await clients.skopeo(['delete', '--tls-verify=false', `docker://${old.host}/imp/deleted:gone`]);
+    cd = await startContainerd(work, short);
+    for (const [fixture, repository, tag] of CTR_PUSHED) {
+      const tar = path.join(work, 'ctr-layouts', `${fixture}.tar`);
+      mkdirSync(path.dirname(tar), { recursive: true });
+      await runOk('tar', ['-cf', tar, '-C', fx.get(fixture).path, '.']);
+      await cd.ctr(['images', 'import', '--all-platforms', '--base-name', `${old.host}/${repository}`, tar], { timeoutMs: 300_000 });
+      await cd.ctr(['images', 'push', '--plain-http', `${old.host}/${repository}:${tag}`], { timeoutMs: 300_000 });
+    }
     // The cosign tag schema: sha256-<hex of the subject>.sig names the signature artifact.
     await copy(fx.get('artifact').ref, `docker://${old.host}/imp/oci-image:sha256-${digestOf(fx.get('oci-image')).slice(7)}.sig`);
     // An unfinished upload: started, some bytes sent, never completed.
@@ -91,6 +106,7 @@ await describe('berth import from docker-registry 2.8.2 (filesystem)', { timeout
   });
 
   after(async () => {
+    await cd?.stop();
     await berth?.stop();
     await old?.stop();
     if (process.env.E2E_KEEP !== '1') {
@@ -103,8 +119,8 @@ await describe('berth import from docker-registry 2.8.2 (filesystem)', { timeout
   await test('the import, while 2.8.2 still serves, refuses nothing and hard-links every blob', async () => {
     first = await importNow();
     assert.deepEqual(first.refusals, []);
-    assert.equal(first.repositories.total, 10);
-    assert.equal(first.repositories.imported, 10);
+    assert.equal(first.repositories.total, 11);
+    assert.equal(first.repositories.imported, 11);
     assert.equal(first.blobs.copied, 0);
     assert.ok(first.blobs.hardLinked > 40, `${first.blobs.hardLinked} blobs hard-linked`);
     assert.equal(first.unfinishedUploadsSkipped, 1);
@@ -134,7 +150,7 @@ await describe('berth import from docker-registry 2.8.2 (filesystem)', { timeout
 
   await test('skopeo pulls every image back from Berth: same digests, blobs and file contents', async () => {
     assert.ok(berth);
-    for (const [fixture, repository, tag] of PUSHED) {
+    for (const [fixture, repository, tag] of [...PUSHED, ...CTR_PUSHED]) {
       if (repository === 'imp/deleted' && tag === 'gone') continue;
       if (repository === 'imp/moving') continue;
       const destination = path.join(work, 'pulled', `${repository.replace(/\//g, '_')}-${tag}`);
@@ -148,6 +164,19 @@ await describe('berth import from docker-registry 2.8.2 (filesystem)', { timeout
       if (fx.contentsOf(fixture).length > 0) {
         assert.deepEqual(await checkImageFiles(pulled, fx.contentsOf(fixture), path.join(work, 'unpacked', `${repository.replace(/\//g, '_')}-${tag}`)), [], `${fixture}: files`);
       }
+    }
+  });
+
+  await test('ctr pulls the index it pushed to 2.8.2 back from Berth, every platform: the same digest', async () => {
+    assert.ok(berth);
+    for (const [fixture, repository, tag] of CTR_PUSHED) {
+      const ref: string = `${berth.host}/${repository}:${tag}`;
+      await cd.ctr(['images', 'pull', '--plain-http', '--all-platforms', ref], { timeoutMs: 300_000 });
+      const listed = (await cd.ctr(['images', 'ls'])).stdout.split('\n').map((line) => line.trim().split(/\s+/));
+      assert.equal(listed.find((cols) => cols[0] === ref)?.[2], digestOf(fx.get(fixture)), `${ref}: the digest ctr pulled`);
+      // Every platform's manifest and blobs came down (ctr checks each digest as it fetches).
+      const content = (await cd.ctr(['content', 'ls'])).stdout;
+      for (const digest of referencedDigests(fx.image(fixture))) assert.ok(content.includes(digest), `${digest} in containerd's content store`);
     }
   });
 
@@ -166,7 +195,7 @@ await describe('berth import from docker-registry 2.8.2 (filesystem)', { timeout
     const second = await importNow();
     assert.deepEqual(second.refusals, []);
     assert.equal(second.repositories.imported, 1);
-    assert.equal(second.repositories.unchanged, 10);
+    assert.equal(second.repositories.unchanged, 11);
     assert.equal(second.manifests, 1);
     const api = new RegistryApi(berth.url);
     assert.deepEqual(await api.tags('imp/late'), ['v1']);

@@ -269,7 +269,15 @@ export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore,
 
   putManifest(manifest: NewManifest, events?: readonly OutboxEvent[]): Promise<PutManifestResult> {
     const now = Date.now();
-    return this.#transaction(async (client): Promise<PutManifestResult> => {
+    return this.#transaction((client) => this.#putManifestIn(client, manifest, events, now)).catch((error: unknown) => {
+      if (error instanceof ImmutableTagRefusal) return { ok: false, immutable: true, current: error.current } as const;
+      throw error;
+    });
+  }
+
+  /** putManifest inside the caller's transaction (ImmutableTagRefusal: the caller rolls back). */
+  async #putManifestIn(client: pg.PoolClient, manifest: NewManifest, events: readonly OutboxEvent[] | undefined, now: number): Promise<PutManifestResult> {
+    {
       const repositoryId = await this.#ensureRepository(client, manifest.repository, now);
       // Lock what the manifest references (FOR SHARE, in digest order), then check it in a fresh statement.
       const blobs = [...new Set(manifest.blobs)].sort();
@@ -349,10 +357,7 @@ export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore,
       }
       await this.#appendEvents(client, events, now);
       return { ok: true };
-    }).catch((error: unknown) => {
-      if (error instanceof ImmutableTagRefusal) return { ok: false, immutable: true, current: error.current } as const;
-      throw error;
-    });
+    }
   }
 
   deleteManifest(repository: string, digest: string, events?: readonly OutboxEvent[], isProtected?: (tag: string) => boolean): Promise<boolean> {
@@ -1042,6 +1047,81 @@ export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore,
 
   async getImportedRepository(source: string, repository: string): Promise<ImportedRepository | undefined> {
     return this.#row<ImportedRepository>(this.#pool, 'SELECT fingerprint, imported_at AS "importedAt" FROM import_journal WHERE source = $1 AND repository = $2', [source, repository]);
+  }
+
+  async getImportedRepositories(source: string, repositories: readonly string[]): Promise<Map<string, ImportedRepository>> {
+    const rows = await this.#rows<ImportedRepository & { repository: string }>(
+      this.#pool,
+      'SELECT repository, fingerprint, imported_at AS "importedAt" FROM import_journal WHERE source = $1 AND repository = ANY($2::text[])',
+      [source, repositories],
+    );
+    return new Map(rows.map(({ repository, ...entry }) => [repository, entry]));
+  }
+
+  linkBlobs(repository: string, blobs: readonly (BlobRow & { readonly bytesPresentSince: number })[]): Promise<string[]> {
+    if (blobs.length === 0) return Promise.resolve([]);
+    const now = Date.now();
+    return this.#transaction(async (client) => {
+      const digests = blobs.map((blob) => blob.digest);
+      // As linkBlob, for all of them at once: the review queue first (in digest order, as the collector locks), then the blob rows.
+      await this.#run(
+        client,
+        `INSERT INTO gc_blob_review_queue (digest, event_at, event) SELECT d, $2, 'blob_linked' FROM unnest($1::text[]) AS q (d) ORDER BY d
+         ON CONFLICT (digest) DO UPDATE SET event_at = greatest(gc_blob_review_queue.event_at, excluded.event_at), event = excluded.event`,
+        [[...new Set(digests)].sort(), now],
+      );
+      const repositoryId = await this.#ensureRepository(client, repository, now);
+      const created = await this.#rows<{ digest: string }>(
+        client,
+        'INSERT INTO blobs (digest, size, created_at) SELECT d, s, $3 FROM unnest($1::text[], $2::bigint[]) AS b (d, s) ON CONFLICT (digest) DO NOTHING RETURNING digest',
+        [digests, blobs.map((blob) => blob.size), now],
+      );
+      // A new row whose bytes the collector may have deleted after the caller knew them present: not linked (its row undone).
+      const since = new Map(blobs.map((blob) => [blob.digest, blob.bytesPresentSince]));
+      const collecting =
+        created.length === 0
+          ? []
+          : (
+              await this.#rows<{ digest: string }>(
+                client,
+                `SELECT d.digest FROM gc_blob_deletions d JOIN unnest($1::text[], $2::bigint[]) AS c (digest, since) ON c.digest = d.digest
+                  WHERE coalesce(d.finished_at, d.started_at + ${BLOB_DELETION_LEASE_MS}) >= c.since`,
+                [created.map((row) => row.digest), created.map((row) => since.get(row.digest) ?? now)],
+              )
+            ).map((row) => row.digest);
+      if (collecting.length > 0) await this.#run(client, 'DELETE FROM blobs WHERE digest = ANY($1::text[])', [collecting]);
+      const refused = new Set(collecting);
+      await this.#run(
+        client,
+        'INSERT INTO repository_blobs (repository_id, digest, created_at) SELECT $1, d, $3 FROM unnest($2::text[]) AS b (d) ON CONFLICT DO NOTHING',
+        [repositoryId, digests.filter((digest) => !refused.has(digest)), now],
+      );
+      return [...refused];
+    });
+  }
+
+  putManifests(manifests: readonly NewManifest[]): Promise<PutManifestResult[]> {
+    const now = Date.now();
+    return this.#transaction(async (client) => {
+      const results: PutManifestResult[] = [];
+      for (const manifest of manifests) {
+        // Only an immutable tag can refuse after writing: a savepoint for those alone.
+        if (manifest.immutableTag !== true) {
+          results.push(await this.#putManifestIn(client, manifest, undefined, now));
+          continue;
+        }
+        await client.query('SAVEPOINT put_manifest');
+        try {
+          results.push(await this.#putManifestIn(client, manifest, undefined, now));
+          await client.query('RELEASE SAVEPOINT put_manifest');
+        } catch (error) {
+          if (!(error instanceof ImmutableTagRefusal)) throw error;
+          await client.query('ROLLBACK TO SAVEPOINT put_manifest');
+          results.push({ ok: false, immutable: true, current: error.current });
+        }
+      }
+      return results;
+    });
   }
 
   async recordImportedRepository(source: string, repository: string, fingerprint: string): Promise<void> {

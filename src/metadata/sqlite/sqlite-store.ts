@@ -147,29 +147,33 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
     try {
       this.#db.transaction(() => {
         if (completedUpload !== undefined) this.#sql('DELETE FROM uploads WHERE id = ?').run(completedUpload);
-        const repositoryId = this.#ensureRepository(repository, now);
-        const created = this.#sql('INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING').run(blob.digest, blob.size, now);
-        // A new row: if the collector deleted (or may still delete) this digest's bytes after the
-        // caller knew them present, the bytes may be gone; refuse (and roll back) rather than record
-        // a row over missing bytes. A deletion's bytes go before finished_at, or before its lease ends.
-        if (created.changes > 0) {
-          const collecting = this.#sql(
-            `SELECT 1 FROM gc_blob_deletions WHERE digest = ? AND coalesce(finished_at, started_at + ${BLOB_DELETION_LEASE_MS}) >= ?`,
-          ).get(blob.digest, bytesPresentSince ?? now);
-          if (collecting !== undefined) throw new BlobCollectedError(blob.digest);
-        }
-        this.#sql('INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(repositoryId, blob.digest, now);
-        // Linked and not yet referenced: a GC candidate, reviewed no sooner than the delay from now.
-        this.#sql(
-          `INSERT INTO gc_blob_review_queue (digest, event_at, event) VALUES (?, ?, 'blob_linked')
-           ON CONFLICT (digest) DO UPDATE SET event_at = max(event_at, excluded.event_at), event = excluded.event`,
-        ).run(blob.digest, now);
+        this.#linkBlobRow(this.#ensureRepository(repository, now), blob, bytesPresentSince ?? now, now);
         this.#appendEvents(events, now);
       }).immediate();
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
     return Promise.resolve();
+  }
+
+  /** linkBlob's rows, inside the caller's transaction (BlobCollectedError: the caller rolls back). */
+  #linkBlobRow(repositoryId: number, blob: BlobRow, bytesPresentSince: number, now: number): void {
+    const created = this.#sql('INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING').run(blob.digest, blob.size, now);
+    // A new row: if the collector deleted (or may still delete) this digest's bytes after the
+    // caller knew them present, the bytes may be gone; refuse (and roll back) rather than record
+    // a row over missing bytes. A deletion's bytes go before finished_at, or before its lease ends.
+    if (created.changes > 0) {
+      const collecting = this.#sql(
+        `SELECT 1 FROM gc_blob_deletions WHERE digest = ? AND coalesce(finished_at, started_at + ${BLOB_DELETION_LEASE_MS}) >= ?`,
+      ).get(blob.digest, bytesPresentSince);
+      if (collecting !== undefined) throw new BlobCollectedError(blob.digest);
+    }
+    this.#sql('INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(repositoryId, blob.digest, now);
+    // Linked and not yet referenced: a GC candidate, reviewed no sooner than the delay from now.
+    this.#sql(
+      `INSERT INTO gc_blob_review_queue (digest, event_at, event) VALUES (?, ?, 'blob_linked')
+       ON CONFLICT (digest) DO UPDATE SET event_at = max(event_at, excluded.event_at), event = excluded.event`,
+    ).run(blob.digest, now);
   }
 
   unlinkBlob(repository: string, digest: string, events?: readonly OutboxEvent[]): Promise<boolean> {
@@ -221,7 +225,12 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
 
   #putManifest(manifest: NewManifest, events: readonly OutboxEvent[] | undefined): PutManifestResult {
     const now = Date.now();
-    const result = this.#db.transaction((): PutManifestResult => {
+    return this.#db.transaction(() => this.#putManifestRows(manifest, events, now)).immediate();
+  }
+
+  /** putManifest's statements, inside the caller's transaction (ImmutableTagRefusal, QuotaExceededError: the caller rolls back). */
+  #putManifestRows(manifest: NewManifest, events: readonly OutboxEvent[] | undefined, now: number): PutManifestResult {
+    {
       const repositoryId = this.#ensureRepository(manifest.repository, now);
       for (const digest of manifest.fromUpstream === true ? [] : manifest.blobs) {
         const found = this.#sql('SELECT 1 FROM repository_blobs WHERE repository_id = ? AND digest = ?').get(repositoryId, digest);
@@ -281,8 +290,7 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
       }
       this.#appendEvents(events, now);
       return { ok: true };
-    }).immediate();
-    return result;
+    }
   }
 
   deleteManifest(repository: string, digest: string, events?: readonly OutboxEvent[], isProtected?: (tag: string) => boolean): Promise<boolean> {
@@ -968,6 +976,57 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
       | ImportedRepository
       | undefined;
     return Promise.resolve(row);
+  }
+
+  getImportedRepositories(source: string, repositories: readonly string[]): Promise<Map<string, ImportedRepository>> {
+    return this.#settle(() => {
+      const rows = this.#sql('SELECT repository, fingerprint, imported_at AS importedAt FROM import_journal WHERE source = ? AND repository IN (SELECT value FROM json_each(?))').all(
+        source,
+        JSON.stringify(repositories),
+      ) as (ImportedRepository & { repository: string })[];
+      return new Map(rows.map(({ repository, ...entry }) => [repository, entry]));
+    });
+  }
+
+  linkBlobs(repository: string, blobs: readonly (BlobRow & { readonly bytesPresentSince: number })[]): Promise<string[]> {
+    const now = Date.now();
+    // Each blob in a savepoint of its own (a nested transaction): a collected one is rolled back alone.
+    const link = this.#db.transaction((repositoryId: number, blob: BlobRow & { readonly bytesPresentSince: number }) => this.#linkBlobRow(repositoryId, { digest: blob.digest, size: blob.size }, blob.bytesPresentSince, now));
+    return this.#settle(() =>
+      this.#db.transaction((): string[] => {
+        if (blobs.length === 0) return [];
+        const repositoryId = this.#ensureRepository(repository, now);
+        const collected: string[] = [];
+        for (const blob of blobs) {
+          try {
+            link(repositoryId, blob);
+          } catch (error) {
+            if (!(error instanceof BlobCollectedError)) throw error;
+            collected.push(blob.digest);
+          }
+        }
+        return collected;
+      }).immediate(),
+    );
+  }
+
+  putManifests(manifests: readonly NewManifest[]): Promise<PutManifestResult[]> {
+    const now = Date.now();
+    // Only an immutable tag refuses after writing: those in a savepoint of their own (a nested transaction).
+    const guarded = this.#db.transaction((manifest: NewManifest) => this.#putManifestRows(manifest, undefined, now));
+    return this.#settle(() =>
+      this.#db.transaction((): PutManifestResult[] =>
+        manifests.map((manifest) => {
+          if (manifest.immutableTag !== true) return this.#putManifestRows(manifest, undefined, now);
+          try {
+            return guarded(manifest);
+          } catch (error) {
+            if (error instanceof ImmutableTagRefusal) return { ok: false, immutable: true, current: error.current };
+            throw error;
+          }
+        }),
+      ).immediate(),
+    );
   }
 
   recordImportedRepository(source: string, repository: string, fingerprint: string): Promise<void> {

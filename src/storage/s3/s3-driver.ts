@@ -232,24 +232,28 @@ export class S3Driver implements StorageDriver {
     return { kind: 's3', endpoint: this.#options.endpoint, bucket: this.#bucket, key: this.#key(key) };
   }
 
-  async copyFromS3(source: { readonly endpoint: string | undefined; readonly bucket: string; readonly key: string; readonly size: number }, to: string): Promise<boolean> {
-    if (normalEndpoint(source.endpoint) !== normalEndpoint(this.#options.endpoint)) return false;
+  copiesFromS3(endpoint: string | undefined): boolean {
+    return normalEndpoint(endpoint) === normalEndpoint(this.#options.endpoint);
+  }
+
+  async copyFromS3(source: { readonly endpoint: string | undefined; readonly bucket: string; readonly key: string; readonly size: number; readonly etag?: string | undefined }, to: string): Promise<boolean> {
+    if (!this.copiesFromS3(source.endpoint)) return false;
     try {
-      await this.copy(source.key, source.size, this.#key(to), source.bucket);
+      await this.copy(source.key, source.size, this.#key(to), source.bucket, source.etag);
       return true;
     } catch (error) {
-      // These credentials may not read the source bucket: the caller streams instead.
+      // These credentials may not read the source bucket (403), it is gone (404) or no longer the object verified (412): the caller streams instead.
       const status = statusOf(error);
-      if (status === 403 || status === 404) return false;
+      if (status === 403 || status === 404 || status === 412) return false;
       throw error;
     }
   }
 
   /** Server-side copy of `size` bytes from one full key (of this bucket or `sourceBucket`) to another: CopyObject, or UploadPartCopy in ranges. */
-  async copy(source: string, size: number, target: string, sourceBucket: string = this.#bucket): Promise<void> {
+  async copy(source: string, size: number, target: string, sourceBucket: string = this.#bucket, sourceEtag?: string): Promise<void> {
     const copySource = `${sourceBucket}/${source.split('/').map(encodeURIComponent).join('/')}`;
     if (size <= Math.min(this.#options.multipartCopyThresholdSize, MAX_COPY_SIZE)) {
-      await this.#client.send(new CopyObjectCommand({ Bucket: this.#bucket, Key: target, CopySource: copySource, ...this.#writeParams() }));
+      await this.#client.send(new CopyObjectCommand({ Bucket: this.#bucket, Key: target, CopySource: copySource, ...(sourceEtag === undefined ? {} : { CopySourceIfMatch: sourceEtag }), ...this.#writeParams() }));
       return;
     }
     const upload = await this.startMultipart(target);
@@ -263,7 +267,7 @@ export class S3Driver implements StorageDriver {
           const index = next++;
           const start = index * chunk;
           const end = Math.min(size, start + chunk) - 1;
-          parts[index] = await this.copyPart(target, upload, index + 1, source, start, end, sourceBucket);
+          parts[index] = await this.copyPart(target, upload, index + 1, source, start, end, sourceBucket, sourceEtag);
         }
       };
       await Promise.all(Array.from({ length: Math.max(1, Math.min(this.#options.multipartCopyMaxConcurrency, count)) }, worker));
@@ -287,10 +291,18 @@ export class S3Driver implements StorageDriver {
     return { PartNumber: partNumber, ETag: result.ETag };
   }
 
-  async copyPart(name: string, uploadId: string, partNumber: number, source: string, start: number, end: number, sourceBucket: string = this.#bucket): Promise<CompletedPart> {
+  async copyPart(name: string, uploadId: string, partNumber: number, source: string, start: number, end: number, sourceBucket: string = this.#bucket, sourceEtag?: string): Promise<CompletedPart> {
     const copySource = `${sourceBucket}/${source.split('/').map(encodeURIComponent).join('/')}`;
     const result = await this.#client.send(
-      new UploadPartCopyCommand({ Bucket: this.#bucket, Key: name, UploadId: uploadId, PartNumber: partNumber, CopySource: copySource, CopySourceRange: `bytes=${start}-${end}` }),
+      new UploadPartCopyCommand({
+        Bucket: this.#bucket,
+        Key: name,
+        UploadId: uploadId,
+        PartNumber: partNumber,
+        CopySource: copySource,
+        CopySourceRange: `bytes=${start}-${end}`,
+        ...(sourceEtag === undefined ? {} : { CopySourceIfMatch: sourceEtag }),
+      }),
     );
     return { PartNumber: partNumber, ETag: result.CopyPartResult?.ETag };
   }
