@@ -60,6 +60,17 @@ export interface UpstreamConfig {
   readonly ttlMs: number;
   /** Registry hosts this upstream stands for when a client sends `?ns=<host>` (containerd mirrors). */
   readonly hosts: readonly string[];
+  /**
+   * Repository globs that, named without the prefix and with no `?ns=`, are this upstream's too:
+   * what a transparent mirror that sends no `?ns=` asks (dockerd's registry-mirrors, podman's mirrors).
+   */
+  readonly unprefixed: readonly string[];
+  /** A one-component name is an official image under `library/` (Docker Hub's rule). */
+  readonly library: boolean;
+  /** Repository globs (upstream names) that may be pulled through; undefined: every one not denied. */
+  readonly allow: readonly string[] | undefined;
+  /** Repository globs (upstream names) that are never pulled through. */
+  readonly deny: readonly string[];
 }
 
 export interface ProxyConfig {

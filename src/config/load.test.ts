@@ -197,9 +197,9 @@ test('storage.s3 without a bucket, with a part size below 5 MiB, or with half a 
 
 test('distribution\'s proxy keys (file or REGISTRY_PROXY_*) make the whole registry mirror one upstream', () => {
   const config = loadConfig(file('version: 0.1\nproxy:\n  remoteurl: https://registry-1.docker.io/\n  username: u\n  password: p\n  ttl: 10m\n'), {});
-  assert.deepEqual(config.proxy, { upstreams: [{ prefix: '', url: 'https://registry-1.docker.io', username: 'u', password: 'p', ttlMs: 600_000, hosts: [] }] });
+  assert.deepEqual(config.proxy, { upstreams: [{ prefix: '', url: 'https://registry-1.docker.io', username: 'u', password: 'p', ttlMs: 600_000, hosts: [], unprefixed: [], library: true, allow: undefined, deny: [] }] });
   const fromEnv = loadConfig(undefined, { REGISTRY_PROXY_REMOTEURL: 'http://127.0.0.1:5001', REGISTRY_PROXY_TTL: '0s' });
-  assert.deepEqual(fromEnv.proxy?.upstreams[0], { prefix: '', url: 'http://127.0.0.1:5001', username: undefined, password: undefined, ttlMs: 0, hosts: [] });
+  assert.deepEqual(fromEnv.proxy?.upstreams[0], { prefix: '', url: 'http://127.0.0.1:5001', username: undefined, password: undefined, ttlMs: 0, hosts: [], unprefixed: [], library: false, allow: undefined, deny: [] });
   assert.equal(loadConfig(undefined, {}).proxy, undefined);
   assert.throws(() => loadConfig(undefined, { REGISTRY_PROXY_REMOTEURL: 'registry-1.docker.io' }), /proxy\.remoteurl/);
   assert.throws(() => loadConfig(undefined, { REGISTRY_PROXY_USERNAME: 'u' }), /proxy\.username.*needs proxy\.remoteurl/);
@@ -219,8 +219,8 @@ test('proxy.upstreams maps namespaces to upstreams with their own credentials, t
     {},
   );
   assert.deepEqual(config.proxy?.upstreams, [
-    { prefix: 'dockerhub/', url: 'https://registry-1.docker.io', username: undefined, password: undefined, ttlMs: 60_000, hosts: ['docker.io'] },
-    { prefix: 'ghcr/', url: 'https://ghcr.io', username: 'u', password: 'p', ttlMs: 600_000, hosts: [] },
+    { prefix: 'dockerhub/', url: 'https://registry-1.docker.io', username: undefined, password: undefined, ttlMs: 60_000, hosts: ['docker.io'], unprefixed: [], library: true, allow: undefined, deny: [] },
+    { prefix: 'ghcr/', url: 'https://ghcr.io', username: 'u', password: 'p', ttlMs: 600_000, hosts: [], unprefixed: [], library: false, allow: undefined, deny: [] },
   ]);
   const bad = (yaml: string, pattern: RegExp): void => assert.throws(() => loadConfig(file(`version: 0.1\nproxy:\n${yaml}`), {}), pattern);
   bad('  upstreams:\n    - { remoteurl: https://ghcr.io }\n', /proxy\.upstreams\[0\].*prefix is required/);
@@ -228,4 +228,21 @@ test('proxy.upstreams maps namespaces to upstreams with their own credentials, t
   bad('  upstreams:\n    - { prefix: a/, remoteurl: https://ghcr.io, nope: 1 }\n', /unknown field nope/);
   bad('  upstreams:\n    - { prefix: a/, remoteurl: https://a.io, hosts: [x.io] }\n    - { prefix: b/, remoteurl: https://b.io, hosts: [x.io] }\n', /two upstreams mirror the host x\.io/);
   bad('  remoteurl: https://a.io\n  upstreams:\n    - { prefix: b/, remoteurl: https://b.io }\n', /proxy\.remoteurl/);
+});
+
+test('proxy.upstreams: unprefixed (mirrors without ?ns=), library, allow and deny; ambiguous mappings are refused', () => {
+  const config = loadConfig(
+    file('version: 0.1\nproxy:\n  upstreams:\n    - { prefix: hub/, remoteurl: "http://127.0.0.1:5000", library: true, unprefixed: [library/**, grafana/*], allow: [library/*], deny: [library/bad] }\n    - { prefix: ghcr/, remoteurl: https://ghcr.io }\n'),
+    {},
+  );
+  assert.deepEqual(config.proxy?.upstreams[0], { prefix: 'hub/', url: 'http://127.0.0.1:5000', username: undefined, password: undefined, ttlMs: 300_000, hosts: [], unprefixed: ['library/**', 'grafana/*'], library: true, allow: ['library/*'], deny: ['library/bad'] });
+  const single = loadConfig(undefined, { REGISTRY_PROXY_REMOTEURL: 'https://registry-1.docker.io', REGISTRY_PROXY_ALLOW: 'library/*,grafana/**', REGISTRY_PROXY_DENY: 'library/bad' });
+  assert.deepEqual([single.proxy?.upstreams[0]?.allow, single.proxy?.upstreams[0]?.deny], [['library/*', 'grafana/**'], ['library/bad']]);
+  const bad = (yaml: string, pattern: RegExp): void => assert.throws(() => loadConfig(file(`version: 0.1\nproxy:\n${yaml}`), {}), pattern);
+  bad('  upstreams:\n    - { prefix: a/, remoteurl: https://a.io, unprefixed: ["**"] }\n    - { prefix: b/, remoteurl: https://b.io, unprefixed: [x/*] }\n', /proxy\.upstreams\[1\]\.unprefixed.*a\/ and b\/ both take repositories without a prefix/);
+  bad('  upstreams:\n    - { prefix: a/, remoteurl: https://a.io, unprefixed: [b/**] }\n    - { prefix: b/, remoteurl: https://b.io }\n', /proxy\.upstreams\[0\]\.unprefixed.*below the prefix b\//);
+  bad('  upstreams:\n    - { prefix: a/, remoteurl: https://a.io, unprefixed: [] }\n', /unprefixed.*non-empty list of repository globs/);
+  bad('  upstreams:\n    - { prefix: a/, remoteurl: https://a.io, allow: [UPPER] }\n', /allow.*repository globs/);
+  bad('  upstreams:\n    - { prefix: a/, remoteurl: https://a.io, library: yes please }\n', /library must be true or false/);
+  assert.throws(() => loadConfig(undefined, { REGISTRY_PROXY_DENY: 'x/*' }), /proxy\.deny.*needs proxy\.remoteurl/);
 });

@@ -1,15 +1,19 @@
 // The pull-through cache's configuration: distribution's `proxy.remoteurl` (the whole registry
 // mirrors one upstream) and `proxy.upstreams`, upstreams each mapped to a namespace beside hosted
-// repositories, with their own credentials, TTL and the registry hosts (`?ns=`) they mirror.
+// repositories, with their own credentials, TTL, the registry hosts (`?ns=`) they mirror, the
+// repositories that mirror clients sending no `?ns=` ask for without a prefix, and allow/deny lists.
 import type { ProxyConfig, UpstreamConfig } from './config.js';
 import { parseDuration } from './duration.js';
 
 type Fail = (message: string, key: string) => never;
 type Get = <T>(path: string) => T;
 
-const FIELDS = ['prefix', 'remoteurl', 'username', 'password', 'ttl', 'hosts'];
+const FIELDS = ['prefix', 'remoteurl', 'username', 'password', 'ttl', 'hosts', 'unprefixed', 'library', 'allow', 'deny'];
 const ORIGIN = /^https?:\/\/[^/\s]+\/?$/;
 const PREFIX = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*\/$/;
+/** A repository glob (repository-glob.ts): name characters, `/` and `*`. */
+const GLOB = /^[a-z0-9._\-*/]+$/;
+const DOCKER_HUB = new Set(['registry-1.docker.io', 'index.docker.io', 'docker.io']);
 
 export function parseProxy(get: Get, fail: Fail): ProxyConfig | undefined {
   const url = get<string | undefined>('proxy.remoteurl');
@@ -19,10 +23,13 @@ export function parseProxy(get: Get, fail: Fail): ProxyConfig | undefined {
   const upstreams: UpstreamConfig[] = [];
   if (url === undefined || url === '') {
     if (username !== undefined || password !== undefined) fail('needs proxy.remoteurl', username !== undefined ? 'proxy.username' : 'proxy.password');
+    for (const key of ['proxy.allow', 'proxy.deny']) if (get(key) !== undefined) fail('needs proxy.remoteurl (in proxy.upstreams, each upstream has its own allow and deny)', key);
   } else {
     if (!ORIGIN.test(url)) fail('must be the origin of a registry, such as https://registry-1.docker.io', 'proxy.remoteurl');
     if (password !== undefined && username === undefined) fail('needs proxy.username', 'proxy.password');
-    upstreams.push({ prefix: '', url: url.replace(/\/$/, ''), username, password, ttlMs, hosts: [] });
+    const allow = globs(get('proxy.allow'), 'proxy.allow', fail);
+    const deny = globs(get('proxy.deny'), 'proxy.deny', fail) ?? [];
+    upstreams.push({ prefix: '', url: url.replace(/\/$/, ''), username, password, ttlMs, hosts: [], unprefixed: [], library: isDockerHub(url), allow, deny });
   }
   const list: unknown = get('proxy.upstreams');
   if (list !== undefined && list !== null) {
@@ -53,9 +60,41 @@ export function parseProxy(get: Get, fail: Fail): ProxyConfig | undefined {
       for (const host of hosts as string[]) {
         if (upstreams.some((other) => other.hosts.includes(host))) fail(`two upstreams mirror the host ${host}`, key);
       }
-      upstreams.push({ prefix, url: remote.replace(/\/$/, ''), username: user, password: secret, ttlMs: ttl, hosts: hosts as string[] });
+      const unprefixed = globs(fields.unprefixed, `${key}.unprefixed`, fail) ?? [];
+      if (unprefixed.length > 0) {
+        const other = upstreams.find((u) => u.unprefixed.length > 0);
+        if (other !== undefined) fail(`the upstreams ${other.prefix} and ${prefix} both take repositories without a prefix: a request without ?ns= (dockerd, podman) could be either's; give unprefixed to one`, `${key}.unprefixed`);
+      }
+      const library = fields.library ?? isDockerHub(remote);
+      if (typeof library !== 'boolean') fail('library must be true or false', `${key}.library`);
+      const allow = globs(fields.allow, `${key}.allow`, fail);
+      const deny = globs(fields.deny, `${key}.deny`, fail) ?? [];
+      upstreams.push({ prefix, url: remote.replace(/\/$/, ''), username: user, password: secret, ttlMs: ttl, hosts: hosts as string[], unprefixed, library, allow, deny });
     });
   }
   if (upstreams.length > 1 && upstreams.some((u) => u.prefix === '')) fail('proxy.remoteurl mirrors every repository: use proxy.upstreams alone for several', 'proxy.remoteurl');
+  // An unprefixed glob that names a repository below another prefix would be taken by the prefix.
+  for (const [index, upstream] of upstreams.entries()) {
+    for (const glob of upstream.unprefixed) {
+      const below = upstreams.find((other) => glob.startsWith(other.prefix));
+      if (below !== undefined) fail(`${glob} is below the prefix ${below.prefix}, whose repositories are that upstream's`, `proxy.upstreams[${index}].unprefixed`);
+    }
+  }
   return upstreams.length === 0 ? undefined : { upstreams };
+}
+
+/** A list of repository globs, or undefined when the key is not set. */
+function globs(value: unknown, key: string, fail: Fail): string[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  const list = typeof value === 'string' ? value.split(',').map((g) => g.trim()) : value;
+  if (!Array.isArray(list) || list.length === 0 || !list.every((g) => typeof g === 'string' && GLOB.test(g))) fail('expected a non-empty list of repository globs, such as [library/*, grafana/**]', key);
+  return list as string[];
+}
+
+function isDockerHub(url: string): boolean {
+  try {
+    return DOCKER_HUB.has(new URL(url).hostname);
+  } catch {
+    return false;
+  }
 }

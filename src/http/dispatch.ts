@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { AccessController, Scope } from '../auth/access.js';
 import type { TokenService } from '../auth/token-service.js';
-import { readOnly, unsupported } from '../registry/errors.js';
+import { denied, readOnly, unsupported } from '../registry/errors.js';
 import type { Registry } from '../registry/registry.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { Tracing } from '../telemetry/tracing.js';
@@ -136,11 +136,12 @@ export function createDispatcher(deps: DispatchDependencies): (req: IncomingMess
   }
 
   async function handle(ctx: RequestContext, controller: AccessController): Promise<void> {
-    // A transparent mirror (containerd's hosts.toml) names the registry it stands in for as ?ns=:
-    // its repositories are those below the upstream's prefix.
-    const prefix = registry.proxy?.upstreams.prefixForHost(ctx.query.get('ns'));
-    const path = prefix === undefined || prefix === '' || !ctx.path.startsWith('/v2/') || ctx.path === '/v2/' ? ctx.path : `/v2/${prefix}${ctx.path.slice(4)}`;
-    const found: Match = match(ctx.req.method ?? 'GET', path);
+    let found: Match = match(ctx.req.method ?? 'GET', ctx.path);
+    // A transparent mirror names the registry it stands in for as ?ns= (containerd's hosts.toml), or
+    // sends the bare name (dockerd, podman): the repository is the one below the upstream's prefix.
+    const name = found.params.name;
+    const routed = name === undefined ? undefined : registry.proxy?.upstreams.route(name, ctx.query.get('ns'));
+    if (name !== undefined && routed !== undefined) found = match(ctx.req.method ?? 'GET', `/v2/${routed}${ctx.path.slice(`/v2/${name}`.length)}`);
     ctx.routeId = found.operation.id;
     Object.assign(ctx.params, found.params);
     if (registry.options.readOnly && WRITE_METHODS.has(ctx.req.method ?? '')) throw readOnly();
@@ -152,6 +153,11 @@ export function createDispatcher(deps: DispatchDependencies): (req: IncomingMess
     }
     await authorizeRequest(ctx, controller, scopes);
     if (found.operation.actions.includes('push') && registry.proxy?.covers(ctx.name) === true) throw unsupported(`${ctx.name} is a pull-through cache of an upstream registry: push there`);
+    if (found.operation.actions.includes('pull')) {
+      const proxied = registry.proxy?.upstreams.resolve(ctx.name);
+      // Refused before the upstream or the cache is asked: the lists say what may come through.
+      if (proxied !== undefined && !proxied.upstream.permits(proxied.remoteName)) throw denied(`${proxied.remoteName} may not be pulled through the cache of ${proxied.upstream.config.url} (its allow/deny lists)`);
+    }
     await found.operation.handler(ctx);
   }
 }

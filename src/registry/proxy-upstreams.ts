@@ -1,11 +1,18 @@
-// Which upstream registry a repository mirrors, and under which name the upstream knows it.
+// Which upstream registry a repository mirrors, under which name the upstream knows it, which
+// prefix a transparent mirror's request (with or without `?ns=`) is served under, and whether the
+// upstream's allow/deny lists let the repository through.
 import type { UpstreamConfig } from '../config/config.js';
 import { UpstreamClient } from '../upstream/upstream-client.js';
+import { compileRepositoryGlob } from './repository-glob.js';
 
 /** One configured upstream with its client (credentials, token cache). */
 export interface Upstream {
   readonly config: UpstreamConfig;
   readonly client: UpstreamClient;
+  /** Whether the upstream's allow/deny lists let a repository (its upstream name) through. */
+  readonly permits: (remoteName: string) => boolean;
+  /** Whether a repository asked without prefix nor `?ns=` is this upstream's (`unprefixed`). */
+  readonly takesUnprefixed: (repository: string) => boolean;
 }
 
 /** A repository that mirrors an upstream: the upstream and the repository's name there. */
@@ -21,7 +28,12 @@ export class ProxyUpstreams {
     // The longest prefix wins, so that `hub/special/` may go elsewhere than `hub/`.
     this.#upstreams = [...configs]
       .sort((a, b) => b.prefix.length - a.prefix.length)
-      .map((config) => ({ config, client: new UpstreamClient({ url: config.url, username: config.username, password: config.password, ...(timeoutMs === undefined ? {} : { timeoutMs }) }) }));
+      .map((config) => ({
+        config,
+        client: new UpstreamClient({ url: config.url, username: config.username, password: config.password, ...(timeoutMs === undefined ? {} : { timeoutMs }) }),
+        permits: permitsFor(config),
+        takesUnprefixed: anyGlob(config.unprefixed),
+      }));
   }
 
   get all(): readonly Upstream[] {
@@ -35,7 +47,7 @@ export class ProxyUpstreams {
       if (prefix === '' || (repository.startsWith(prefix) && repository.length > prefix.length)) {
         const rest = repository.slice(prefix.length);
         // Docker Hub's official images live under library/: `dockerhub/alpine` is `library/alpine`.
-        return { upstream, remoteName: isDockerHub(upstream.config.url) && !rest.includes('/') ? `library/${rest}` : rest };
+        return { upstream, remoteName: upstream.config.library && !rest.includes('/') ? `library/${rest}` : rest };
       }
     }
     return undefined;
@@ -49,14 +61,32 @@ export class ProxyUpstreams {
     if (host === null || host === '') return undefined;
     return this.#upstreams.find((upstream) => upstream.config.hosts.includes(host))?.config.prefix;
   }
+
+  /**
+   * The repository a request for `repository` is served as, when not that name itself: with
+   * `?ns=<host>`, the name below the prefix of the upstream mirroring the host; without, below the
+   * prefix of the upstream whose `unprefixed` globs take the name (dockerd's and podman's mirrors send
+   * no `?ns=`). On an upstream with `library`, a one-component name below its prefix is the official
+   * image's (`dockerhub/alpine` is `dockerhub/library/alpine`), so that both forms share one cache.
+   */
+  route(repository: string, ns: string | null): string | undefined {
+    let prefix: string | undefined;
+    if (ns !== null && ns !== '') prefix = this.prefixForHost(ns);
+    else if (this.resolve(repository) === undefined) prefix = this.#upstreams.find((upstream) => upstream.takesUnprefixed(repository))?.config.prefix;
+    const name = `${prefix ?? ''}${repository}`;
+    const upstream = this.#upstreams.find((u) => u.config.prefix !== '' && name.startsWith(u.config.prefix) && name.length > u.config.prefix.length);
+    const official = upstream !== undefined && upstream.config.library && !name.slice(upstream.config.prefix.length).includes('/') ? `${upstream.config.prefix}library/${name.slice(upstream.config.prefix.length)}` : name;
+    return official === repository ? undefined : official;
+  }
 }
 
-const DOCKER_HUB = new Set(['registry-1.docker.io', 'index.docker.io', 'docker.io']);
+function anyGlob(globs: readonly string[]): (name: string) => boolean {
+  const patterns = globs.map(compileRepositoryGlob);
+  return (name) => patterns.some((pattern) => pattern.test(name));
+}
 
-function isDockerHub(url: string): boolean {
-  try {
-    return DOCKER_HUB.has(new URL(url).hostname);
-  } catch {
-    return false;
-  }
+function permitsFor(config: UpstreamConfig): (remoteName: string) => boolean {
+  const allowed = config.allow === undefined ? () => true : anyGlob(config.allow);
+  const denied = anyGlob(config.deny);
+  return (remoteName) => allowed(remoteName) && !denied(remoteName);
 }

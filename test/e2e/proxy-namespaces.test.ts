@@ -1,7 +1,8 @@
 // Several upstreams beside hosted repositories (proxy.upstreams): a namespace `mirror/` mirrors a
 // real docker-registry 2.8.2, other repositories are hosted by Berth. skopeo pulls through the
 // namespace and pushes to a hosted repository; a transparent-mirror request (containerd's `?ns=`)
-// without the prefix reaches the same upstream.
+// without the prefix reaches the same upstream; so does a bare name that `unprefixed` takes (mirrors
+// sending no `?ns=`), and a denied repository is refused with 403 DENIED.
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
@@ -29,8 +30,9 @@ await describe('pull-through namespaces beside hosted repositories (proxy.upstre
     upstream = await startRegistry(path.join(work, 'upstream'), 'reference');
     clients = makeClients(work, short, upstream.host);
     await clients.skopeo(['copy', '-q', '--preserve-digests', '--dest-tls-verify=false', fx.get('oci-image').ref, `docker://${upstream.host}/team/oci-image:v1`]);
+    await clients.skopeo(['copy', '-q', '--preserve-digests', '--dest-tls-verify=false', fx.get('docker-v2s2').ref, `docker://${upstream.host}/library/alpine:3`]);
     berth = await startRegistry(path.join(work, 'berth'), 'berth', {
-      extra: [`proxy: { upstreams: [ { prefix: mirror/, remoteurl: "${upstream.url}", hosts: ["${upstream.host}"], ttl: 1m } ] }`],
+      extra: [`proxy: { upstreams: [ { prefix: mirror/, remoteurl: "${upstream.url}", hosts: ["${upstream.host}"], ttl: 1m, library: true, unprefixed: ["library/**"], deny: [team/denied] } ] }`],
     });
   });
 
@@ -71,5 +73,20 @@ await describe('pull-through namespaces beside hosted repositories (proxy.upstre
     const withoutNs = await fetch(`${berth?.url}/v2/team/oci-image/manifests/v1`);
     await withoutNs.arrayBuffer();
     assert.equal(withoutNs.status, 404, 'without ?ns= the name is a hosted repository');
+  });
+
+  await test('without ?ns= (dockerd, podman mirrors), library/alpine is taken by unprefixed; mirror/alpine is the same official image', async () => {
+    assert.equal(await inspectDigest(`docker://${berth?.host}/library/alpine:3`), digestOf(fx.get('docker-v2s2')));
+    assert.equal(await inspectDigest(`docker://${berth?.host}/mirror/alpine:3`), digestOf(fx.get('docker-v2s2')));
+    const cached = await fetch(`${berth?.url}/v2/mirror/library/alpine/tags/list`);
+    assert.equal(cached.status, 200, 'both forms are cached as mirror/library/alpine');
+  });
+
+  await test('a denied repository answers 403 DENIED (not the upstream\'s 404)', async () => {
+    for (const url of [`${berth?.url}/v2/mirror/team/denied/manifests/v1`, `${berth?.url}/v2/team/denied/manifests/v1?ns=${upstream?.host}`]) {
+      const response = await fetch(url);
+      assert.equal(response.status, 403, url);
+      assert.equal(((await response.json()) as { errors: { code: string }[] }).errors[0]?.code, 'DENIED');
+    }
   });
 });
