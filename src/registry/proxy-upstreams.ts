@@ -74,9 +74,10 @@ export class ProxyUpstreams {
     if (ns !== null && ns !== '') prefix = this.prefixForHost(ns);
     else if (this.resolve(repository) === undefined) prefix = this.#upstreams.find((upstream) => upstream.takesUnprefixed(repository))?.config.prefix;
     const name = `${prefix ?? ''}${repository}`;
-    const upstream = this.#upstreams.find((u) => u.config.prefix !== '' && name.startsWith(u.config.prefix) && name.length > u.config.prefix.length);
-    const official = upstream !== undefined && upstream.config.library && !name.slice(upstream.config.prefix.length).includes('/') ? `${upstream.config.prefix}library/${name.slice(upstream.config.prefix.length)}` : name;
-    return official === repository ? undefined : official;
+    // Below a prefix, the name is served as the prefix and the upstream's name (official images included).
+    const proxied = this.resolve(name);
+    const served = proxied === undefined || proxied.upstream.config.prefix === '' ? name : `${proxied.upstream.config.prefix}${proxied.remoteName}`;
+    return served === repository ? undefined : served;
   }
 }
 
