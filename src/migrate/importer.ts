@@ -188,8 +188,9 @@ export class Importer {
       this.#journalBatches.set(batch, entries);
       this.#journalBatches.delete(batch - 2);
     }
-    const entry = (await entries).get(name);
-    (await entries).delete(name);
+    const journal = await entries;
+    const entry = journal.get(name);
+    journal.delete(name);
     return entry;
   }
 
