@@ -1,5 +1,6 @@
-// S3 down: Berth answers 503 with the JSON envelope (code UNAVAILABLE), never a 500 or a hang.
-// The outage is a TCP proxy in front of the harness's radosgw that this test cuts.
+// S3 down: Berth answers 503 with the JSON envelope (code UNAVAILABLE), never a 500 or a hang, and
+// /readyz answers 503 (naming storage) while /healthz stays 200; both recover when S3 is back.
+// The outage is a TCP proxy in front of the harness's radosgw that this test cuts and restores.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -17,6 +18,21 @@ describe('S3 unreachable', () => {
   let proxy: Server;
   const sockets = new Set<Socket>();
   let dataDir = '';
+  let down = false;
+  /** From now on every connection to S3 is reset, and the open ones are cut. */
+  const cut = (): void => {
+    down = true;
+    for (const socket of sockets) socket.destroy();
+    sockets.clear();
+  };
+  const restore = (): void => {
+    down = false;
+  };
+  const readyz = async (): Promise<{ status: number; storage: string | undefined }> => {
+    const response = await fetch(`${registry.url}/readyz`);
+    const body = (await response.json()) as { checks?: { storage?: string } };
+    return { status: response.status, storage: body.checks?.storage };
+  };
   before(async () => {
     const service = s3Service();
     const target = new URL(service.endpoint);
@@ -25,6 +41,10 @@ describe('S3 unreachable', () => {
     await client.send(new CreateBucketCommand({ Bucket: bucket }));
     client.destroy();
     proxy = createServer((inbound) => {
+      if (down) {
+        inbound.resetAndDestroy();
+        return;
+      }
       const outbound = connect(Number(target.port), target.hostname);
       sockets.add(inbound).add(outbound);
       inbound.pipe(outbound).pipe(inbound);
@@ -55,8 +75,7 @@ describe('S3 unreachable', () => {
     const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
     const started = await fetch(`${registry.url}/v2/library/outage/blobs/uploads/`, { method: 'POST' });
     assert.equal(started.status, 202);
-    proxy.close();
-    for (const socket of sockets) socket.destroy();
+    cut();
     const location = new URL(started.headers.get('location') ?? '', registry.url);
     location.searchParams.set('digest', digest);
     const put = await fetch(location, { method: 'PUT', body: new Uint8Array(bytes), headers: { 'Content-Type': 'application/octet-stream' } });
@@ -65,5 +84,25 @@ describe('S3 unreachable', () => {
     assert.equal(body.errors[0]?.code, 'UNAVAILABLE');
     const head = await fetch(`${registry.url}/v2/library/outage/blobs/${digest}`, { method: 'HEAD' });
     assert.equal(head.status, 404);
+    restore();
+  });
+
+  it('/readyz → 503 naming storage while S3 is down, /healthz stays 200; both 200 and pushes work once S3 is back', async () => {
+    restore();
+    assert.deepEqual(await readyz(), { status: 200, storage: 'ok' });
+    cut();
+    const during = await readyz();
+    assert.equal(during.status, 503);
+    assert.notEqual(during.storage, 'ok');
+    assert.ok((during.storage ?? '').length > 0, 'the storage check says why it failed');
+    assert.equal((await fetch(`${registry.url}/healthz`)).status, 200, 'liveness does not depend on S3');
+    restore();
+    assert.deepEqual(await readyz(), { status: 200, storage: 'ok' });
+    const bytes = Buffer.from('bytes stored once S3 is back');
+    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    const put = await fetch(`${registry.url}/v2/library/outage/blobs/uploads/?digest=${digest}`, { method: 'POST', body: new Uint8Array(bytes), headers: { 'Content-Type': 'application/octet-stream' } });
+    assert.equal(put.status, 201);
+    const head = await fetch(`${registry.url}/v2/library/outage/blobs/${digest}`, { method: 'HEAD' });
+    assert.equal(head.status, 200);
   });
 });
