@@ -45,7 +45,10 @@ export class BlobService {
    */
   async stat(repository: RepositoryName, digest: Digest, forHead = false): Promise<BlobInfo> {
     const row = await this.#metadata.getRepositoryBlob(repository, digest);
-    if (row !== undefined) return { digest, size: row.size };
+    if (row !== undefined) {
+      if (!forHead) this.#proxy?.blobServedFromCache(repository);
+      return { digest, size: row.size };
+    }
     const manifest = await this.#metadata.getManifestByDigest(repository, digest);
     if (manifest !== undefined) return { digest, size: manifest.payload.length, manifestPayload: manifest.payload };
     const upstream = await this.#proxy?.blob(repository, digest, forHead);

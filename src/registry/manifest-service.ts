@@ -63,8 +63,6 @@ export class ManifestService {
     if (this.#proxy?.covers(repository) === true) {
       // A proxied tag may be stale: the pull-through cache decides. A digest is immutable: stored is final.
       if ('tag' in reference) return (await this.#proxy.manifestByTag(repository, reference.tag)) as StoredManifest;
-      const stored = await this.#metadata.getManifestByDigest(repository, reference.digest);
-      if (stored !== undefined) return { digest: stored.digest as Digest, mediaType: stored.mediaType, payload: stored.payload };
       return (await this.#proxy.manifestByDigest(repository, reference.digest)) as StoredManifest;
     }
     const row: ManifestRow | undefined =

@@ -58,9 +58,12 @@ export class BlobFill {
   readonly #abort: AbortController;
   #started = false;
 
-  /** `body` is the upstream's 200 body; `abort` cancels the upstream request. */
-  constructor(target: FillTarget, body: WebReadableStream<Uint8Array> | ReadableStream<Uint8Array>, size: number | undefined, abort: AbortController) {
+  readonly #fromUpstream: ((bytes: number) => void) | undefined;
+
+  /** `body` is the upstream's 200 body; `abort` cancels the upstream request; `fromUpstream` hears of the bytes read (metrics). */
+  constructor(target: FillTarget, body: WebReadableStream<Uint8Array> | ReadableStream<Uint8Array>, size: number | undefined, abort: AbortController, fromUpstream?: (bytes: number) => void) {
     this.#target = target;
+    this.#fromUpstream = fromUpstream;
     this.digest = target.digest;
     this.size = size;
     this.#abort = abort;
@@ -114,6 +117,7 @@ export class BlobFill {
         armStall();
         const chunk = piece as Buffer;
         received += chunk.length;
+        this.#fromUpstream?.(chunk.length);
         if (this.size !== undefined && received > this.size) throw new UpstreamUnavailableError(`the upstream sent more than the ${this.size} bytes of ${digest} it announced`);
         hash.update(chunk);
         const written = writer.stream.write(chunk) ? undefined : once(writer.stream, 'drain');

@@ -43,6 +43,17 @@ const FILL_POLL_MS = 100;
 /** A blob fill of this process, or the blob as another process stored it while this one waited. */
 type FillOutcome = { readonly fill: BlobFill } | { readonly stored: BlobInfo };
 
+/**
+ * Hears what the cache does (metrics): per pull of a proxied repository whether it was served from
+ * the cache (hit) or asked of the upstream (miss), and the bytes read from the upstream and sent to
+ * clients. `upstream` is the upstream's configured URL (a handful per configuration).
+ */
+export interface ProxyObserver {
+  request(kind: 'blob' | 'manifest', upstream: string, hit: boolean): void;
+  fromUpstream(kind: 'blob' | 'manifest', upstream: string, bytes: number): void;
+  toClient(kind: 'blob' | 'manifest', upstream: string, bytes: number): void;
+}
+
 /** A blob whose bytes are on their way from the upstream: `open` gives a client its stream. */
 export interface ArrivingBlob {
   open(): Readable;
@@ -61,10 +72,12 @@ export class PullThrough {
   /** Fills in progress, per repository and digest: concurrent pulls of a cold blob share one. */
   readonly #fills = new Map<string, Promise<FillOutcome>>();
   readonly #leases: FillLeases | undefined;
+  readonly #observer: ProxyObserver | undefined;
 
   /** `leases` when other processes serve the same store: then they share fills too. */
-  constructor(upstreams: ProxyUpstreams, metadata: MetadataStore, storage: StorageDriver, manifestMaxBytes: number, leases?: FillLeases, now: () => number = Date.now) {
+  constructor(upstreams: ProxyUpstreams, metadata: MetadataStore, storage: StorageDriver, manifestMaxBytes: number, leases?: FillLeases, now: () => number = Date.now, observer?: ProxyObserver) {
     this.upstreams = upstreams;
+    this.#observer = observer;
     this.#leases = leases;
     this.#metadata = metadata;
     this.#storage = storage;
@@ -85,31 +98,54 @@ export class PullThrough {
     const key = `${repository}\0${tag}`;
     if (cached !== undefined) {
       const confirmed = this.#confirmed.get(key);
-      if (confirmed !== undefined && this.#now() - confirmed < proxied.upstream.config.ttlMs) return cached as CachedManifest;
+      if (confirmed !== undefined && this.#now() - confirmed < proxied.upstream.config.ttlMs) return this.#hit(proxied, cached as CachedManifest);
       try {
         const current = await this.#headManifest(proxied, tag);
         if (current === cached.digest) {
           this.#confirmed.set(key, this.#now());
-          return cached as CachedManifest;
+          return this.#hit(proxied, cached as CachedManifest);
         }
       } catch (error) {
-        if (isUpstreamOutage(error)) return cached as CachedManifest;
+        if (isUpstreamOutage(error)) return this.#hit(proxied, cached as CachedManifest);
         throw error;
       }
     }
+    this.#observer?.request('manifest', proxied.upstream.config.url, false);
     const fetched = await this.#getManifest(proxied, tag, undefined);
     await this.#store(repository, fetched, tag);
     this.#confirmed.set(key, this.#now());
     return fetched;
   }
 
-  /** A manifest by digest that is not stored: fetched once, verified, stored. */
+  /** A manifest by digest: the stored one (a digest is immutable), else fetched once, verified, stored. */
   async manifestByDigest(repository: RepositoryName, digest: Digest): Promise<CachedManifest | undefined> {
     const proxied = this.upstreams.resolve(repository);
     if (proxied === undefined) return undefined;
+    const stored = await this.#metadata.getManifestByDigest(repository, digest);
+    if (stored !== undefined) return this.#hit(proxied, { digest: stored.digest as Digest, mediaType: stored.mediaType, payload: stored.payload });
+    this.#observer?.request('manifest', proxied.upstream.config.url, false);
     const fetched = await this.#getManifest(proxied, digest, digest);
     await this.#store(repository, fetched, null);
     return fetched;
+  }
+
+  #hit(proxied: ProxiedRepository, manifest: CachedManifest): CachedManifest {
+    this.#observer?.request('manifest', proxied.upstream.config.url, true);
+    return manifest;
+  }
+
+  /** A GET of a blob that the repository has: a cache hit when the repository is proxied. */
+  blobServedFromCache(repository: RepositoryName): void {
+    if (this.#observer === undefined) return;
+    const proxied = this.upstreams.resolve(repository);
+    if (proxied !== undefined) this.#observer.request('blob', proxied.upstream.config.url, true);
+  }
+
+  /** Bytes of a proxied repository sent to a client in full (metrics). */
+  sent(repository: RepositoryName, kind: 'blob' | 'manifest', bytes: number): void {
+    if (this.#observer === undefined) return;
+    const proxied = this.upstreams.resolve(repository);
+    if (proxied !== undefined) this.#observer.toClient(kind, proxied.upstream.config.url, bytes);
   }
 
   /**
@@ -140,6 +176,8 @@ export class PullThrough {
     }
     // Every pull that awaits the same start is tapped before the first byte is read.
     const outcome = await fill;
+    // A pull that joined another's fill (or found the blob another process stored) reads no upstream bytes of its own.
+    this.#observer?.request('blob', proxied.upstream.config.url, 'stored' in outcome);
     if ('stored' in outcome) return outcome.stored;
     const started = outcome.fill;
     return { digest, size: started.size ?? -1, arriving: { open: () => started.tap() } };
@@ -198,7 +236,10 @@ export class PullThrough {
     }
     const length = response.headers.get('content-length');
     const size = length === null || !/^\d+$/.test(length) ? undefined : Number(length);
-    return new BlobFill({ metadata: this.#metadata, storage: this.#storage, repository, digest }, response.body, size, abort);
+    const observer = this.#observer;
+    const url = proxied.upstream.config.url;
+    const fromUpstream = observer === undefined ? undefined : (bytes: number): void => observer.fromUpstream('blob', url, bytes);
+    return new BlobFill({ metadata: this.#metadata, storage: this.#storage, repository, digest }, response.body, size, abort, fromUpstream);
   }
 
   async #ask(proxied: ProxiedRepository, method: string, path: string, headers: Record<string, string>, signal?: AbortSignal): Promise<Response> {
@@ -235,6 +276,7 @@ export class PullThrough {
     } catch (error) {
       throw new UpstreamUnavailableError(`reading ${path}: ${(error as Error).message}`, { cause: error });
     }
+    this.#observer?.fromUpstream('manifest', proxied.upstream.config.url, payload.length);
     if (payload.length > this.#manifestMaxBytes) throw manifestTooLarge(this.#manifestMaxBytes);
     const header = response.headers.get('docker-content-digest');
     const expected = digest ?? (header !== null && /^sha(256|512):/.test(header) ? (header as Digest) : undefined);

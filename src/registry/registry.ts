@@ -12,7 +12,7 @@ import type { RetentionPolicyRule } from './retention-policy.js';
 import { LifecyclePolicy, NO_LIFECYCLE_RULES, type LifecycleRules } from './lifecycle-policy.js';
 import { ListingService, type ListingLimits } from './listing-service.js';
 import { ManifestService } from './manifest-service.js';
-import { type FillLeases, PullThrough } from './proxy-service.js';
+import { type FillLeases, type ProxyObserver, PullThrough } from './proxy-service.js';
 import type { ProxyUpstreams } from './proxy-upstreams.js';
 import { QuotaChecker } from './quota.js';
 import { UploadService, type UploadObserver } from './upload-service.js';
@@ -37,6 +37,8 @@ export interface RegistryOptions {
   readonly sharedUploads?: boolean;
   /** Other processes share the store: proxy fills of one blob are shared through its leases. */
   readonly proxyFills?: FillLeases;
+  /** Hears of cache hits, misses and bytes (metrics). */
+  readonly proxyObserver?: ProxyObserver;
   /** With sharedUploads on one machine's store: this start's id (UploadServiceOptions.boot). */
   readonly uploadBoot?: string;
 }
@@ -67,7 +69,7 @@ export class Registry {
     this.metadata = metadata;
     this.storage = storage;
     this.options = options;
-    this.proxy = options.upstreams === undefined ? undefined : new PullThrough(options.upstreams, metadata, storage, options.manifestMaxBytes, options.proxyFills);
+    this.proxy = options.upstreams === undefined ? undefined : new PullThrough(options.upstreams, metadata, storage, options.manifestMaxBytes, options.proxyFills, Date.now, options.proxyObserver);
     this.blobs = new BlobService(metadata, storage, events, this.proxy);
     this.usage = usage;
     this.policy = new LifecyclePolicy(options.lifecycle ?? NO_LIFECYCLE_RULES);

@@ -29,7 +29,16 @@ export interface ScrapeSources {
 
 export type DeliveryOutcome = { readonly status: number } | { readonly error: string };
 
+/** What the pull-through cache reports (the shape of the registry's ProxyObserver). */
+export interface ProxyMetrics {
+  request(kind: 'blob' | 'manifest', upstream: string, hit: boolean): void;
+  fromUpstream(kind: 'blob' | 'manifest', upstream: string, bytes: number): void;
+  toClient(kind: 'blob' | 'manifest', upstream: string, bytes: number): void;
+}
+
 export interface Metrics {
+  /** registry_proxy_*: hits, misses and bytes of the pull-through cache, by type and upstream. */
+  readonly proxy: ProxyMetrics;
   requestStarted(): void;
   /** `handler` is the route's endpoint id (routes.ts), never a repository or digest. */
   requestFinished(handler: string, method: string | undefined, status: number, seconds: number): void;

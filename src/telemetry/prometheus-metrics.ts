@@ -4,7 +4,7 @@
 // same, and Berth's own under `berth_`. Labels are endpoint ids, methods, status classes, action
 // names and endpoint names: bounded sets, never repositories, tags or digests.
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
-import type { ActionObserver, AuthRefusal, DeliveryOutcome, GcRunReport, Metrics, ScrapeSources } from './metrics.js';
+import type { ActionObserver, AuthRefusal, DeliveryOutcome, GcRunReport, Metrics, ProxyMetrics, ScrapeSources } from './metrics.js';
 import type { MetricsSnapshot } from './aggregate.js';
 import { ACTION_BUCKETS, DURATION_BUCKETS, LabelledCounter, LabelledHistogram, type CounterSeries, type HistogramSeries } from './series.js';
 
@@ -58,6 +58,7 @@ export class PrometheusMetrics implements Metrics {
   readonly #pullEventsDropped: Counter;
   readonly #storageHealthFailures: Counter;
   #sources: ScrapeSources = {};
+  readonly proxy: ProxyMetrics;
   readonly #workers: WorkerMetrics | undefined;
 
   constructor(options: PrometheusMetricsOptions) {
@@ -150,6 +151,25 @@ export class PrometheusMetrics implements Metrics {
         for (const row of backlog ?? []) this.set({ endpoint: row.endpoint }, row.oldestAgeSeconds);
       },
     });
+    // distribution's registry_proxy_* names and `type` label; `upstream` (the configured URL) is Berth's.
+    const proxyCounter = (name: string, help: string): Counter<'type' | 'upstream'> => new Counter({ name: `registry_proxy_${name}`, help, labelNames: ['type', 'upstream'], registers });
+    const proxyRequests = proxyCounter('requests_total', 'Pulls (GET of a blob; GET or HEAD of a manifest) of proxied repositories, by type (blob, manifest) and upstream.');
+    const proxyHits = proxyCounter('hits_total', 'Proxied pulls served from the cache without reading bytes from the upstream (a tag may have been revalidated with a HEAD).');
+    const proxyMisses = proxyCounter('misses_total', 'Proxied pulls that read the manifest or blob from the upstream (a blob pull that joins a fill in progress counts as a hit).');
+    const proxyPulled = proxyCounter('pulled_bytes_total', 'Bytes read from upstreams (manifest bodies and blob fills, verified or not).');
+    const proxyPushed = proxyCounter('pushed_bytes_total', 'Bytes of proxied repositories sent to clients (GET responses sent in full).');
+    this.proxy = {
+      request(type, upstream, hit) {
+        proxyRequests.inc({ type, upstream });
+        (hit ? proxyHits : proxyMisses).inc({ type, upstream });
+      },
+      fromUpstream(type, upstream, bytes) {
+        proxyPulled.inc({ type, upstream }, bytes);
+      },
+      toClient(type, upstream, bytes) {
+        proxyPushed.inc({ type, upstream }, bytes);
+      },
+    };
     this.#pullEventsDropped = new Counter({ name: 'berth_notifications_pull_events_dropped_total', help: 'Pull events dropped because their in-memory batch was full (the outbox could not keep up).', registers });
   }
 

@@ -156,3 +156,47 @@ describe('metrics count throttled logins (auth.ratelimit)', () => {
     assert.equal(sample(text, 'berth_auth_refusals_total', { reason: 'invalid_credentials' }), 2);
   });
 });
+
+describe('pull-through cache metrics (registry_proxy_*, distribution\'s names)', () => {
+  let upstream: TestRegistry;
+  let mirror: TestRegistry;
+  before(async () => {
+    upstream = await startTestRegistry();
+    mirror = await startTestRegistry({ env: { REGISTRY_PROXY_REMOTEURL: upstream.url } });
+  });
+  after(async () => {
+    await mirror.stop();
+    await upstream.stop();
+  });
+
+  it('a cold pull counts misses and the bytes read from the upstream; a warm pull counts hits; bytes to clients count both', async () => {
+    const image = await pushImage(upstream.url, 'cache/app', 'v1');
+    const layer = image.layers[0];
+    assert.ok(layer !== undefined);
+    const get = async (path: string, accept?: string): Promise<number> => {
+      const response = await fetch(`${mirror.url}${path}`, accept === undefined ? {} : { headers: { Accept: accept } });
+      await response.arrayBuffer();
+      return response.status;
+    };
+    for (let round = 0; round < 2; round++) {
+      assert.equal(await get('/v2/cache/app/manifests/v1', image.manifest.mediaType), 200);
+      assert.equal(await get(`/v2/cache/app/blobs/${layer.digest}`), 200);
+    }
+    assert.equal(await get(`/v2/cache/app/manifests/${image.manifest.digest}`, image.manifest.mediaType), 200);
+    const text = await (await fetch(`${mirror.url}/metrics`)).text();
+    const manifest = { type: 'manifest' };
+    const blob = { type: 'blob' };
+    assert.equal(sample(text, 'registry_proxy_requests_total', manifest), 3);
+    assert.equal(sample(text, 'registry_proxy_misses_total', manifest), 1);
+    assert.equal(sample(text, 'registry_proxy_hits_total', manifest), 2);
+    assert.equal(sample(text, 'registry_proxy_requests_total', blob), 2);
+    assert.equal(sample(text, 'registry_proxy_misses_total', blob), 1);
+    assert.equal(sample(text, 'registry_proxy_hits_total', blob), 1);
+    assert.equal(sample(text, 'registry_proxy_pulled_bytes_total', manifest), image.manifest.size);
+    assert.equal(sample(text, 'registry_proxy_pulled_bytes_total', blob), layer.size);
+    assert.equal(sample(text, 'registry_proxy_pushed_bytes_total', manifest), 3 * image.manifest.size);
+    assert.equal(sample(text, 'registry_proxy_pushed_bytes_total', blob), 2 * layer.size);
+    assert.match(text, new RegExp(`registry_proxy_hits_total\\{type="blob",upstream="${upstream.url}/?"\\} 1`), 'labelled by the configured upstream');
+    assert.doesNotMatch(text, /registry_proxy_[a-z_]+\{[^}]*(cache\/app|sha256:)/, 'no repository or digest in any label');
+  });
+});

@@ -136,6 +136,7 @@ function sendArriving(ctx: RequestContext, blob: BlobInfo, source: Readable, hea
 /** A GET served in full: its bytes to the metrics, a pull event to the endpoints that want pulls. */
 function served(ctx: RequestContext, blob: BlobInfo, kind: 'blob' | 'manifest', length: number): void {
   ctx.settings.metrics?.bytesPulled(kind, length);
+  ctx.registry.proxy?.sent(ctx.name, kind, length);
   ctx.registry.blobs.pulled(ctx.name, blob, ctx);
 }
 

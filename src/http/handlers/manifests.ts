@@ -23,6 +23,7 @@ export async function getManifest(ctx: RequestContext): Promise<void> {
   ctx.send(200, headers, manifest.payload);
   if (ctx.isHead) return;
   ctx.settings.metrics?.bytesPulled('manifest', manifest.payload.length);
+  ctx.registry.proxy?.sent(ctx.name, 'manifest', manifest.payload.length);
   ctx.registry.manifests.pulled(ctx.name, reference, manifest, ctx);
 }
 
