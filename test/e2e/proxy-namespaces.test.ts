@@ -2,13 +2,19 @@
 // real docker-registry 2.8.2, other repositories are hosted by Berth. skopeo pulls through the
 // namespace and pushes to a hosted repository; a transparent-mirror request (containerd's `?ns=`)
 // without the prefix reaches the same upstream; so does a bare name that `unprefixed` takes (mirrors
-// sending no `?ns=`), and a denied repository is refused with 403 DENIED.
+// sending no `?ns=`), and a denied repository is refused with 403 DENIED. Then the real mirror
+// clients: containerd (a hosts.toml mirror, which adds `?ns=`) and podman (`[[registry.mirror]]`,
+// no `?ns=`) pull names of the upstream's host through Berth, and dockerd (`registry-mirrors`, no
+// `?ns=`, Docker Hub names only) pulls an official image; each client's own fallback is made
+// unreachable (a closed port; for dockerd a dead proxy) so that only the mirror can have served it.
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { makeClients, type Clients } from './harness/clients.js';
-import { describeRun } from './harness/exec.js';
+import { startContainerd } from './harness/containerd.js';
+import { startDockerd } from './harness/dockerd.js';
+import { describeRun, run } from './harness/exec.js';
 import { digestOf, loadFixtures, type Fixtures } from './harness/fixtures.js';
 import { freshShortDir, freshWorkDir } from './harness/paths.js';
 import { ACCEPT_ALL_MANIFESTS } from './harness/registry-api.js';
@@ -31,6 +37,9 @@ await describe('pull-through namespaces beside hosted repositories (proxy.upstre
     clients = makeClients(work, short, upstream.host);
     await clients.skopeo(['copy', '-q', '--preserve-digests', '--dest-tls-verify=false', fx.get('oci-image').ref, `docker://${upstream.host}/team/oci-image:v1`]);
     await clients.skopeo(['copy', '-q', '--preserve-digests', '--dest-tls-verify=false', fx.get('docker-v2s2').ref, `docker://${upstream.host}/library/alpine:3`]);
+    await clients.skopeo(['copy', '-q', '--preserve-digests', '--dest-tls-verify=false', fx.get('oci-image').ref, `docker://${upstream.host}/team/ctr-only:v1`]);
+    await clients.skopeo(['copy', '-q', '--preserve-digests', '--dest-tls-verify=false', fx.get('docker-v2s2').ref, `docker://${upstream.host}/library/podman-only:v1`]);
+    await clients.skopeo(['copy', '-q', '--preserve-digests', '--dest-tls-verify=false', fx.get('docker-v2s2').ref, `docker://${upstream.host}/library/docker-only:v1`]);
     berth = await startRegistry(path.join(work, 'berth'), 'berth', {
       extra: [`proxy: { upstreams: [ { prefix: mirror/, remoteurl: "${upstream.url}", hosts: ["${upstream.host}"], ttl: 1m, library: true, unprefixed: ["library/**"], deny: [team/denied] } ] }`],
     });
@@ -87,6 +96,62 @@ await describe('pull-through namespaces beside hosted repositories (proxy.upstre
       const response = await fetch(url);
       assert.equal(response.status, 403, url);
       assert.equal(((await response.json()) as { errors: { code: string }[] }).errors[0]?.code, 'DENIED');
+    }
+  });
+
+  /** What Berth has cached under the namespace (tags/list answers from the cache, not the upstream). */
+  const cachedTags = async (repository: string): Promise<string[]> => {
+    const response = await fetch(`${berth?.url}/v2/${repository}/tags/list`);
+    if (response.status !== 200) return [];
+    return ((await response.json()) as { tags: string[] | null }).tags ?? [];
+  };
+
+  await test('containerd with a hosts.toml mirror (?ns=<upstream host>) pulls a name of the upstream through Berth', async () => {
+    const cd = await startContainerd(work, short);
+    try {
+      const hostsDir = path.join(work, 'ctr-mirror-hosts');
+      mkdirSync(path.join(hostsDir, upstream?.host ?? ''), { recursive: true });
+      // The fallback server is a closed port: the pull can only have come through the mirror.
+      writeFileSync(path.join(hostsDir, upstream?.host ?? '', 'hosts.toml'), ['server = "http://127.0.0.1:1"', '', `[host."http://${berth?.host}"]`, '  capabilities = ["pull", "resolve"]', ''].join('\n'));
+      assert.deepEqual(await cachedTags('mirror/team/ctr-only'), [], 'not cached before');
+      const image = `${upstream?.host}/team/ctr-only:v1`;
+      const pulled = await run('ctr', ['-a', cd.socket, '-n', 'e2e', 'images', 'pull', '--hosts-dir', hostsDir, image], { timeoutMs: 120_000 });
+      assert.equal(pulled.code, 0, describeRun(pulled));
+      const listed = await cd.ctr(['images', 'ls']);
+      const line = listed.stdout.split('\n').find((row) => row.startsWith(`${image} `)) ?? '';
+      assert.ok(line.includes(digestOf(fx.get('oci-image'))), `ctr has ${image} at the upstream's digest:\n${listed.stdout}`);
+      assert.deepEqual(await cachedTags('mirror/team/ctr-only'), ['v1'], 'cached under the namespace ?ns= selected');
+    } finally {
+      await cd.stop();
+    }
+  });
+
+  await test('podman with a [[registry.mirror]] (no ?ns=) pulls an official image through Berth (unprefixed, library)', async () => {
+    const conf = path.join(work, 'podman-mirror-registries.conf');
+    writeFileSync(conf, ['unqualified-search-registries = []', '', '[[registry]]', `prefix = "${upstream?.host}"`, 'location = "127.0.0.1:1"', 'insecure = true', '', '[[registry.mirror]]', `location = "${berth?.host}"`, 'insecure = true', ''].join('\n'));
+    assert.deepEqual(await cachedTags('mirror/library/podman-only'), [], 'not cached before');
+    const image = `${upstream?.host}/library/podman-only:v1`;
+    await clients.podman(['pull', '-q', image], { env: { CONTAINERS_REGISTRIES_CONF: conf }, store: 'mirror' });
+    const inspected = await clients.podman(['image', 'inspect', '--format', '{{.Digest}}', image], { env: { CONTAINERS_REGISTRIES_CONF: conf }, store: 'mirror' });
+    assert.equal(inspected.stdout.trim(), digestOf(fx.get('docker-v2s2')));
+    assert.deepEqual(await cachedTags('mirror/library/podman-only'), ['v1'], 'cached as mirror/library/podman-only');
+  });
+
+  await test('dockerd with registry-mirrors pulls an official image (docker-only:v1, i.e. docker.io/library/…) through Berth', async () => {
+    const cd = await startContainerd(path.join(work, 'dockerd-cd'), path.join(short, 'm'));
+    try {
+      assert.deepEqual(await cachedTags('mirror/library/docker-only'), [], 'not cached before');
+      const dk = await startDockerd(work, short, cd.socket, berth?.host ?? '', clients.env, { registryMirrors: [`http://${berth?.host}`], proxy: 'http://127.0.0.1:1' });
+      try {
+        await dk.docker(['pull', '-q', 'docker-only:v1'], { timeoutMs: 180_000 });
+        const digests = await dk.docker(['image', 'inspect', '--format', '{{join .RepoDigests " "}}', 'docker-only:v1']);
+        assert.match(digests.stdout, new RegExp(`@${digestOf(fx.get('docker-v2s2'))}`));
+      } finally {
+        await dk.stop();
+      }
+      assert.deepEqual(await cachedTags('mirror/library/docker-only'), ['v1'], 'cached as mirror/library/docker-only');
+    } finally {
+      await cd.stop();
     }
   });
 });

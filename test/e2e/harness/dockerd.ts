@@ -14,19 +14,30 @@ export interface Dockerd {
   stop(): Promise<void>;
 }
 
+export interface DockerdOptions {
+  /** daemon.json's `registry-mirrors` (URLs): Docker Hub pulls go there first. */
+  readonly registryMirrors?: readonly string[];
+  /**
+   * An HTTP(S) proxy for the engine's registry traffic, loopback excepted (NO_PROXY): a closed port
+   * keeps a fallback to Docker Hub from leaving the machine.
+   */
+  readonly proxy?: string;
+}
+
 export async function startDockerd(
   dir: string,
   shortDir: string,
   containerdSocket: string,
   registryHost: string,
   clientEnv: NodeJS.ProcessEnv,
+  options: DockerdOptions = {},
 ): Promise<Dockerd> {
   const root = path.join(dir, 'dockerd');
   mkdirSync(root, { recursive: true });
   const execRoot = path.join(shortDir, 'de');
   const host = `unix://${path.join(shortDir, 'docker.sock')}`;
   const configFile = path.join(root, 'daemon.json');
-  writeFileSync(configFile, '{}\n');
+  writeFileSync(configFile, `${JSON.stringify(options.registryMirrors === undefined ? {} : { 'registry-mirrors': options.registryMirrors })}\n`);
   const args = [
     '--data-root', path.join(root, 'data'),
     '--exec-root', execRoot,
@@ -42,7 +53,8 @@ export async function startDockerd(
     '--insecure-registry', registryHost,
     '--log-level', 'warn',
   ];
-  const daemon = spawnDaemon('dockerd', 'dockerd', args, path.join(root, 'dockerd.log'));
+  const daemonEnv = options.proxy === undefined ? process.env : { ...process.env, HTTP_PROXY: options.proxy, HTTPS_PROXY: options.proxy, NO_PROXY: '127.0.0.1,localhost' };
+  const daemon = spawnDaemon('dockerd', 'dockerd', args, path.join(root, 'dockerd.log'), daemonEnv);
   const env = { ...clientEnv, DOCKER_HOST: host };
   const withEnv = (opts?: RunOptions): RunOptions => ({ ...opts, env: { ...env, ...opts?.env } });
   try {
