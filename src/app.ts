@@ -135,6 +135,7 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     gc: { enabled: config.gc.enabled && !config.storage.readOnly, reviewDelayMs: config.gc.reviewDelayMs, intervalMs: config.gc.intervalMs },
     ...(config.proxy === undefined ? {} : { upstreams: new ProxyUpstreams(config.proxy.upstreams) }),
     ...(config.proxy === undefined || metrics === undefined ? {} : { proxyObserver: metrics.proxy }),
+    ...(config.proxy === undefined ? {} : { proxyConfirmations: rawMetadata }),
     // Several instances (PostgreSQL) or workers (one SQLite file): any of them may continue an upload,
     // and one upstream GET of a cold blob serves every one of them.
     sharedUploads: shared,

@@ -1,7 +1,9 @@
 // State that every instance of one deployment must share, beyond the registry's own metadata: the
 // built-in token service's signing key (a token issued by one instance is accepted by any other) and
 // the failed-login counts of the limiter (a client cannot spread its guesses over the instances),
-// and leases (one process at a time does a named piece of work, e.g. fetching one cold blob from an upstream).
+// leases (one process at a time does a named piece of work, e.g. fetching one cold blob from an upstream),
+// and when an upstream last confirmed a proxied tag (one revalidation per TTL for every instance, and
+// none again after a restart).
 // Implemented by the SQLite store (cluster workers on one file) and the PostgreSQL store.
 
 /** Failed logins of one client within the current window. */
@@ -34,4 +36,14 @@ export interface SharedStateStore {
   claimWorkLease(name: string, holder: string, now: number, ttlMs: number): Promise<boolean>;
   /** Gives the lease up, when `holder` holds it. */
   releaseWorkLease(name: string, holder: string): Promise<void>;
+  /** Records that the upstream named `digest` for the proxied `repository:tag` at `at` (ms). */
+  confirmUpstreamTag(repository: string, tag: string, digest: string, at: number): Promise<void>;
+  /** The last confirmation recorded for `repository:tag`, if any. */
+  upstreamTagConfirmation(repository: string, tag: string): Promise<UpstreamTagConfirmation | undefined>;
+}
+
+export interface UpstreamTagConfirmation {
+  readonly digest: string;
+  /** When (ms since the epoch). */
+  readonly at: number;
 }

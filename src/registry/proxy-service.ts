@@ -54,6 +54,19 @@ export interface ProxyObserver {
   toClient(kind: 'blob' | 'manifest', upstream: string, bytes: number): void;
 }
 
+export interface PullThroughOptions {
+  readonly upstreams: ProxyUpstreams;
+  readonly metadata: MetadataStore;
+  readonly storage: StorageDriver;
+  readonly manifestMaxBytes: number;
+  /** When other processes serve the same store: then they share fills too. */
+  readonly leases?: FillLeases;
+  /** Where the upstreams' tag confirmations are kept for every process and the next start. */
+  readonly confirmations?: Pick<SharedStateStore, 'confirmUpstreamTag' | 'upstreamTagConfirmation'>;
+  readonly observer?: ProxyObserver;
+  readonly now?: () => number;
+}
+
 /** A blob whose bytes are on their way from the upstream: `open` gives a client its stream. */
 export interface ArrivingBlob {
   open(): Readable;
@@ -66,23 +79,27 @@ export class PullThrough {
   readonly #metadata: MetadataStore;
   readonly #storage: StorageDriver;
   readonly #manifestMaxBytes: number;
-  /** When each cached tag was last confirmed by its upstream (repository NUL tag → ms). */
+  /**
+   * When each cached tag was last confirmed by its upstream (repository NUL tag → ms), in this
+   * process; the shared `#confirmations` are asked when this says nothing fresh.
+   */
   readonly #confirmed = new Map<string, number>();
+  readonly #confirmations: PullThroughOptions['confirmations'];
   readonly #now: () => number;
   /** Fills in progress, per repository and digest: concurrent pulls of a cold blob share one. */
   readonly #fills = new Map<string, Promise<FillOutcome>>();
   readonly #leases: FillLeases | undefined;
   readonly #observer: ProxyObserver | undefined;
 
-  /** `leases` when other processes serve the same store: then they share fills too. */
-  constructor(upstreams: ProxyUpstreams, metadata: MetadataStore, storage: StorageDriver, manifestMaxBytes: number, leases?: FillLeases, now: () => number = Date.now, observer?: ProxyObserver) {
-    this.upstreams = upstreams;
-    this.#observer = observer;
-    this.#leases = leases;
-    this.#metadata = metadata;
-    this.#storage = storage;
-    this.#manifestMaxBytes = manifestMaxBytes;
-    this.#now = now;
+  constructor(options: PullThroughOptions) {
+    this.upstreams = options.upstreams;
+    this.#observer = options.observer;
+    this.#leases = options.leases;
+    this.#confirmations = options.confirmations;
+    this.#metadata = options.metadata;
+    this.#storage = options.storage;
+    this.#manifestMaxBytes = options.manifestMaxBytes;
+    this.#now = options.now ?? Date.now;
   }
 
   /** Whether `repository` mirrors an upstream (pushes into it are refused). */
@@ -97,12 +114,19 @@ export class PullThrough {
     const cached = await this.#metadata.getManifestByTag(repository, tag);
     const key = `${repository}\0${tag}`;
     if (cached !== undefined) {
+      const ttlMs = proxied.upstream.config.ttlMs;
       const confirmed = this.#confirmed.get(key);
-      if (confirmed !== undefined && this.#now() - confirmed < proxied.upstream.config.ttlMs) return this.#hit(proxied, cached as CachedManifest);
+      if (confirmed !== undefined && this.#now() - confirmed < ttlMs) return this.#hit(proxied, cached as CachedManifest);
+      // Another process (or this one before a restart) may have confirmed it within the TTL.
+      const shared = ttlMs > 0 ? await this.#confirmations?.upstreamTagConfirmation(repository, tag) : undefined;
+      if (shared !== undefined && shared.digest === cached.digest && this.#now() - shared.at < ttlMs) {
+        this.#confirmed.set(key, shared.at);
+        return this.#hit(proxied, cached as CachedManifest);
+      }
       try {
         const current = await this.#headManifest(proxied, tag);
         if (current === cached.digest) {
-          this.#confirmed.set(key, this.#now());
+          await this.#confirm(repository, tag, cached.digest);
           return this.#hit(proxied, cached as CachedManifest);
         }
       } catch (error) {
@@ -113,8 +137,16 @@ export class PullThrough {
     this.#observer?.request('manifest', proxied.upstream.config.url, false);
     const fetched = await this.#getManifest(proxied, tag, undefined);
     await this.#store(repository, fetched, tag);
-    this.#confirmed.set(key, this.#now());
+    await this.#confirm(repository, tag, fetched.digest);
     return fetched;
+  }
+
+  /** The upstream names `digest` for the tag now: fresh for a TTL, here and in the shared store. */
+  async #confirm(repository: RepositoryName, tag: Tag, digest: string): Promise<void> {
+    const now = this.#now();
+    this.#confirmed.set(`${repository}\0${tag}`, now);
+    // Losing the record costs one more HEAD later, never a wrong answer: not worth failing the pull.
+    await this.#confirmations?.confirmUpstreamTag(repository, tag, digest, now).catch(() => undefined);
   }
 
   /** A manifest by digest: the stored one (a digest is immutable), else fetched once, verified, stored. */

@@ -12,7 +12,7 @@ import type { RetentionPolicyRule } from './retention-policy.js';
 import { LifecyclePolicy, NO_LIFECYCLE_RULES, type LifecycleRules } from './lifecycle-policy.js';
 import { ListingService, type ListingLimits } from './listing-service.js';
 import { ManifestService } from './manifest-service.js';
-import { type FillLeases, type ProxyObserver, PullThrough } from './proxy-service.js';
+import { type FillLeases, type ProxyObserver, PullThrough, type PullThroughOptions } from './proxy-service.js';
 import type { ProxyUpstreams } from './proxy-upstreams.js';
 import { QuotaChecker } from './quota.js';
 import { UploadService, type UploadObserver } from './upload-service.js';
@@ -37,6 +37,8 @@ export interface RegistryOptions {
   readonly sharedUploads?: boolean;
   /** Other processes share the store: proxy fills of one blob are shared through its leases. */
   readonly proxyFills?: FillLeases;
+  /** Where the upstreams' tag confirmations are kept for every process and the next start (the metadata store). */
+  readonly proxyConfirmations?: PullThroughOptions['confirmations'];
   /** Hears of cache hits, misses and bytes (metrics). */
   readonly proxyObserver?: ProxyObserver;
   /** With sharedUploads on one machine's store: this start's id (UploadServiceOptions.boot). */
@@ -69,7 +71,15 @@ export class Registry {
     this.metadata = metadata;
     this.storage = storage;
     this.options = options;
-    this.proxy = options.upstreams === undefined ? undefined : new PullThrough(options.upstreams, metadata, storage, options.manifestMaxBytes, options.proxyFills, Date.now, options.proxyObserver);
+    this.proxy = options.upstreams === undefined ? undefined : new PullThrough({
+            upstreams: options.upstreams,
+            metadata,
+            storage,
+            manifestMaxBytes: options.manifestMaxBytes,
+            ...(options.proxyFills === undefined ? {} : { leases: options.proxyFills }),
+            ...(options.proxyConfirmations === undefined ? {} : { confirmations: options.proxyConfirmations }),
+            ...(options.proxyObserver === undefined ? {} : { observer: options.proxyObserver }),
+          });
     this.blobs = new BlobService(metadata, storage, events, this.proxy);
     this.usage = usage;
     this.policy = new LifecyclePolicy(options.lifecycle ?? NO_LIFECYCLE_RULES);

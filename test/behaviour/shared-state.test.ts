@@ -38,6 +38,18 @@ function sharedStateSuite(factory: Factory): void {
       assert.equal(await two.sharedValue(name, 'again'), values[0]);
     });
 
+    it('upstream tag confirmations: seen by every instance; a later one replaces an earlier, never the reverse', async () => {
+      const repository = `mirror/app-${++counter}`;
+      assert.equal(await two.upstreamTagConfirmation(repository, 'v1'), undefined);
+      await one.confirmUpstreamTag(repository, 'v1', 'sha256:aa', 5_000);
+      assert.deepEqual(await two.upstreamTagConfirmation(repository, 'v1'), { digest: 'sha256:aa', at: 5_000 });
+      await two.confirmUpstreamTag(repository, 'v1', 'sha256:bb', 6_000);
+      await one.confirmUpstreamTag(repository, 'v1', 'sha256:aa', 5_500);
+      assert.deepEqual(await one.upstreamTagConfirmation(repository, 'v1'), { digest: 'sha256:bb', at: 6_000 }, 'the late write of an older confirmation is ignored');
+      assert.equal(await one.upstreamTagConfirmation(repository, 'v2'), undefined, 'per tag');
+      assert.equal(await one.upstreamTagConfirmation(`${repository}-other`, 'v1'), undefined, 'per repository');
+    });
+
     it('login failures are counted across instances within a window, and start again after it', async () => {
       const client = `10.0.0.${++counter}`;
       assert.equal(await one.loginWindow(client, 1_000, 100), undefined);

@@ -15,7 +15,7 @@ import type { ImportedRepository, ImportStore } from '../import-store.js';
 import type { ExportStore, RepositoryContents } from '../export-store.js';
 import { SEARCH_SCAN_WINDOW, TAG_COUNT_CAP, type BrowseStore, type ManifestSummary, type RepositorySearch, type RepositorySummary, type TagCursor, type TagDetail } from '../browse.js';
 import { GC_RUNS_KEPT, type GcRunRow, type GcRunStore } from '../gc-runs.js';
-import type { LoginWindow, SharedStateStore } from '../shared-state.js';
+import type { LoginWindow, SharedStateStore, UpstreamTagConfirmation } from '../shared-state.js';
 import type { EndpointBacklog, EventStore, OutboxEvent, RemovalEvents, StoredEvent } from '../event-store.js';
 import {
   BLOB_DELETION_LEASE_MS,
@@ -513,6 +513,22 @@ export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore,
 
   async releaseWorkLease(name: string, holder: string): Promise<void> {
     await this.#run(this.#pool, 'DELETE FROM work_leases WHERE name = $1 AND holder = $2', [name, holder]);
+  }
+
+  async confirmUpstreamTag(repository: string, tag: string, digest: string, at: number): Promise<void> {
+    // A later confirmation never goes back in time (two instances confirming at once).
+    await this.#run(
+      this.#pool,
+      `INSERT INTO upstream_tag_confirmations AS c (repository, tag, digest, confirmed_at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (repository, tag) DO UPDATE SET digest = excluded.digest, confirmed_at = excluded.confirmed_at
+       WHERE excluded.confirmed_at >= c.confirmed_at`,
+      [repository, tag, digest, at],
+    );
+  }
+
+  async upstreamTagConfirmation(repository: string, tag: string): Promise<UpstreamTagConfirmation | undefined> {
+    const row = await this.#row<{ digest: string; at: string }>(this.#pool, 'SELECT digest, confirmed_at AS at FROM upstream_tag_confirmations WHERE repository = $1 AND tag = $2', [repository, tag]);
+    return row === undefined ? undefined : { digest: row.digest, at: Number(row.at) };
   }
 
   listUploadsStartedBefore(time: number, limit: number): Promise<UploadRow[]> {

@@ -261,4 +261,20 @@ export const MIGRATIONS: readonly PostgresMigration[] = [
     DROP TABLE work_leases;
     `,
   },
+  {
+    // When an upstream last confirmed a proxied tag, as SQLite's: one revalidation per TTL for every
+    // instance, none again after a restart.
+    up: `
+    CREATE TABLE upstream_tag_confirmations (
+      repository text COLLATE "C" NOT NULL,
+      tag text COLLATE "C" NOT NULL,
+      digest text NOT NULL,
+      confirmed_at bigint NOT NULL,
+      PRIMARY KEY (repository, tag)
+    );
+    `,
+    down: `
+    DROP TABLE upstream_tag_confirmations;
+    `,
+  },
 ];

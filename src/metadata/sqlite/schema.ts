@@ -224,4 +224,16 @@ export const MIGRATIONS: readonly string[] = [
     until INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  // When an upstream last confirmed a proxied tag (src/metadata/shared-state.ts): the pull-through
+  // cache revalidates a tag once per TTL across workers and restarts. Valid only while the tag still
+  // names `digest`, so a row left by a deleted tag confirms nothing.
+  `
+  CREATE TABLE upstream_tag_confirmations (
+    repository TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    confirmed_at INTEGER NOT NULL,
+    PRIMARY KEY (repository, tag)
+  ) WITHOUT ROWID;
+  `,
 ];

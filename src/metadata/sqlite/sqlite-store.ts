@@ -3,7 +3,7 @@
 // processes (cluster workers) sharing the file serialise their writes.
 import type { ImportedRepository, ImportStore } from '../import-store.js';
 import type { ExportStore, RepositoryContents } from '../export-store.js';
-import type { LoginWindow, SharedStateStore } from '../shared-state.js';
+import type { LoginWindow, SharedStateStore, UpstreamTagConfirmation } from '../shared-state.js';
 import Database from 'better-sqlite3';
 import { SEARCH_SCAN_WINDOW, TAG_COUNT_CAP, type BrowseStore, type ManifestSummary, type RepositorySearch, type RepositorySummary, type TagCursor, type TagDetail } from '../browse.js';
 import { GC_RUNS_KEPT, type GcRunRow, type GcRunStore } from '../gc-runs.js';
@@ -449,6 +449,21 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
   releaseWorkLease(name: string, holder: string): Promise<void> {
     this.#sql('DELETE FROM work_leases WHERE name = ? AND holder = ?').run(name, holder);
     return Promise.resolve();
+  }
+
+  confirmUpstreamTag(repository: string, tag: string, digest: string, at: number): Promise<void> {
+    // A later confirmation never goes back in time (two workers confirming at once).
+    this.#sql(
+      `INSERT INTO upstream_tag_confirmations (repository, tag, digest, confirmed_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (repository, tag) DO UPDATE SET digest = excluded.digest, confirmed_at = excluded.confirmed_at
+       WHERE excluded.confirmed_at >= upstream_tag_confirmations.confirmed_at`,
+    ).run(repository, tag, digest, at);
+    return Promise.resolve();
+  }
+
+  upstreamTagConfirmation(repository: string, tag: string): Promise<UpstreamTagConfirmation | undefined> {
+    const row = this.#sql('SELECT digest, confirmed_at AS at FROM upstream_tag_confirmations WHERE repository = ? AND tag = ?').get(repository, tag) as UpstreamTagConfirmation | undefined;
+    return Promise.resolve(row);
   }
 
   listUploadsStartedBefore(time: number, limit: number): Promise<UploadRow[]> {
