@@ -1,15 +1,19 @@
 // Three Berth instances behind Debian's HAProxy (round robin, no affinity, health checks on /readyz)
-// over one radosgw bucket and one PostgreSQL database: skopeo and podman push and pull through the
-// balancer (every request of a push may land on another instance), then a kill -9 of one instance in
+// over one radosgw bucket and one PostgreSQL database: skopeo, podman, buildah, ctr, the docker CLI
+// and dockerd push and pull through the balancer (every request of a push may land on another
+// instance), then a kill -9 of one instance in
 // the middle of concurrent pushes, after which every acknowledged blob and tag is served intact and
 // pushing goes on through the two that are left.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { content, ociManifest, randomContent, type Content, type ManifestBody } from '../support/content.js';
 import { startScaleOut, type ScaleOut } from '../support/scale-out.js';
 import { makeClients, type Clients } from './harness/clients.js';
+import { startContainerd } from './harness/containerd.js';
+import { startDockerd } from './harness/dockerd.js';
 import { digestOf } from './harness/fixtures.js';
 import { startLoadBalancer, type LoadBalancer } from './harness/load-balancer.js';
 import { FILE_TIMEOUT_MS, startSuite, stopSuite, type Suite } from './harness/suite.js';
@@ -95,6 +99,46 @@ await describe('three instances behind HAProxy (radosgw + PostgreSQL)', { timeou
     assert.equal(head.headers.get('docker-content-digest'), pushed);
     await clients.podman(['rmi', '-f', source]);
     await clients.podman(['pull', '-q', '--tls-verify=false', `${lb.host}/lb/podman:v1`]);
+  });
+
+  /** The digest the balancer serves for a tag (HEAD, any instance). */
+  const servedDigest = async (repository: string, tag: string): Promise<string | null> => {
+    const head = await fetch(`${lb.url}/v2/${repository}/manifests/${tag}`, { method: 'HEAD', headers: { Accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' } });
+    assert.equal(head.status, 200, `${repository}:${tag}`);
+    return head.headers.get('docker-content-digest');
+  };
+
+  test('buildah, the docker CLI, ctr and dockerd push and pull through the balancer', async () => {
+    const source = `${lb.host}/lb/oci-image:v1`;
+    const digestFile = s.file('buildah.digest');
+    await clients.buildah(['pull', '-q', '--tls-verify=false', source]);
+    await clients.buildah(['push', '-q', '--tls-verify=false', '--digestfile', digestFile, source, `docker://${lb.host}/lb/buildah:v1`]);
+    assert.equal(await servedDigest('lb/buildah', 'v1'), readFileSync(digestFile, 'utf8').trim(), 'buildah push');
+
+    const inspected = await clients.docker(['manifest', 'inspect', '--insecure', `${lb.host}/lb/buildah:v1`]);
+    assert.match(inspected.stdout, /"layers"/, 'docker manifest inspect (the CLI alone)');
+
+    const cd = await startContainerd(s.file('containerd'), path.join(s.short, 'lbc'));
+    try {
+      await cd.ctr(['images', 'pull', '--plain-http', '--all-platforms', `${lb.host}/lb/oci-index:v1`], { timeoutMs: 120_000 });
+      await cd.ctr(['images', 'tag', `${lb.host}/lb/oci-index:v1`, `${lb.host}/lb/ctr:v1`]);
+      await cd.ctr(['images', 'push', '--plain-http', `${lb.host}/lb/ctr:v1`], { timeoutMs: 120_000 });
+      assert.equal(await servedDigest('lb/ctr', 'v1'), digestOf(s.fx.get('oci-index')), 'ctr pushed the index as pulled');
+
+      const dk = await startDockerd(s.file('dockerd'), path.join(s.short, 'lbd'), cd.socket, lb.host, clients.env);
+      try {
+        await dk.docker(['pull', '-q', source], { timeoutMs: 180_000 });
+        await dk.docker(['tag', source, `${lb.host}/lb/dockerd:v1`]);
+        const pushed = await dk.docker(['push', `${lb.host}/lb/dockerd:v1`], { timeoutMs: 180_000 });
+        const digest = /digest: (sha256:[0-9a-f]{64})/.exec(pushed.stdout)?.[1];
+        assert.ok(digest !== undefined, pushed.stdout);
+        assert.equal(await servedDigest('lb/dockerd', 'v1'), digest, 'dockerd push');
+      } finally {
+        await dk.stop();
+      }
+    } finally {
+      await cd.stop();
+    }
   });
 
   test('kill -9 of one instance during concurrent pushes: every acknowledged blob and tag is intact, pushing goes on', async (t) => {
