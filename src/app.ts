@@ -142,6 +142,7 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     ...(shared ? { proxyFills: { store: rawMetadata, holder: `${hostname()}:${process.pid}:${randomUUID()}` } } : {}),
     // SQLite is one machine's: every process sharing it started with this one (the supervisor's start).
     uploadBoot: config.database === undefined ? (options.workers?.boot ?? randomUUID()) : undefined,
+    ...uploadClaimForTests(),
   };
   const notifications = Notifications.create(config.notifications, metadata, { source: eventSource(config), deliver: true }, log, metrics);
   const registry = new Registry(
@@ -324,4 +325,16 @@ export function createStorage(config: Config): StorageDriver {
   }
   mkdirSync(driver.rootDirectory, { recursive: true });
   return new FilesystemDriver(driver.rootDirectory);
+}
+
+/**
+ * Tests only: BERTH_TEST_UPLOAD_CLAIM_MS shortens how long an upload writer's claim holds (60 s), so
+ * that a test can see a killed instance's claim taken over in seconds.
+ */
+function uploadClaimForTests(): { uploadClaimMs?: number } {
+  const value = process.env.BERTH_TEST_UPLOAD_CLAIM_MS;
+  if (value === undefined) return {};
+  const ms = Number(value);
+  if (!Number.isSafeInteger(ms) || ms < 1000) throw new Error(`BERTH_TEST_UPLOAD_CLAIM_MS must be an integer of at least 1000 (ms), not ${value}`);
+  return { uploadClaimMs: ms };
 }

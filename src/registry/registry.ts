@@ -43,6 +43,8 @@ export interface RegistryOptions {
   readonly proxyObserver?: ProxyObserver;
   /** With sharedUploads on one machine's store: this start's id (UploadServiceOptions.boot). */
   readonly uploadBoot?: string;
+  /** How long an upload writer's claim holds without renewal (UploadServiceOptions.claimMs; tests shorten it). */
+  readonly uploadClaimMs?: number;
 }
 
 export class Registry {
@@ -84,7 +86,7 @@ export class Registry {
     this.usage = usage;
     this.policy = new LifecyclePolicy(options.lifecycle ?? NO_LIFECYCLE_RULES);
     const quotas = usage !== undefined && this.policy.hasQuotas ? new QuotaChecker(usage, this.policy) : undefined;
-    this.uploads = new UploadService(metadata, storage, quotas, undefined, observer, events, { shared: options.sharedUploads ?? false, boot: options.uploadBoot });
+    this.uploads = new UploadService(metadata, storage, quotas, undefined, observer, events, { shared: options.sharedUploads ?? false, boot: options.uploadBoot, ...(options.uploadClaimMs === undefined ? {} : { claimMs: options.uploadClaimMs }) });
     this.manifests = new ManifestService(metadata, this.policy, quotas, events, this.proxy);
     this.listings = new ListingService(metadata, options.listing);
     this.browse = browse === undefined ? undefined : new BrowseService(browse, metadata, this.policy, options.listing.maxPage, options.gc ?? { enabled: false, reviewDelayMs: 0, intervalMs: 0 }, gcRuns, options.lifecycle?.retention);
