@@ -4,6 +4,7 @@ import type { Digest } from './digest.js';
 import { nameUnknown, paginationInvalid } from './errors.js';
 import { MediaType } from './media-types.js';
 import type { RepositoryName } from './names.js';
+import type { PullThrough } from './proxy-service.js';
 
 export interface PageRequest {
   /** Requested page size, or undefined for the default. */
@@ -43,14 +44,21 @@ export function parsePageRequest(n: string | null, last: string | null): PageReq
 export class ListingService {
   readonly #metadata: MetadataStore;
   readonly #limits: ListingLimits;
+  readonly #proxy: PullThrough | undefined;
 
-  constructor(metadata: MetadataStore, limits: ListingLimits) {
+  /** `proxy`: a proxied repository lists its upstream's tags (the cache's when the upstream cannot say). */
+  constructor(metadata: MetadataStore, limits: ListingLimits, proxy?: PullThrough) {
     this.#metadata = metadata;
     this.#limits = limits;
+    this.#proxy = proxy;
   }
 
   async tags(repository: RepositoryName, page: PageRequest): Promise<PageResult<string>> {
     const size = Math.min(page.n ?? this.#limits.defaultTags ?? this.#limits.maxPage, this.#limits.maxPage);
+    if (size > 0) {
+      const upstream = await this.#proxy?.tags(repository, size, page.last);
+      if (upstream !== undefined) return upstream;
+    }
     const rows = size === 0 ? await this.#metadata.listTags(repository, { limit: 0 }) : await this.#metadata.listTags(repository, { limit: size + 1, after: page.last });
     if (rows === undefined) throw nameUnknown(repository);
     return pageOf(rows, size);

@@ -12,7 +12,7 @@ import type { BlobInfo } from './blob-service.js';
 import { digestAlgorithm, digestOf, type Digest } from './digest.js';
 import { manifestTooLarge } from './errors.js';
 import { MANIFEST_KINDS, parseManifest } from './manifest-kinds.js';
-import type { RepositoryName, Tag } from './names.js';
+import { isTag, type RepositoryName, type Tag } from './names.js';
 import { BlobFill } from './proxy-blob-fill.js';
 import { isUpstreamOutage, upstreamRefusal, UpstreamUnavailableError } from './proxy-errors.js';
 import type { ProxiedRepository, ProxyUpstreams } from './proxy-upstreams.js';
@@ -164,6 +164,40 @@ export class PullThrough {
   #hit(proxied: ProxiedRepository, manifest: CachedManifest): CachedManifest {
     this.#observer?.request('manifest', proxied.upstream.config.url, true);
     return manifest;
+  }
+
+  /**
+   * One page of the upstream's tags of a proxied repository (`size` at most, after `last`), as
+   * distribution's proxy lists them; undefined when the repository is not proxied or the upstream
+   * gives no usable answer (down, refusing, or not knowing the name): the cache's tags are listed then.
+   */
+  async tags(repository: RepositoryName, size: number, last: string | undefined): Promise<{ readonly items: string[]; readonly next: string | undefined } | undefined> {
+    const proxied = this.upstreams.resolve(repository);
+    if (proxied === undefined) return undefined;
+    const query = new URLSearchParams({ n: String(size), ...(last === undefined ? {} : { last }) });
+    let body: unknown;
+    let link: string | null;
+    try {
+      const response = await this.#ask(proxied, 'GET', `/v2/${proxied.remoteName}/tags/list?${query.toString()}`, { accept: 'application/json' });
+      if (response.status !== 200) {
+        await response.body?.cancel();
+        return undefined;
+      }
+      link = response.headers.get('link');
+      body = await response.json();
+    } catch {
+      return undefined;
+    }
+    const tags = (body as { tags?: unknown } | null)?.tags;
+    if (tags !== null && !Array.isArray(tags)) return undefined;
+    // Upstreams that ignore `n` and `last` (distribution 2.8 does) send every tag: page them here.
+    const valid = (tags ?? [])
+      .filter((tag): tag is string => typeof tag === 'string' && isTag(tag) && (last === undefined || tag > last))
+      .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const items = valid.slice(0, size);
+    if (valid.length > size) return { items, next: items[items.length - 1] };
+    const next = link === null ? undefined : /[?&]last=([^&>]*)/.exec(link)?.[1];
+    return { items, next: next === undefined ? undefined : decodeURIComponent(next) };
   }
 
   /** A GET of a blob that the repository has: a cache hit when the repository is proxied. */

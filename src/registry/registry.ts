@@ -88,7 +88,7 @@ export class Registry {
     const quotas = usage !== undefined && this.policy.hasQuotas ? new QuotaChecker(usage, this.policy) : undefined;
     this.uploads = new UploadService(metadata, storage, quotas, undefined, observer, events, { shared: options.sharedUploads ?? false, boot: options.uploadBoot, ...(options.uploadClaimMs === undefined ? {} : { claimMs: options.uploadClaimMs }) });
     this.manifests = new ManifestService(metadata, this.policy, quotas, events, this.proxy);
-    this.listings = new ListingService(metadata, options.listing);
+    this.listings = new ListingService(metadata, options.listing, this.proxy);
     this.browse = browse === undefined ? undefined : new BrowseService(browse, metadata, this.policy, options.listing.maxPage, options.gc ?? { enabled: false, reviewDelayMs: 0, intervalMs: 0 }, gcRuns, options.lifecycle?.retention);
     this.namespaces = browse === undefined ? undefined : new NamespaceTree(browse, usage, options.listing.maxPage);
   }

@@ -100,6 +100,12 @@ await describe('pull-through cache of docker-registry 2.8.2 with htpasswd (proxy
     for (const [fixture, repository, tag] of IMAGES) await pullAndCheck(fixture, repository, tag, 'warm');
   });
 
+  await test('with the upstream stopped, tags/list answers from the cache', async () => {
+    const response = await fetch(`${berth?.url}/v2/team/oci-image/tags/list`, { signal: AbortSignal.timeout(20_000) });
+    assert.equal(response.status, 200);
+    assert.deepEqual(((await response.json()) as { tags: string[] }).tags, ['v1']);
+  });
+
   await test('with the upstream stopped, what was never cached is 503 UNAVAILABLE, promptly', async () => {
     const response = await fetch(`${berth?.url}/v2/team/never-pulled/manifests/v1`, { signal: AbortSignal.timeout(20_000) });
     assert.equal(response.status, 503);
