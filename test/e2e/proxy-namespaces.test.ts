@@ -6,7 +6,8 @@
 // clients: containerd (a hosts.toml mirror, which adds `?ns=`) and podman (`[[registry.mirror]]`,
 // no `?ns=`) pull names of the upstream's host through Berth, and dockerd (`registry-mirrors`, no
 // `?ns=`, Docker Hub names only) pulls an official image; each client's own fallback is made
-// unreachable (a closed port; for dockerd a dead proxy) so that only the mirror can have served it.
+// unreachable (a closed port; for dockerd a dead proxy) so that only the mirror can have served it;
+// then, with the upstream stopped, each pulls the same image again into a fresh store, from the cache.
 import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -27,6 +28,8 @@ let fx: Fixtures;
 let upstream: Registry | undefined;
 let berth: Registry | undefined;
 let clients: Clients;
+/** The upstream's host:port, the registry the mirror clients name (kept once the upstream is stopped). */
+let UPSTREAM_HOST = '';
 
 await describe('pull-through namespaces beside hosted repositories (proxy.upstreams)', { timeout: FILE_TIMEOUT_MS }, async () => {
   before(async () => {
@@ -34,6 +37,7 @@ await describe('pull-through namespaces beside hosted repositories (proxy.upstre
     short = freshShortDir();
     fx = await loadFixtures();
     upstream = await startRegistry(path.join(work, 'upstream'), 'reference');
+    UPSTREAM_HOST = upstream.host;
     clients = makeClients(work, short, upstream.host);
     await clients.skopeo(['copy', '-q', '--preserve-digests', '--dest-tls-verify=false', fx.get('oci-image').ref, `docker://${upstream.host}/team/oci-image:v1`]);
     await clients.skopeo(['copy', '-q', '--preserve-digests', '--dest-tls-verify=false', fx.get('docker-v2s2').ref, `docker://${upstream.host}/library/alpine:3`]);
@@ -117,52 +121,74 @@ await describe('pull-through namespaces beside hosted repositories (proxy.upstre
     }
   });
 
-  await test('containerd with a hosts.toml mirror (?ns=<upstream host>) pulls a name of the upstream through Berth', async () => {
-    const cd = await startContainerd(work, short);
+  /** containerd (fresh root each time) pulls a name of the upstream's host through a hosts.toml mirror; its fallback is a closed port. */
+  const ctrPull = async (round: string): Promise<void> => {
+    const cd = await startContainerd(path.join(work, `ctr-${round}`), path.join(short, `c${round.slice(0, 1)}`));
     try {
       const hostsDir = path.join(work, 'ctr-mirror-hosts');
-      mkdirSync(path.join(hostsDir, upstream?.host ?? ''), { recursive: true });
-      // The fallback server is a closed port: the pull can only have come through the mirror.
-      writeFileSync(path.join(hostsDir, upstream?.host ?? '', 'hosts.toml'), ['server = "http://127.0.0.1:1"', '', `[host."http://${berth?.host}"]`, '  capabilities = ["pull", "resolve"]', ''].join('\n'));
-      assert.equal(await isCached('mirror/team/ctr-only'), false, 'not cached before');
-      const image = `${upstream?.host}/team/ctr-only:v1`;
+      mkdirSync(path.join(hostsDir, UPSTREAM_HOST), { recursive: true });
+      writeFileSync(path.join(hostsDir, UPSTREAM_HOST, 'hosts.toml'), ['server = "http://127.0.0.1:1"', '', `[host."http://${berth?.host}"]`, '  capabilities = ["pull", "resolve"]', ''].join('\n'));
+      const image = `${UPSTREAM_HOST}/team/ctr-only:v1`;
       const pulled = await run('ctr', ['-a', cd.socket, '-n', 'e2e', 'images', 'pull', '--hosts-dir', hostsDir, image], { timeoutMs: 120_000 });
       assert.equal(pulled.code, 0, describeRun(pulled));
       const listed = await cd.ctr(['images', 'ls']);
       const line = listed.stdout.split('\n').find((row) => row.startsWith(`${image} `)) ?? '';
-      assert.ok(line.includes(digestOf(fx.get('oci-image'))), `ctr has ${image} at the upstream's digest:\n${listed.stdout}`);
-      assert.equal(await isCached('mirror/team/ctr-only'), true, 'cached under the namespace ?ns= selected');
+      assert.ok(line.includes(digestOf(fx.get('oci-image'))), `${round}: ctr has ${image} at the upstream's digest:\n${listed.stdout}`);
     } finally {
       await cd.stop();
     }
+  };
+
+  /** podman (its own store each time) pulls an official image of the upstream's host through a [[registry.mirror]]. */
+  const podmanPull = async (round: string): Promise<void> => {
+    const conf = path.join(work, 'podman-mirror-registries.conf');
+    writeFileSync(conf, ['unqualified-search-registries = []', '', '[[registry]]', `prefix = "${UPSTREAM_HOST}"`, 'location = "127.0.0.1:1"', 'insecure = true', '', '[[registry.mirror]]', `location = "${berth?.host}"`, 'insecure = true', ''].join('\n'));
+    const image = `${UPSTREAM_HOST}/library/podman-only:v1`;
+    await clients.podman(['pull', '-q', image], { env: { CONTAINERS_REGISTRIES_CONF: conf }, store: `mirror-${round}` });
+    const inspected = await clients.podman(['image', 'inspect', '--format', '{{.Digest}}', image], { env: { CONTAINERS_REGISTRIES_CONF: conf }, store: `mirror-${round}` });
+    assert.equal(inspected.stdout.trim(), digestOf(fx.get('docker-v2s2')), `${round}: podman's digest`);
+  };
+
+  /** dockerd (fresh data root each time) pulls docker-only:v1 (docker.io/library/…) through registry-mirrors; its fallback goes to a dead proxy. */
+  const dockerdPull = async (round: string): Promise<void> => {
+    const cd = await startContainerd(path.join(work, `dockerd-cd-${round}`), path.join(short, `m${round.slice(0, 1)}`));
+    try {
+      const dk = await startDockerd(path.join(work, `dockerd-${round}`), path.join(short, `d${round.slice(0, 1)}`), cd.socket, berth?.host ?? '', clients.env, { registryMirrors: [`http://${berth?.host}`], proxy: 'http://127.0.0.1:1' });
+      try {
+        await dk.docker(['pull', '-q', 'docker-only:v1'], { timeoutMs: 180_000 });
+        const digests = await dk.docker(['image', 'inspect', '--format', '{{join .RepoDigests " "}}', 'docker-only:v1']);
+        assert.match(digests.stdout, new RegExp(`@${digestOf(fx.get('docker-v2s2'))}`), `${round}: dockerd's digest`);
+      } finally {
+        await dk.stop();
+      }
+    } finally {
+      await cd.stop();
+    }
+  };
+
+  await test('containerd with a hosts.toml mirror (?ns=<upstream host>) pulls a name of the upstream through Berth', async () => {
+    assert.equal(await isCached('mirror/team/ctr-only'), false, 'not cached before');
+    await ctrPull('cold');
+    assert.equal(await isCached('mirror/team/ctr-only'), true, 'cached under the namespace ?ns= selected');
   });
 
   await test('podman with a [[registry.mirror]] (no ?ns=) pulls an official image through Berth (unprefixed, library)', async () => {
-    const conf = path.join(work, 'podman-mirror-registries.conf');
-    writeFileSync(conf, ['unqualified-search-registries = []', '', '[[registry]]', `prefix = "${upstream?.host}"`, 'location = "127.0.0.1:1"', 'insecure = true', '', '[[registry.mirror]]', `location = "${berth?.host}"`, 'insecure = true', ''].join('\n'));
     assert.equal(await isCached('mirror/library/podman-only'), false, 'not cached before');
-    const image = `${upstream?.host}/library/podman-only:v1`;
-    await clients.podman(['pull', '-q', image], { env: { CONTAINERS_REGISTRIES_CONF: conf }, store: 'mirror' });
-    const inspected = await clients.podman(['image', 'inspect', '--format', '{{.Digest}}', image], { env: { CONTAINERS_REGISTRIES_CONF: conf }, store: 'mirror' });
-    assert.equal(inspected.stdout.trim(), digestOf(fx.get('docker-v2s2')));
+    await podmanPull('cold');
     assert.equal(await isCached('mirror/library/podman-only'), true, 'cached as mirror/library/podman-only');
   });
 
   await test('dockerd with registry-mirrors pulls an official image (docker-only:v1, i.e. docker.io/library/…) through Berth', async () => {
-    const cd = await startContainerd(path.join(work, 'dockerd-cd'), path.join(short, 'm'));
-    try {
-      assert.equal(await isCached('mirror/library/docker-only'), false, 'not cached before');
-      const dk = await startDockerd(work, short, cd.socket, berth?.host ?? '', clients.env, { registryMirrors: [`http://${berth?.host}`], proxy: 'http://127.0.0.1:1' });
-      try {
-        await dk.docker(['pull', '-q', 'docker-only:v1'], { timeoutMs: 180_000 });
-        const digests = await dk.docker(['image', 'inspect', '--format', '{{join .RepoDigests " "}}', 'docker-only:v1']);
-        assert.match(digests.stdout, new RegExp(`@${digestOf(fx.get('docker-v2s2'))}`));
-      } finally {
-        await dk.stop();
-      }
-      assert.equal(await isCached('mirror/library/docker-only'), true, 'cached as mirror/library/docker-only');
-    } finally {
-      await cd.stop();
-    }
+    assert.equal(await isCached('mirror/library/docker-only'), false, 'not cached before');
+    await dockerdPull('cold');
+    assert.equal(await isCached('mirror/library/docker-only'), true, 'cached as mirror/library/docker-only');
+  });
+
+  await test('with the upstream stopped, containerd, podman and dockerd pull the same images again, from the cache alone', async () => {
+    await upstream?.stop();
+    upstream = undefined;
+    await ctrPull('warm');
+    await podmanPull('warm');
+    await dockerdPull('warm');
   });
 });
