@@ -16,7 +16,7 @@ export interface BlobInfo {
   /** A manifest fetched through the blobs endpoint is served from its stored bytes. */
   readonly manifestPayload?: Buffer;
   /** A blob of a proxied repository on its way from the upstream (GET only): its bytes as they arrive. */
-  readonly arriving?: { open(): Readable };
+  readonly arriving?: { open(): Readable; stored(): Promise<void> };
 }
 
 export class BlobService {

@@ -70,6 +70,8 @@ export interface PullThroughOptions {
 /** A blob whose bytes are on their way from the upstream: `open` gives a client its stream. */
 export interface ArrivingBlob {
   open(): Readable;
+  /** Settles once the blob is verified and stored (then it is served as any stored blob), or the fill failed. */
+  stored(): Promise<void>;
 }
 
 export class PullThrough {
@@ -246,7 +248,7 @@ export class PullThrough {
     this.#observer?.request('blob', proxied.upstream.config.url, 'stored' in outcome);
     if ('stored' in outcome) return outcome.stored;
     const started = outcome.fill;
-    return { digest, size: started.size ?? -1, arriving: { open: () => started.tap() } };
+    return { digest, size: started.size ?? -1, arriving: { open: () => started.tap(), stored: () => started.done } };
   }
 
   /**

@@ -13,7 +13,13 @@ import { parseRange } from '../range.js';
 const WHOLE_READ_LIMIT = 256 * 1024;
 
 export async function getBlob(ctx: RequestContext): Promise<void> {
-  const blob = await ctx.registry.blobs.stat(ctx.name, ctx.digest, ctx.isHead);
+  let blob = await ctx.registry.blobs.stat(ctx.name, ctx.digest, ctx.isHead);
+  if (blob.arriving !== undefined && ctx.header('range') !== undefined) {
+    // A Range of a blob arriving from the upstream is answered once the whole blob is verified and
+    // stored (a slice sent earlier would be bytes nobody verified); the fill is the one every pull shares.
+    await blob.arriving.stored();
+    blob = await ctx.registry.blobs.stat(ctx.name, ctx.digest, true);
+  }
   const etag = `"${blob.digest}"`;
   const headers: Record<string, string | number> = {
     'Content-Type': 'application/octet-stream',
