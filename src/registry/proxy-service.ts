@@ -234,6 +234,7 @@ export class PullThrough {
     }
     const key = `${repository}@${digest}`;
     let fill = this.#fills.get(key);
+    const joined = fill !== undefined;
     if (fill === undefined) {
       fill = this.#fillOnce(proxied, repository, digest, path);
       this.#fills.set(key, fill);
@@ -244,8 +245,8 @@ export class PullThrough {
     }
     // Every pull that awaits the same start is tapped before the first byte is read.
     const outcome = await fill;
-    // A pull that joined another's fill (or found the blob another process stored) reads no upstream bytes of its own.
-    this.#observer?.request('blob', proxied.upstream.config.url, 'stored' in outcome);
+    // A pull that joined a fill in progress (or found the blob another process stored) reads no upstream bytes of its own.
+    this.#observer?.request('blob', proxied.upstream.config.url, joined || 'stored' in outcome);
     if ('stored' in outcome) return outcome.stored;
     const started = outcome.fill;
     return { digest, size: started.size ?? -1, arriving: { open: () => started.tap(), stored: () => started.done } };

@@ -155,6 +155,11 @@ await describe('pull-through cache: a misbehaving upstream (2.8.2 behind a fault
   await test('16 clients pull one cold blob over a slow link: one upstream GET, every body whole, a client leaving aborts nothing', async () => {
     assert.ok(faults);
     const { digest, bytes } = blob('shared');
+    const blobCounter = async (name: string): Promise<number> => {
+      const text = await (await fetch(`${berth?.url}/metrics`)).text();
+      return Number(new RegExp(`^registry_proxy_${name}_total\\{type="blob"[^}]*\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+    };
+    const before = { hits: await blobCounter('hits'), misses: await blobCounter('misses') };
     faults.rule = (method, p) => (method === 'GET' && p === blobPath(digest) ? { trickle: { bytes: 256 * 1024, everyMs: 25 } } : undefined);
     // The one who leaves: reads the first bytes, then closes its connection.
     const leaving = new Promise<void>((resolve, reject) => {
@@ -172,6 +177,8 @@ await describe('pull-through cache: a misbehaving upstream (2.8.2 behind a fault
     pulls.push(pullBlob(digest));
     for (const body of await Promise.all(pulls)) assert.ok(body.equals(bytes), 'a whole, correct body');
     assert.equal(faults.fetched('GET', blobPath(digest)), 1, 'one upstream GET for 17 pulls');
+    assert.equal((await blobCounter('misses')) - before.misses, 1, 'registry_proxy_misses_total: the one pull that fetched');
+    assert.equal((await blobCounter('hits')) - before.hits, 16, 'registry_proxy_hits_total: the pulls that joined it or read the stored blob');
     faults.rule = () => undefined;
   });
 });
