@@ -7,6 +7,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { SharedStateStore } from '../metadata/shared-state.js';
 import type { MetadataStore } from '../metadata/store.js';
 import type { StorageDriver } from '../storage/driver.js';
+import type { ProxyMetrics } from '../telemetry/metrics.js';
 import { pullScope } from '../upstream/upstream-client.js';
 import type { BlobInfo } from './blob-service.js';
 import { digestAlgorithm, digestOf, type Digest } from './digest.js';
@@ -43,17 +44,6 @@ const FILL_POLL_MS = 100;
 /** A blob fill of this process, or the blob as another process stored it while this one waited. */
 type FillOutcome = { readonly fill: BlobFill } | { readonly stored: BlobInfo };
 
-/**
- * Hears what the cache does (metrics): per pull of a proxied repository whether it was served from
- * the cache (hit) or asked of the upstream (miss), and the bytes read from the upstream and sent to
- * clients. `upstream` is the upstream's configured URL (a handful per configuration).
- */
-export interface ProxyObserver {
-  request(kind: 'blob' | 'manifest', upstream: string, hit: boolean): void;
-  fromUpstream(kind: 'blob' | 'manifest', upstream: string, bytes: number): void;
-  toClient(kind: 'blob' | 'manifest', upstream: string, bytes: number): void;
-}
-
 export interface PullThroughOptions {
   readonly upstreams: ProxyUpstreams;
   readonly metadata: MetadataStore;
@@ -63,7 +53,8 @@ export interface PullThroughOptions {
   readonly leases?: FillLeases;
   /** Where the upstreams' tag confirmations are kept for every process and the next start. */
   readonly confirmations?: Pick<SharedStateStore, 'confirmUpstreamTag' | 'upstreamTagConfirmation'>;
-  readonly observer?: ProxyObserver;
+  /** Hears of hits, misses and bytes (metrics), labelled by the upstream's configured URL. */
+  readonly observer?: ProxyMetrics;
   readonly now?: () => number;
 }
 
@@ -91,7 +82,7 @@ export class PullThrough {
   /** Fills in progress, per repository and digest: concurrent pulls of a cold blob share one. */
   readonly #fills = new Map<string, Promise<FillOutcome>>();
   readonly #leases: FillLeases | undefined;
-  readonly #observer: ProxyObserver | undefined;
+  readonly #observer: ProxyMetrics | undefined;
 
   constructor(options: PullThroughOptions) {
     this.upstreams = options.upstreams;
@@ -204,16 +195,19 @@ export class PullThrough {
 
   /** A GET of a blob that the repository has: a cache hit when the repository is proxied. */
   blobServedFromCache(repository: RepositoryName): void {
-    if (this.#observer === undefined) return;
-    const proxied = this.upstreams.resolve(repository);
-    if (proxied !== undefined) this.#observer.request('blob', proxied.upstream.config.url, true);
+    const upstream = this.#observedUpstream(repository);
+    if (upstream !== undefined) this.#observer?.request('blob', upstream, true);
   }
 
   /** Bytes of a proxied repository sent to a client in full (metrics). */
   sent(repository: RepositoryName, kind: 'blob' | 'manifest', bytes: number): void {
-    if (this.#observer === undefined) return;
-    const proxied = this.upstreams.resolve(repository);
-    if (proxied !== undefined) this.#observer.toClient(kind, proxied.upstream.config.url, bytes);
+    const upstream = this.#observedUpstream(repository);
+    if (upstream !== undefined) this.#observer?.toClient(kind, upstream, bytes);
+  }
+
+  /** The URL of the upstream `repository` mirrors, when something observes the cache; else undefined. */
+  #observedUpstream(repository: RepositoryName): string | undefined {
+    return this.#observer === undefined ? undefined : this.upstreams.resolve(repository)?.upstream.config.url;
   }
 
   /**

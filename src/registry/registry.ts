@@ -12,7 +12,7 @@ import type { RetentionPolicyRule } from './retention-policy.js';
 import { LifecyclePolicy, NO_LIFECYCLE_RULES, type LifecycleRules } from './lifecycle-policy.js';
 import { ListingService, type ListingLimits } from './listing-service.js';
 import { ManifestService } from './manifest-service.js';
-import { type FillLeases, type ProxyObserver, PullThrough, type PullThroughOptions } from './proxy-service.js';
+import { type FillLeases, PullThrough, type PullThroughOptions } from './proxy-service.js';
 import type { ProxyUpstreams } from './proxy-upstreams.js';
 import { QuotaChecker } from './quota.js';
 import { UploadService, type UploadObserver } from './upload-service.js';
@@ -40,7 +40,7 @@ export interface RegistryOptions {
   /** Where the upstreams' tag confirmations are kept for every process and the next start (the metadata store). */
   readonly proxyConfirmations?: PullThroughOptions['confirmations'];
   /** Hears of cache hits, misses and bytes (metrics). */
-  readonly proxyObserver?: ProxyObserver;
+  readonly proxyObserver?: PullThroughOptions['observer'];
   /** With sharedUploads on one machine's store: this start's id (UploadServiceOptions.boot). */
   readonly uploadBoot?: string;
   /** How long an upload writer's claim holds without renewal (UploadServiceOptions.claimMs; tests shorten it). */
@@ -73,7 +73,10 @@ export class Registry {
     this.metadata = metadata;
     this.storage = storage;
     this.options = options;
-    this.proxy = options.upstreams === undefined ? undefined : new PullThrough({
+    this.proxy =
+      options.upstreams === undefined
+        ? undefined
+        : new PullThrough({
             upstreams: options.upstreams,
             metadata,
             storage,

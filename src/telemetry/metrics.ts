@@ -29,7 +29,11 @@ export interface ScrapeSources {
 
 export type DeliveryOutcome = { readonly status: number } | { readonly error: string };
 
-/** What the pull-through cache reports (the shape of the registry's ProxyObserver). */
+/**
+ * What the pull-through cache reports: per pull of a proxied repository whether it was served from
+ * the cache (hit) or asked of the upstream (miss), and the bytes read from the upstream and sent to
+ * clients. `upstream` is the upstream's configured URL (a handful per configuration).
+ */
 export interface ProxyMetrics {
   request(kind: 'blob' | 'manifest', upstream: string, hit: boolean): void;
   fromUpstream(kind: 'blob' | 'manifest', upstream: string, bytes: number): void;
