@@ -31,6 +31,7 @@ import { instrument, probes, timingProbe } from './telemetry/instrument.js';
 import type { Metrics } from './telemetry/metrics.js';
 import { PrometheusMetrics, type WorkerMetrics } from './telemetry/prometheus-metrics.js';
 import type { Tracing } from './telemetry/tracing.js';
+import type { SystemActor } from './registry/changes.js';
 
 /** Berth's version, for berth_build_info and the OpenTelemetry resource. */
 export const VERSION = '0.1.0';
@@ -226,7 +227,7 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
         dryRun: false,
         sweepOrphans: config.gc.sweepOrphans,
         policies: { rules: config.lifecycle, immutability: registry.policy },
-        ...(notifications === undefined ? {} : { removalEvents: (actor: 'gc' | 'retention' | 'untagged') => notifications.removals(actor) }),
+        ...(notifications === undefined ? {} : { removalEvents: (actor: SystemActor) => notifications.removals(actor) }),
         ...overrides,
       },
       log,

@@ -35,6 +35,7 @@ import { formatImportReport } from '../migrate/report.js';
 import { progressPrinter } from '../migrate/progress.js';
 import { loadTracing, tracesExporter } from '../telemetry/tracing.js';
 import { isWorker, superviseWorkers, withWorkerPidHeader, workerSharing } from './workers.js';
+import type { SystemActor } from '../registry/changes.js';
 
 const program = new Command();
 program.name('berth').description('An OCI Distribution Spec v1.1 container registry').version('0.1.0');
@@ -121,7 +122,7 @@ program
       // With notification endpoints, what this run removes is reported through the outbox (the
       // server's deliverers send it).
       const notifications = Notifications.create(config.notifications, metadata, { source: eventSource(config), deliver: false }, log);
-      const removalEvents = notifications === undefined ? {} : { removalEvents: (actor: 'gc' | 'retention' | 'untagged') => notifications.removals(actor) };
+      const removalEvents = notifications === undefined ? {} : { removalEvents: (actor: SystemActor) => notifications.removals(actor) };
       const report = await collectGarbage(metadata, storage, { reviewDelayMs, dryRun, sweepOrphans: config.gc.sweepOrphans, policies, ...removalEvents }, log);
       if (!dryRun) await metadata.recordGcRun(gcRunOf(report, 'command'));
       const uploads = await purgeUploads(metadata, storage, { ageMs: config.storage.uploadPurging.ageMs, dryRun }, log);

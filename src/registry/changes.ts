@@ -38,8 +38,8 @@ export type Change =
   | { readonly action: 'delete'; readonly kind: 'manifest' | 'blob'; readonly repository: string; readonly digest: string }
   | { readonly action: 'delete'; readonly kind: 'tag'; readonly repository: string; readonly tag: string };
 
-/** Who made a change that no request made (the collector, a policy). */
-export type SystemActor = 'gc' | 'retention' | 'untagged';
+/** Who made a change that no request made (the collector, a policy, the pull-through cache filling itself). */
+export type SystemActor = 'gc' | 'retention' | 'untagged' | 'proxy';
 
 export interface ChangeRecorder {
   /** The outbox row of a change about to be written (it is appended only if the write commits). */

@@ -12,6 +12,7 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { MetadataStore } from '../metadata/store.js';
 import type { StorageDriver } from '../storage/driver.js';
 import { blobKey, uploadKey } from './blob-keys.js';
+import type { ChangeRecorder } from './changes.js';
 import { linkStoredBlob } from './blob-link.js';
 import { createDigester, digestAlgorithm, digestHex, type Digest } from './digest.js';
 import type { RepositoryName } from './names.js';
@@ -45,6 +46,8 @@ export interface FillTarget {
   readonly storage: StorageDriver;
   readonly repository: RepositoryName;
   readonly digest: Digest;
+  /** Where the fill is reported (a push event with actor `berth:proxy`), when notifications are on. */
+  readonly events?: ChangeRecorder | undefined;
 }
 
 export class BlobFill {
@@ -97,7 +100,7 @@ export class BlobFill {
   }
 
   async #run(body: WebReadableStream<Uint8Array> | ReadableStream<Uint8Array>): Promise<void> {
-    const { storage, metadata, repository, digest } = this.#target;
+    const { storage, metadata, repository, digest, events: recorder } = this.#target;
     const id = randomUUID();
     const hash = createDigester(digestAlgorithm(digest));
     let received = 0;
@@ -134,7 +137,8 @@ export class BlobFill {
       if (actual !== digestHex(digest)) throw new UpstreamUnavailableError(`the upstream's bytes for ${digest} hash to ${digestAlgorithm(digest)}:${actual}`);
       const since = Date.now(); // before the commit: see linkStoredBlob
       await storage.commit(uploadKey(id), blobKey(digest));
-      if (!(await linkStoredBlob(metadata, storage, repository, { digest, size: received }, undefined, since))) {
+      const events = recorder === undefined ? undefined : [recorder.event({ action: 'push', kind: 'blob', repository, digest, size: received }, 'proxy')];
+      if (!(await linkStoredBlob(metadata, storage, repository, { digest, size: received }, undefined, since, events))) {
         throw new UpstreamUnavailableError(`${digest} was collected as it was stored; pull again`);
       }
     } catch (error) {

@@ -10,6 +10,7 @@ import type { StorageDriver } from '../storage/driver.js';
 import type { ProxyMetrics } from '../telemetry/metrics.js';
 import { pullScope } from '../upstream/upstream-client.js';
 import type { BlobInfo } from './blob-service.js';
+import type { ChangeRecorder } from './changes.js';
 import { digestAlgorithm, digestOf, type Digest } from './digest.js';
 import { manifestTooLarge } from './errors.js';
 import { MANIFEST_KINDS, parseManifest } from './manifest-kinds.js';
@@ -55,6 +56,8 @@ export interface PullThroughOptions {
   readonly confirmations?: Pick<SharedStateStore, 'confirmUpstreamTag' | 'upstreamTagConfirmation'>;
   /** Hears of hits, misses and bytes (metrics), labelled by the upstream's configured URL. */
   readonly observer?: ProxyMetrics;
+  /** Where fills are reported: a push event (actor `berth:proxy`) in the same transaction as the cached manifest or blob. */
+  readonly events?: ChangeRecorder;
   readonly now?: () => number;
 }
 
@@ -83,10 +86,12 @@ export class PullThrough {
   readonly #fills = new Map<string, Promise<FillOutcome>>();
   readonly #leases: FillLeases | undefined;
   readonly #observer: ProxyMetrics | undefined;
+  readonly #events: ChangeRecorder | undefined;
 
   constructor(options: PullThroughOptions) {
     this.upstreams = options.upstreams;
     this.#observer = options.observer;
+    this.#events = options.events;
     this.#leases = options.leases;
     this.#confirmations = options.confirmations;
     this.#metadata = options.metadata;
@@ -302,7 +307,7 @@ export class PullThrough {
     const observer = this.#observer;
     const url = proxied.upstream.config.url;
     const fromUpstream = observer === undefined ? undefined : (bytes: number): void => observer.fromUpstream('blob', url, bytes);
-    return new BlobFill({ metadata: this.#metadata, storage: this.#storage, repository, digest }, response.body, size, abort, fromUpstream);
+    return new BlobFill({ metadata: this.#metadata, storage: this.#storage, repository, digest, events: this.#events }, response.body, size, abort, fromUpstream);
   }
 
   async #ask(proxied: ProxiedRepository, method: string, path: string, headers: Record<string, string>, signal?: AbortSignal): Promise<Response> {
@@ -357,6 +362,7 @@ export class PullThrough {
 
   async #store(repository: RepositoryName, manifest: CachedManifest, tag: string | null): Promise<void> {
     const parsed = parseManifest(manifest.payload, manifest.mediaType);
+    const events = this.#events === undefined ? undefined : [this.#events.event({ action: 'push', kind: 'manifest', repository, digest: manifest.digest, mediaType: manifest.mediaType, size: manifest.payload.length, tag: tag ?? undefined }, 'proxy')];
     const result = await this.#metadata.putManifest({
       repository,
       digest: manifest.digest,
@@ -369,7 +375,7 @@ export class PullThrough {
       manifests: [...new Set(parsed.manifests.map((child) => child.digest))],
       tag,
       fromUpstream: true,
-    });
+    }, events);
     if (!result.ok) throw new Error(`storing the upstream's manifest ${manifest.digest} failed`);
   }
 }

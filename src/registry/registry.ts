@@ -84,6 +84,7 @@ export class Registry {
             ...(options.proxyFills === undefined ? {} : { leases: options.proxyFills }),
             ...(options.proxyConfirmations === undefined ? {} : { confirmations: options.proxyConfirmations }),
             ...(options.proxyObserver === undefined ? {} : { observer: options.proxyObserver }),
+            ...(events === undefined ? {} : { events }),
           });
     this.blobs = new BlobService(metadata, storage, events, this.proxy);
     this.usage = usage;
