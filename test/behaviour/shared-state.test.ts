@@ -4,7 +4,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { PolicyStore } from '../../src/metadata/lifecycle.js';
 import type { SharedStateStore } from '../../src/metadata/shared-state.js';
+import type { MetadataStore } from '../../src/metadata/store.js';
 import { SqliteStore } from '../../src/metadata/sqlite/sqlite-store.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres-database.js';
 
@@ -48,6 +50,30 @@ function sharedStateSuite(factory: Factory): void {
       assert.deepEqual(await one.upstreamTagConfirmation(repository, 'v1'), { digest: 'sha256:bb', at: 6_000 }, 'the late write of an older confirmation is ignored');
       assert.equal(await one.upstreamTagConfirmation(repository, 'v2'), undefined, 'per tag');
       assert.equal(await one.upstreamTagConfirmation(`${repository}-other`, 'v1'), undefined, 'per repository');
+    });
+
+    it('a tag removed (DELETE of the tag, of its manifest, or by retention) takes its upstream confirmation with it', async () => {
+      // Both implementations are full stores; the confirmations live beside the tags they confirm.
+      const store = one as unknown as SharedStateStore & MetadataStore & Pick<PolicyStore, 'removeUntagged'>;
+      const repository = `proxied/removed-${++counter}`;
+      const put = async (label: string, tag: string): Promise<string> => {
+        const digest = `sha256:${label.repeat(64).slice(0, 64)}`;
+        const result = await store.putManifest({ repository, digest, mediaType: 'application/vnd.oci.image.manifest.v1+json', payload: Buffer.from(label), artifactType: null, annotations: null, subject: null, blobs: [], manifests: [], tag, fromUpstream: true });
+        assert.ok(result.ok);
+        await store.confirmUpstreamTag(repository, tag, digest, 1_000);
+        return digest;
+      };
+      await put('a', 'by-tag');
+      const manifest = await put('b', 'by-manifest');
+      await store.putManifest({ repository, digest: manifest, mediaType: 'application/vnd.oci.image.manifest.v1+json', payload: Buffer.from('b'), artifactType: null, annotations: null, subject: null, blobs: [], manifests: [], tag: 'by-manifest-too', fromUpstream: true });
+      await store.confirmUpstreamTag(repository, 'by-manifest-too', manifest, 1_000);
+      await put('c', 'by-retention');
+      await put('d', 'kept');
+      assert.equal(await store.deleteTag(repository, 'by-tag'), true);
+      assert.equal(await store.deleteManifest(repository, manifest), true);
+      await store.removeUntagged(repository, { deleteTags: ['by-retention'] }, false);
+      for (const tag of ['by-tag', 'by-manifest', 'by-manifest-too', 'by-retention']) assert.equal(await two.upstreamTagConfirmation(repository, tag), undefined, tag);
+      assert.notEqual(await two.upstreamTagConfirmation(repository, 'kept'), undefined, 'the others stay');
     });
 
     it('login failures are counted across instances within a window, and start again after it', async () => {

@@ -373,6 +373,8 @@ export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore,
       const removed = await this.#rows<{ name: string }>(client, 'DELETE FROM tags WHERE repository_id = $1 AND manifest_id = $2 RETURNING name', [repositoryId, manifestId]);
       const kept = isProtected === undefined ? undefined : removed.map((row) => row.name).sort().find(isProtected);
       if (kept !== undefined) throw new ProtectedTagError(kept);
+      // A removed tag's upstream confirmation (a proxied repository) goes with it.
+      if (removed.length > 0) await this.#run(client, 'DELETE FROM upstream_tag_confirmations WHERE repository = $1 AND tag = ANY($2::text[])', [repository, removed.map((row) => row.name)]);
       const deleted = (await this.#run(client, 'DELETE FROM repository_manifests WHERE repository_id = $1 AND manifest_id = $2', [repositoryId, manifestId])) > 0;
       if (deleted) await this.#appendEvents(client, events, Date.now());
       return deleted;
@@ -382,7 +384,10 @@ export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore,
   deleteTag(repository: string, tag: string, events?: readonly OutboxEvent[]): Promise<boolean> {
     return this.#transaction(async (client) => {
       const changes = await this.#run(client, 'DELETE FROM tags WHERE name = $1 AND repository_id = (SELECT id FROM repositories WHERE name = $2)', [tag, repository]);
-      if (changes > 0) await this.#appendEvents(client, events, Date.now());
+      if (changes > 0) {
+        await this.#run(client, 'DELETE FROM upstream_tag_confirmations WHERE repository = $1 AND tag = $2', [repository, tag]);
+        await this.#appendEvents(client, events, Date.now());
+      }
       return changes > 0;
     });
   }
@@ -906,6 +911,7 @@ export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore,
           [repositoryId, tag],
         );
         if (row === undefined) continue;
+        await this.#run(client, 'DELETE FROM upstream_tag_confirmations WHERE repository = $1 AND tag = $2', [repository, tag]);
         outcome.tags.push(tag);
         await record({ kind: 'tag', repository, tag, digest: row.digest });
         candidates.add(row.manifest_id);

@@ -305,6 +305,8 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
           const kept = tags.find(isProtected);
           if (kept !== undefined) throw new ProtectedTagError(kept);
         }
+        // A removed tag's upstream confirmation (a proxied repository) goes with it.
+        this.#sql('DELETE FROM upstream_tag_confirmations WHERE repository = ? AND tag IN (SELECT name FROM tags WHERE repository_id = ? AND manifest_id = ?)').run(repository, repositoryId, manifestId);
         this.#sql('DELETE FROM tags WHERE repository_id = ? AND manifest_id = ?').run(repositoryId, manifestId);
         const deleted = this.#sql('DELETE FROM repository_manifests WHERE repository_id = ? AND manifest_id = ?').run(repositoryId, manifestId).changes > 0;
         if (deleted) this.#appendEvents(events, Date.now());
@@ -316,7 +318,10 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
   deleteTag(repository: string, tag: string, events?: readonly OutboxEvent[]): Promise<boolean> {
     const remove = this.#db.transaction((): boolean => {
       const result = this.#sql('DELETE FROM tags WHERE name = ? AND repository_id = (SELECT id FROM repositories WHERE name = ?)').run(tag, repository);
-      if (result.changes > 0) this.#appendEvents(events, Date.now());
+      if (result.changes > 0) {
+        this.#sql('DELETE FROM upstream_tag_confirmations WHERE repository = ? AND tag = ?').run(repository, tag);
+        this.#appendEvents(events, Date.now());
+      }
       return result.changes > 0;
     });
     return this.#settle(() => (events === undefined ? remove.default() : remove.immediate()));
@@ -695,6 +700,7 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
         const row = this.#sql('SELECT manifest_id FROM tags WHERE repository_id = ? AND name = ?').get(repositoryId, tag) as { manifest_id: number } | undefined;
         if (row === undefined) continue;
         this.#sql('DELETE FROM tags WHERE repository_id = ? AND name = ?').run(repositoryId, tag);
+        this.#sql('DELETE FROM upstream_tag_confirmations WHERE repository = ? AND tag = ?').run(repository, tag);
         outcome.tags.push(tag);
         if (events !== undefined) record({ kind: 'tag', repository, tag, digest: this.#sql('SELECT digest FROM manifests WHERE id = ?').pluck().get(row.manifest_id) as string });
         candidates.add(row.manifest_id);
