@@ -2,6 +2,7 @@
 // the route needs, run the handler; anything thrown goes to sendError.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { AccessController, Scope } from '../auth/access.js';
 import type { TokenService } from '../auth/token-service.js';

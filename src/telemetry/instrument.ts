@@ -3,6 +3,8 @@
 // object (its prototype chain) is wrapped: a probe starts before the call and ends when its promise
 // settles. Properties that are not methods read through; optional methods the object lacks stay
 // absent, so capability checks (`driver.copyTo !== undefined`) still see the truth.
+// `performance` from perf_hooks, not the global: in Node 20 the global is a lazy getter.
+import { performance } from 'node:perf_hooks';
 
 /** Started before a call; the returned function ends it (failed: the call threw or rejected). */
 export type ProbeStart = () => (failed: boolean) => void;
@@ -80,16 +82,13 @@ function wrap(target: object, method: (...args: unknown[]) => unknown, start: Pr
       throw error;
     }
     if (result instanceof Promise) {
-      return result.then(
-        (value: unknown) => {
-          end(false);
-          return value;
-        },
-        (error: unknown) => {
-          end(true);
-          throw error;
-        },
+      // Observed beside the caller, not in front of it: the caller awaits the call's own promise
+      // (one settlement fewer than a derived one), and the observer runs first, having been attached first.
+      result.then(
+        () => end(false),
+        () => end(true),
       );
+      return result;
     }
     end(false);
     return result;
@@ -125,16 +124,11 @@ function timed(target: object, method: (...args: unknown[]) => unknown, observe:
       throw error;
     }
     if (result instanceof Promise) {
-      return result.then(
-        (value: unknown) => {
-          observe((performance.now() - started) / 1000, false);
-          return value;
-        },
-        (error: unknown) => {
-          observe((performance.now() - started) / 1000, true);
-          throw error;
-        },
+      result.then(
+        () => observe((performance.now() - started) / 1000, false),
+        () => observe((performance.now() - started) / 1000, true),
       );
+      return result;
     }
     observe((performance.now() - started) / 1000, false);
     return result;
