@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { createAccess } from './auth/create-access.js';
 import type { Config } from './config/config.js';
 import { Notifications } from './events/notifications.js';
+import { evictionRules } from './gc/cache-eviction.js';
 import { collectGarbage, gcRunOf, scheduleCollection, type CollectOptions, type CollectReport } from './gc/collector.js';
 import { purgeUploads, schedulePurging } from './gc/upload-purger.js';
 import { createDebugListener } from './http/debug-server.js';
@@ -137,6 +138,7 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     ...(config.proxy === undefined ? {} : { upstreams: new ProxyUpstreams(config.proxy.upstreams) }),
     ...(config.proxy === undefined || metrics === undefined ? {} : { proxyObserver: metrics.proxy }),
     ...(config.proxy === undefined ? {} : { proxyConfirmations: rawMetadata }),
+    ...(config.proxy === undefined ? {} : { proxyPullTimes: { store: rawMetadata, onError: (error: unknown) => log.warn({ err: error }, 'recording the cache\'s pull times failed') } }),
     // Several instances (PostgreSQL) or workers (one SQLite file): any of them may continue an upload,
     // and one upstream GET of a cold blob serves every one of them.
     sharedUploads: shared,
@@ -218,8 +220,12 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
       throw error;
     }
   };
-  const runCollector = (overrides: Partial<CollectOptions>): Promise<CollectReport> =>
-    collectGarbage(
+  const rules = evictionRules(config.proxy?.upstreams ?? []);
+  const eviction = rules.length === 0 ? undefined : { rules, store: metadata };
+  const runCollector = async (overrides: Partial<CollectOptions>): Promise<CollectReport> => {
+    // This process's latest pulls count before anything is evicted (another process's lag by PULL_TIMES_FLUSH_MS at most).
+    if (eviction !== undefined) await registry.proxy?.flushPullTimes();
+    return collectGarbage(
       metadata,
       storage,
       {
@@ -227,11 +233,13 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
         dryRun: false,
         sweepOrphans: config.gc.sweepOrphans,
         policies: { rules: config.lifecycle, immutability: registry.policy },
+        ...(eviction === undefined ? {} : { eviction }),
         ...(notifications === undefined ? {} : { removalEvents: (actor: SystemActor) => notifications.removals(actor) }),
         ...overrides,
       },
       log,
     );
+  };
 
   const close = async (): Promise<void> => {
     readiness.startDraining();
@@ -244,6 +252,7 @@ export function createApp(config: Config, log: Logger, options: AppOptions = {})
     await closed;
     clearTimeout(timer);
     await collecting;
+    await registry.proxy?.flushPullTimes();
     await notifications?.close(Math.min(config.http.drainTimeoutMs, 5000));
     if (debugServer?.listening === true) {
       const debugClosed = new Promise<void>((resolve) => debugServer.close(() => resolve()));

@@ -15,6 +15,7 @@ import { createApp, createStorage, eventSource, VERSION } from '../app.js';
 import { sharedSigningKeyPem } from '../auth/shared-signing-key.js';
 import { Notifications } from '../events/notifications.js';
 import { parseDuration } from '../config/duration.js';
+import { evictionRules } from '../gc/cache-eviction.js';
 import { collectGarbage, gcRunOf } from '../gc/collector.js';
 import { purgeUploads } from '../gc/upload-purger.js';
 import pg from 'pg';
@@ -123,7 +124,9 @@ program
       // server's deliverers send it).
       const notifications = Notifications.create(config.notifications, metadata, { source: eventSource(config), deliver: false }, log);
       const removalEvents = notifications === undefined ? {} : { removalEvents: (actor: SystemActor) => notifications.removals(actor) };
-      const report = await collectGarbage(metadata, storage, { reviewDelayMs, dryRun, sweepOrphans: config.gc.sweepOrphans, policies, ...removalEvents }, log);
+      const rules = evictionRules(config.proxy?.upstreams ?? []);
+      const eviction = rules.length === 0 ? {} : { eviction: { rules, store: metadata } };
+      const report = await collectGarbage(metadata, storage, { reviewDelayMs, dryRun, sweepOrphans: config.gc.sweepOrphans, policies, ...eviction, ...removalEvents }, log);
       if (!dryRun) await metadata.recordGcRun(gcRunOf(report, 'command'));
       const uploads = await purgeUploads(metadata, storage, { ageMs: config.storage.uploadPurging.ageMs, dryRun }, log);
       if (options.json === true) {
@@ -132,6 +135,7 @@ program
         const verb = dryRun ? 'would remove' : 'removed';
         for (const tag of report.policy.tags) process.stdout.write(`tag ${tag} (retention)\n`);
         for (const manifest of report.policy.manifests) process.stdout.write(`untagged ${manifest} (policy)\n`);
+        for (const manifest of report.evicted.manifests) process.stdout.write(`evicted ${manifest} (pull-through cache)\n`);
         for (const digest of report.collectedManifests) process.stdout.write(`manifest ${digest}\n`);
         for (const digest of report.collectedBlobs) process.stdout.write(`blob ${digest}\n`);
         process.stdout.write(
@@ -159,8 +163,17 @@ program
       const namespaces = await Promise.all([...new Set(repositories.map((row) => namespaceOf(row.scope)))].map((namespace) => metadata.usage({ namespace })));
       const registry = await metadata.usage({ registry: true });
       const unreferenced = await metadata.unreferencedBlobBytes();
+      // The pull-through cache per upstream: its prefix is a namespace (with proxy.remoteurl, the registry).
+      const caches = await Promise.all(
+        (config.proxy?.upstreams ?? []).map(async (upstream) => ({
+          upstream: upstream.url,
+          prefix: upstream.prefix,
+          maxBytes: upstream.maxBytes ?? null,
+          usage: upstream.prefix === '' ? registry : await metadata.usage({ namespace: upstream.prefix.slice(0, -1) }),
+        })),
+      );
       if (options.json === true) {
-        process.stdout.write(`${JSON.stringify({ registry, unreferenced, namespaces, repositories })}\n`);
+        process.stdout.write(`${JSON.stringify({ registry, unreferenced, namespaces, repositories, caches })}\n`);
         return;
       }
       const line = (kind: string, row: Usage): string =>
@@ -169,6 +182,10 @@ program
       for (const row of repositories) process.stdout.write(line('repository', row));
       for (const row of namespaces) process.stdout.write(line('namespace', row));
       process.stdout.write(line('registry', registry));
+      for (const cache of caches) {
+        const limit = cache.maxBytes === null ? 'no maxsize' : `maxsize ${cache.maxBytes}`;
+        process.stdout.write(line('cache', { ...cache.usage, scope: `${cache.prefix || '*'} (${cache.upstream}, ${limit})` }));
+      }
       process.stdout.write(`unreferenced blobs (collected after gc.reviewdelay): ${unreferenced.blobs} (${unreferenced.bytes} bytes)\n`);
     } finally {
       await metadata.close();

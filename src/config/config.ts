@@ -58,6 +58,10 @@ export interface UpstreamConfig {
   readonly password: string | undefined;
   /** A cached tag is served this long before a HEAD revalidates it. */
   readonly ttlMs: number;
+  /** Cached manifests not pulled for this long are evicted by the collector (0: never). */
+  readonly unusedForMs: number;
+  /** The collector evicts the least recently pulled cached manifests while the cache holds more bytes than this (undefined: no limit). */
+  readonly maxBytes: number | undefined;
   /** Registry hosts this upstream stands for when a client sends `?ns=<host>` (containerd mirrors). */
   readonly hosts: readonly string[];
   /**

@@ -2,6 +2,7 @@
 // untagged-manifest policy and retention policies, each a list of rules chosen by repository glob.
 import type { LifecycleConfig, RetentionRule } from './config.js';
 import { parseDuration } from './duration.js';
+import { parseSize } from './size.js';
 
 type Fail = (message: string, key: string) => never;
 type Get = <T>(path: string) => T;
@@ -16,7 +17,7 @@ export function parseLifecycle(get: Get, fail: Fail): LifecycleConfig {
   const quotas = rules(get('lifecycle.quotas'), 'lifecycle.quotas', ['repositories', 'limit', 'per'], fail, (entry, key): LifecycleConfig['quotas'][number] => {
     const per: unknown = entry.per ?? 'repository';
     const scope = per === 'repository' || per === 'namespace' ? per : fail('per must be repository or namespace', key);
-    return { repositories: repositories(entry, key, fail), limitBytes: size(entry.limit, key, fail), per: scope };
+    return { repositories: repositories(entry, key, fail), limitBytes: parseSize(entry.limit, key, fail), per: scope };
   });
   const untagged = rules(get('lifecycle.untagged'), 'lifecycle.untagged', ['repositories', 'olderthan'], fail, (entry, key) => ({
     repositories: repositories(entry, key, fail),
@@ -84,14 +85,4 @@ function duration(value: unknown, key: string, fail: Fail): number | undefined {
   if (value === undefined) return undefined;
   const ms = typeof value === 'string' ? parseDuration(value) : undefined;
   return ms ?? fail('must be a duration such as 30d… written in hours, e.g. 720h, or 10m, 30s', key);
-}
-
-const UNITS: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4 };
-
-function size(value: unknown, key: string, fail: Fail): number {
-  if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return value;
-  const match = typeof value === 'string' ? /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(value.trim()) : null;
-  const unit = UNITS[(match?.[2] ?? '').toLowerCase() || 'b'];
-  if (match === null || unit === undefined) return fail('limit must be a size in bytes, or with a unit: 500MB, 10GiB', key);
-  return Math.floor(Number(match[1]) * unit);
 }

@@ -197,9 +197,13 @@ test('storage.s3 without a bucket, with a part size below 5 MiB, or with half a 
 
 test('distribution\'s proxy keys (file or REGISTRY_PROXY_*) make the whole registry mirror one upstream', () => {
   const config = loadConfig(file('version: 0.1\nproxy:\n  remoteurl: https://registry-1.docker.io/\n  username: u\n  password: p\n  ttl: 10m\n'), {});
-  assert.deepEqual(config.proxy, { upstreams: [{ prefix: '', url: 'https://registry-1.docker.io', username: 'u', password: 'p', ttlMs: 600_000, hosts: [], unprefixed: [], library: true, allow: undefined, deny: [] }] });
+  assert.deepEqual(config.proxy, { upstreams: [{ prefix: '', url: 'https://registry-1.docker.io', username: 'u', password: 'p', ttlMs: 600_000, unusedForMs: 0, maxBytes: undefined, hosts: [], unprefixed: [], library: true, allow: undefined, deny: [] }] });
+  const evicting = loadConfig(undefined, { REGISTRY_PROXY_REMOTEURL: 'http://127.0.0.1:5001', REGISTRY_PROXY_UNUSEDFOR: '720h', REGISTRY_PROXY_MAXSIZE: '10GiB' }).proxy?.upstreams[0];
+  assert.equal(evicting?.unusedForMs, 720 * 3600_000);
+  assert.equal(evicting?.maxBytes, 10 * 1024 ** 3);
+  assert.throws(() => loadConfig(undefined, { REGISTRY_PROXY_REMOTEURL: 'http://127.0.0.1:5001', REGISTRY_PROXY_MAXSIZE: 'lots' }), /proxy\.maxsize.*maxsize must be a size/);
   const fromEnv = loadConfig(undefined, { REGISTRY_PROXY_REMOTEURL: 'http://127.0.0.1:5001', REGISTRY_PROXY_TTL: '0s' });
-  assert.deepEqual(fromEnv.proxy?.upstreams[0], { prefix: '', url: 'http://127.0.0.1:5001', username: undefined, password: undefined, ttlMs: 0, hosts: [], unprefixed: [], library: false, allow: undefined, deny: [] });
+  assert.deepEqual(fromEnv.proxy?.upstreams[0], { prefix: '', url: 'http://127.0.0.1:5001', username: undefined, password: undefined, ttlMs: 0, unusedForMs: 0, maxBytes: undefined, hosts: [], unprefixed: [], library: false, allow: undefined, deny: [] });
   assert.equal(loadConfig(undefined, {}).proxy, undefined);
   assert.throws(() => loadConfig(undefined, { REGISTRY_PROXY_REMOTEURL: 'registry-1.docker.io' }), /proxy\.remoteurl/);
   assert.throws(() => loadConfig(undefined, { REGISTRY_PROXY_USERNAME: 'u' }), /proxy\.username.*needs proxy\.remoteurl/);
@@ -219,13 +223,20 @@ test('proxy.upstreams maps namespaces to upstreams with their own credentials, t
     {},
   );
   assert.deepEqual(config.proxy?.upstreams, [
-    { prefix: 'dockerhub/', url: 'https://registry-1.docker.io', username: undefined, password: undefined, ttlMs: 60_000, hosts: ['docker.io'], unprefixed: [], library: true, allow: undefined, deny: [] },
-    { prefix: 'ghcr/', url: 'https://ghcr.io', username: 'u', password: 'p', ttlMs: 600_000, hosts: [], unprefixed: [], library: false, allow: undefined, deny: [] },
+    { prefix: 'dockerhub/', url: 'https://registry-1.docker.io', username: undefined, password: undefined, ttlMs: 60_000, unusedForMs: 0, maxBytes: undefined, hosts: ['docker.io'], unprefixed: [], library: true, allow: undefined, deny: [] },
+    { prefix: 'ghcr/', url: 'https://ghcr.io', username: 'u', password: 'p', ttlMs: 600_000, unusedForMs: 0, maxBytes: undefined, hosts: [], unprefixed: [], library: false, allow: undefined, deny: [] },
   ]);
+  const evicting = loadConfig(
+    file('version: 0.1\nproxy:\n  unusedfor: 48h\n  maxsize: 1GB\n  upstreams:\n    - { prefix: a/, remoteurl: https://a.io }\n    - { prefix: b/, remoteurl: https://b.io, unusedfor: 1h, maxsize: 5000 }\n'),
+    {},
+  ).proxy?.upstreams;
+  assert.deepEqual(evicting?.map((u) => [u.unusedForMs, u.maxBytes]), [[48 * 3600_000, 1e9], [3600_000, 5000]], 'proxy.* are the defaults of each upstream');
   const bad = (yaml: string, pattern: RegExp): void => assert.throws(() => loadConfig(file(`version: 0.1\nproxy:\n${yaml}`), {}), pattern);
   bad('  upstreams:\n    - { remoteurl: https://ghcr.io }\n', /proxy\.upstreams\[0\].*prefix is required/);
   bad('  upstreams:\n    - { prefix: ghcr, remoteurl: https://ghcr.io }\n', /prefix is required/);
   bad('  upstreams:\n    - { prefix: a/, remoteurl: https://ghcr.io, nope: 1 }\n', /unknown field nope/);
+  bad('  upstreams:\n    - { prefix: a/, remoteurl: https://ghcr.io, maxsize: big }\n', /proxy\.upstreams\[0\]\.maxsize/);
+  bad('  upstreams:\n    - { prefix: a/, remoteurl: https://ghcr.io, unusedfor: soon }\n', /unusedfor must be a duration/);
   bad('  upstreams:\n    - { prefix: a/, remoteurl: https://a.io, hosts: [x.io] }\n    - { prefix: b/, remoteurl: https://b.io, hosts: [x.io] }\n', /two upstreams mirror the host x\.io/);
   bad('  remoteurl: https://a.io\n  upstreams:\n    - { prefix: b/, remoteurl: https://b.io }\n', /proxy\.remoteurl/);
 });
@@ -235,7 +246,7 @@ test('proxy.upstreams: unprefixed (mirrors without ?ns=), library, allow and den
     file('version: 0.1\nproxy:\n  upstreams:\n    - { prefix: hub/, remoteurl: "http://127.0.0.1:5000", library: true, unprefixed: [library/**, grafana/*], allow: [library/*], deny: [library/bad] }\n    - { prefix: ghcr/, remoteurl: https://ghcr.io }\n'),
     {},
   );
-  assert.deepEqual(config.proxy?.upstreams[0], { prefix: 'hub/', url: 'http://127.0.0.1:5000', username: undefined, password: undefined, ttlMs: 300_000, hosts: [], unprefixed: ['library/**', 'grafana/*'], library: true, allow: ['library/*'], deny: ['library/bad'] });
+  assert.deepEqual(config.proxy?.upstreams[0], { prefix: 'hub/', url: 'http://127.0.0.1:5000', username: undefined, password: undefined, ttlMs: 300_000, unusedForMs: 0, maxBytes: undefined, hosts: [], unprefixed: ['library/**', 'grafana/*'], library: true, allow: ['library/*'], deny: ['library/bad'] });
   const single = loadConfig(undefined, { REGISTRY_PROXY_REMOTEURL: 'https://registry-1.docker.io', REGISTRY_PROXY_ALLOW: 'library/*,grafana/**', REGISTRY_PROXY_DENY: 'library/bad' });
   assert.deepEqual([single.proxy?.upstreams[0]?.allow, single.proxy?.upstreams[0]?.deny], [['library/*', 'grafana/**'], ['library/bad']]);
   const bad = (yaml: string, pattern: RegExp): void => assert.throws(() => loadConfig(file(`version: 0.1\nproxy:\n${yaml}`), {}), pattern);

@@ -4,11 +4,12 @@
 // repositories that mirror clients sending no `?ns=` ask for without a prefix, and allow/deny lists.
 import type { ProxyConfig, UpstreamConfig } from './config.js';
 import { parseDuration } from './duration.js';
+import { parseSize } from './size.js';
 
 type Fail = (message: string, key: string) => never;
 type Get = <T>(path: string) => T;
 
-const FIELDS = ['prefix', 'remoteurl', 'username', 'password', 'ttl', 'hosts', 'unprefixed', 'library', 'allow', 'deny'];
+const FIELDS = ['prefix', 'remoteurl', 'username', 'password', 'ttl', 'unusedfor', 'maxsize', 'hosts', 'unprefixed', 'library', 'allow', 'deny'];
 const ORIGIN = /^https?:\/\/[^/\s]+\/?$/;
 const PREFIX = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*\/$/;
 /** A repository glob (repository-glob.ts): name characters, `/` and `*`. */
@@ -20,6 +21,9 @@ export function parseProxy(get: Get, fail: Fail): ProxyConfig | undefined {
   const username = get<string | undefined>('proxy.username');
   const password = get<string | undefined>('proxy.password');
   const ttlMs = get<number>('proxy.ttl');
+  const unusedForMs = get<number>('proxy.unusedfor');
+  const maxSetting = get<unknown>('proxy.maxsize');
+  const maxBytes = maxSetting === undefined || maxSetting === null ? undefined : parseSize(maxSetting, 'proxy.maxsize', fail, 'maxsize');
   const upstreams: UpstreamConfig[] = [];
   if (url === undefined || url === '') {
     if (username !== undefined || password !== undefined) fail('needs proxy.remoteurl', username !== undefined ? 'proxy.username' : 'proxy.password');
@@ -29,7 +33,7 @@ export function parseProxy(get: Get, fail: Fail): ProxyConfig | undefined {
     if (password !== undefined && username === undefined) fail('needs proxy.username', 'proxy.password');
     const allow = globs(get('proxy.allow'), 'proxy.allow', fail);
     const deny = globs(get('proxy.deny'), 'proxy.deny', fail) ?? [];
-    upstreams.push({ prefix: '', url: url.replace(/\/$/, ''), username, password, ttlMs, hosts: [], unprefixed: [], library: isDockerHub(url), allow, deny });
+    upstreams.push({ prefix: '', url: url.replace(/\/$/, ''), username, password, ttlMs, unusedForMs, maxBytes, hosts: [], unprefixed: [], library: isDockerHub(url), allow, deny });
   }
   const list: unknown = get('proxy.upstreams');
   if (list !== undefined && list !== null) {
@@ -55,6 +59,13 @@ export function parseProxy(get: Get, fail: Fail): ProxyConfig | undefined {
         if (parsed === undefined) fail('ttl must be a duration such as 5m', key);
         ttl = parsed;
       }
+      let unusedFor = unusedForMs;
+      if (fields.unusedfor !== undefined) {
+        const parsed = typeof fields.unusedfor === 'string' ? parseDuration(fields.unusedfor) : undefined;
+        if (parsed === undefined) fail('unusedfor must be a duration such as 720h', key);
+        unusedFor = parsed;
+      }
+      const max = fields.maxsize === undefined || fields.maxsize === null ? maxBytes : parseSize(fields.maxsize, `${key}.maxsize`, fail, 'maxsize');
       const hosts = fields.hosts ?? [];
       if (!Array.isArray(hosts) || !hosts.every((h) => typeof h === 'string' && /^[A-Za-z0-9.-]+(?::\d+)?$/.test(h))) fail('hosts must be a list of registry host names (what containerd sends as ?ns=)', key);
       for (const host of hosts as string[]) {
@@ -69,7 +80,7 @@ export function parseProxy(get: Get, fail: Fail): ProxyConfig | undefined {
       if (typeof library !== 'boolean') fail('library must be true or false', `${key}.library`);
       const allow = globs(fields.allow, `${key}.allow`, fail);
       const deny = globs(fields.deny, `${key}.deny`, fail) ?? [];
-      upstreams.push({ prefix, url: remote.replace(/\/$/, ''), username: user, password: secret, ttlMs: ttl, hosts: hosts as string[], unprefixed, library, allow, deny });
+      upstreams.push({ prefix, url: remote.replace(/\/$/, ''), username: user, password: secret, ttlMs: ttl, unusedForMs: unusedFor, maxBytes: max, hosts: hosts as string[], unprefixed, library, allow, deny });
     });
   }
   if (upstreams.length > 1 && upstreams.some((u) => u.prefix === '')) fail('proxy.remoteurl mirrors every repository: use proxy.upstreams alone for several', 'proxy.remoteurl');

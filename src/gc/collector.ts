@@ -16,6 +16,7 @@ import { blobKey } from '../registry/blob-keys.js';
 import type { Digest } from '../registry/digest.js';
 import type { LifecyclePolicy } from '../registry/lifecycle-policy.js';
 import type { StorageDriver } from '../storage/driver.js';
+import { evictCache, type EvictionReport, type EvictionRule, type EvictionStore } from './cache-eviction.js';
 import { applyPolicies, type PolicyReport, type PolicyRules } from './policies.js';
 
 export interface CollectOptions {
@@ -28,6 +29,8 @@ export interface CollectOptions {
   readonly batchSize?: number;
   /** Retention and untagged-manifest policies, applied first (docs/lifecycle.md). */
   readonly policies?: { readonly rules: PolicyRules; readonly immutability: LifecyclePolicy };
+  /** The pull-through cache's eviction rules (one per upstream that has any), applied after the policies. */
+  readonly eviction?: { readonly rules: readonly EvictionRule[]; readonly store: EvictionStore };
   /** Notification events of what the collector and the policies remove (when endpoints are configured). */
   readonly removalEvents?: (actor: SystemActor) => RemovalEvents;
   /** Called between phases and batches; tests use it to interleave work. */
@@ -50,6 +53,8 @@ export interface CollectReport {
   readonly collectedBlobs: readonly string[];
   /** What the retention and untagged policies removed from repositories (or would). */
   readonly policy: PolicyReport;
+  /** What the pull-through cache's eviction removed from repositories (or would). */
+  readonly evicted: EvictionReport;
 }
 
 const LIST_LIMIT = 1000;
@@ -92,6 +97,7 @@ export async function collectGarbage(
   const cutoff = (): number => Date.now() - options.reviewDelayMs;
 
   const policy = options.policies === undefined ? { tags: [], manifests: [] } : await applyPolicies(store, options.policies.rules, options.policies.immutability, options.dryRun, options.removalEvents);
+  const evicted = options.eviction === undefined || options.eviction.rules.length === 0 ? { manifests: [], count: 0 } : await evictCache(options.eviction.store, options.eviction.rules, options.dryRun, options.removalEvents?.('proxy'));
 
   // 2. Manifest rows. A dry run sees one batch at a time without removing, so it reads one window.
   for (;;) {
@@ -155,9 +161,10 @@ export async function collectGarbage(
     collectedManifests,
     collectedBlobs,
     policy,
+    evicted,
   };
-  if (manifests + blobs + orphans + resumed + policy.tags.length + policy.manifests.length > 0 || options.dryRun) {
-    const summary = { dryRun: report.dryRun, policyTags: policy.tags.length, policyManifests: policy.manifests.length, manifests, blobs, bytesReclaimed, orphans, orphanBytes, resumed, durationMs: report.durationMs };
+  if (manifests + blobs + orphans + resumed + policy.tags.length + policy.manifests.length + evicted.count > 0 || options.dryRun) {
+    const summary = { dryRun: report.dryRun, policyTags: policy.tags.length, policyManifests: policy.manifests.length, evicted: evicted.count, manifests, blobs, bytesReclaimed, orphans, orphanBytes, resumed, durationMs: report.durationMs };
     log.info(summary, options.dryRun ? 'garbage collection (dry run)' : 'garbage collected');
   }
   return report;

@@ -16,6 +16,7 @@ import { manifestTooLarge } from './errors.js';
 import { MANIFEST_KINDS, parseManifest } from './manifest-kinds.js';
 import { isTag, type RepositoryName, type Tag } from './names.js';
 import { BlobFill } from './proxy-blob-fill.js';
+import type { PullTimes } from './proxy-pull-times.js';
 import { isUpstreamOutage, upstreamRefusal, UpstreamUnavailableError } from './proxy-errors.js';
 import type { ProxiedRepository, ProxyUpstreams } from './proxy-upstreams.js';
 
@@ -58,6 +59,8 @@ export interface PullThroughOptions {
   readonly observer?: ProxyMetrics;
   /** Where fills are reported: a push event (actor `berth:proxy`) in the same transaction as the cached manifest or blob. */
   readonly events?: ChangeRecorder;
+  /** Where the cache's manifest pulls are gathered for eviction (least recently pulled first). */
+  readonly pullTimes?: PullTimes;
   readonly now?: () => number;
 }
 
@@ -87,11 +90,13 @@ export class PullThrough {
   readonly #leases: FillLeases | undefined;
   readonly #observer: ProxyMetrics | undefined;
   readonly #events: ChangeRecorder | undefined;
+  readonly #pullTimes: PullTimes | undefined;
 
   constructor(options: PullThroughOptions) {
     this.upstreams = options.upstreams;
     this.#observer = options.observer;
     this.#events = options.events;
+    this.#pullTimes = options.pullTimes;
     this.#leases = options.leases;
     this.#confirmations = options.confirmations;
     this.#metadata = options.metadata;
@@ -114,21 +119,21 @@ export class PullThrough {
     if (cached !== undefined) {
       const ttlMs = proxied.upstream.config.ttlMs;
       const confirmed = this.#confirmed.get(key);
-      if (confirmed !== undefined && this.#now() - confirmed < ttlMs) return this.#hit(proxied, cached as CachedManifest);
+      if (confirmed !== undefined && this.#now() - confirmed < ttlMs) return this.#hit(proxied, repository, cached as CachedManifest);
       // Another process (or this one before a restart) may have confirmed it within the TTL.
       const shared = ttlMs > 0 ? await this.#confirmations?.upstreamTagConfirmation(repository, tag) : undefined;
       if (shared !== undefined && shared.digest === cached.digest && this.#now() - shared.at < ttlMs) {
         this.#confirmed.set(key, shared.at);
-        return this.#hit(proxied, cached as CachedManifest);
+        return this.#hit(proxied, repository, cached as CachedManifest);
       }
       try {
         const current = await this.#headManifest(proxied, tag);
         if (current === cached.digest) {
           await this.#confirm(repository, tag, cached.digest);
-          return this.#hit(proxied, cached as CachedManifest);
+          return this.#hit(proxied, repository, cached as CachedManifest);
         }
       } catch (error) {
-        if (isUpstreamOutage(error)) return this.#hit(proxied, cached as CachedManifest);
+        if (isUpstreamOutage(error)) return this.#hit(proxied, repository, cached as CachedManifest);
         throw error;
       }
     }
@@ -152,16 +157,22 @@ export class PullThrough {
     const proxied = this.upstreams.resolve(repository);
     if (proxied === undefined) return undefined;
     const stored = await this.#metadata.getManifestByDigest(repository, digest);
-    if (stored !== undefined) return this.#hit(proxied, { digest: stored.digest as Digest, mediaType: stored.mediaType, payload: stored.payload });
+    if (stored !== undefined) return this.#hit(proxied, repository, { digest: stored.digest as Digest, mediaType: stored.mediaType, payload: stored.payload });
     this.#observer?.request('manifest', proxied.upstream.config.url, false);
     const fetched = await this.#getManifest(proxied, digest, digest);
     await this.#store(repository, fetched, null);
     return fetched;
   }
 
-  #hit(proxied: ProxiedRepository, manifest: CachedManifest): CachedManifest {
+  #hit(proxied: ProxiedRepository, repository: RepositoryName, manifest: CachedManifest): CachedManifest {
     this.#observer?.request('manifest', proxied.upstream.config.url, true);
+    this.#pullTimes?.pulled(repository, manifest.digest, this.#now());
     return manifest;
+  }
+
+  /** Writes the pull times gathered so far (before the collector evicts, and at shutdown). */
+  flushPullTimes(): Promise<void> {
+    return this.#pullTimes?.flush() ?? Promise.resolve();
   }
 
   /**

@@ -8,6 +8,8 @@ const upstream = (prefix: string, url: string, hosts: string[] = [], more: { unp
   username: undefined,
   password: undefined,
   ttlMs: 0,
+  unusedForMs: 0,
+  maxBytes: undefined,
   hosts,
   unprefixed: more.unprefixed ?? [],
   library: more.library ?? url.includes('docker.io'),

@@ -1,4 +1,5 @@
 // The registry's services, composed over one metadata store and one storage driver.
+import type { ProxyCacheStore } from '../metadata/proxy-cache.js';
 import type { BrowseStore } from '../metadata/browse.js';
 import type { GcRunStore } from '../metadata/gc-runs.js';
 import type { UsageStore } from '../metadata/lifecycle.js';
@@ -16,6 +17,7 @@ import { type FillLeases, PullThrough, type PullThroughOptions } from './proxy-s
 import type { ProxyUpstreams } from './proxy-upstreams.js';
 import { QuotaChecker } from './quota.js';
 import { UploadService, type UploadObserver } from './upload-service.js';
+import { PullTimes } from './proxy-pull-times.js';
 
 export interface RegistryOptions {
   readonly deleteEnabled: boolean;
@@ -41,6 +43,8 @@ export interface RegistryOptions {
   readonly proxyConfirmations?: PullThroughOptions['confirmations'];
   /** Hears of cache hits, misses and bytes (metrics). */
   readonly proxyObserver?: PullThroughOptions['observer'];
+  /** Where the cache's manifest pull times go, for eviction (the metadata store); `onError` hears of failed writes. */
+  readonly proxyPullTimes?: { readonly store: ProxyCacheStore; readonly onError: (error: unknown) => void };
   /** With sharedUploads on one machine's store: this start's id (UploadServiceOptions.boot). */
   readonly uploadBoot?: string;
   /** How long an upload writer's claim holds without renewal (UploadServiceOptions.claimMs; tests shorten it). */
@@ -85,6 +89,7 @@ export class Registry {
             ...(options.proxyConfirmations === undefined ? {} : { confirmations: options.proxyConfirmations }),
             ...(options.proxyObserver === undefined ? {} : { observer: options.proxyObserver }),
             ...(events === undefined ? {} : { events }),
+            ...(options.proxyPullTimes === undefined ? {} : { pullTimes: new PullTimes(options.proxyPullTimes.store, options.proxyPullTimes.onError) }),
           });
     this.blobs = new BlobService(metadata, storage, events, this.proxy);
     this.usage = usage;

@@ -15,6 +15,7 @@ import type { ImportedRepository, ImportStore } from '../import-store.js';
 import type { ExportStore, RepositoryContents } from '../export-store.js';
 import { SEARCH_SCAN_WINDOW, TAG_COUNT_CAP, type BrowseStore, type ManifestSummary, type RepositorySearch, type RepositorySummary, type TagCursor, type TagDetail } from '../browse.js';
 import { GC_RUNS_KEPT, type GcRunRow, type GcRunStore } from '../gc-runs.js';
+import type { CachedManifestUse, ManifestPull, ProxyCacheStore } from '../proxy-cache.js';
 import type { LoginWindow, SharedStateStore, UpstreamTagConfirmation } from '../shared-state.js';
 import type { EndpointBacklog, EventStore, OutboxEvent, RemovalEvents, StoredEvent } from '../event-store.js';
 import {
@@ -83,7 +84,7 @@ function statementName(text: string): string {
   return name;
 }
 
-export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore, PolicyStore, EventStore, SharedStateStore, BrowseStore, GcRunStore, ImportStore, ExportStore {
+export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore, PolicyStore, EventStore, SharedStateStore, BrowseStore, GcRunStore, ImportStore, ExportStore, ProxyCacheStore {
   readonly #pool: pg.Pool;
 
   private constructor(pool: pg.Pool) {
@@ -518,6 +519,33 @@ export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore,
 
   async releaseWorkLease(name: string, holder: string): Promise<void> {
     await this.#run(this.#pool, 'DELETE FROM work_leases WHERE name = $1 AND holder = $2', [name, holder]);
+  }
+
+  async recordManifestPulls(pulls: readonly ManifestPull[]): Promise<void> {
+    if (pulls.length === 0) return;
+    // One statement for the batch; a later time never moves back (another instance's flush).
+    await this.#run(
+      this.#pool,
+      `UPDATE repository_manifests rm SET last_pulled_at = p.at
+       FROM unnest($1::text[], $2::text[], $3::bigint[]) AS p (repository, digest, at)
+       JOIN repositories r ON r.name = p.repository JOIN manifests m ON m.digest = p.digest
+       WHERE rm.repository_id = r.id AND rm.manifest_id = m.id AND (rm.last_pulled_at IS NULL OR rm.last_pulled_at < p.at)`,
+      [pulls.map((pull) => pull.repository), pulls.map((pull) => pull.digest), pulls.map((pull) => pull.at)],
+    );
+  }
+
+  async leastRecentlyUsed(prefix: string, usedBefore: number | undefined, limit: number): Promise<CachedManifestUse[]> {
+    // A prefix ends in '/': its names sort from it up to the same text ending in '0' (the next byte).
+    const end = prefix === '' ? '' : `${prefix.slice(0, -1)}0`;
+    const rows = await this.#rows<{ repository: string; digest: string; usedAt: string }>(
+      this.#pool,
+      `SELECT r.name AS repository, m.digest, coalesce(rm.last_pulled_at, rm.created_at) AS "usedAt"
+       FROM repository_manifests rm JOIN repositories r ON r.id = rm.repository_id JOIN manifests m ON m.id = rm.manifest_id
+       WHERE ($1 = '' OR (r.name >= $1 AND r.name < $2)) AND ($3::bigint IS NULL OR coalesce(rm.last_pulled_at, rm.created_at) < $3)
+       ORDER BY 3, r.name, m.digest LIMIT $4`,
+      [prefix, end, usedBefore ?? null, limit],
+    );
+    return rows.map((row) => ({ repository: row.repository, digest: row.digest, usedAt: Number(row.usedAt) }));
   }
 
   async confirmUpstreamTag(repository: string, tag: string, digest: string, at: number): Promise<void> {

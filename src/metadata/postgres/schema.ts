@@ -277,4 +277,13 @@ export const MIGRATIONS: readonly PostgresMigration[] = [
     DROP TABLE upstream_tag_confirmations;
     `,
   },
+  {
+    // When a manifest of a repository was last pulled, as SQLite's: the cache's eviction order.
+    up: `
+    ALTER TABLE repository_manifests ADD COLUMN last_pulled_at bigint;
+    `,
+    down: `
+    ALTER TABLE repository_manifests DROP COLUMN last_pulled_at;
+    `,
+  },
 ];

@@ -236,4 +236,9 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (repository, tag)
   ) WITHOUT ROWID;
   `,
+  // When a manifest of a repository was last pulled (src/metadata/proxy-cache.ts): the pull-through
+  // cache's eviction, least recently pulled first. NULL: not pulled since it was stored.
+  `
+  ALTER TABLE repository_manifests ADD COLUMN last_pulled_at INTEGER;
+  `,
 ];

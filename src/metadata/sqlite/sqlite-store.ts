@@ -3,6 +3,7 @@
 // processes (cluster workers) sharing the file serialise their writes.
 import type { ImportedRepository, ImportStore } from '../import-store.js';
 import type { ExportStore, RepositoryContents } from '../export-store.js';
+import type { CachedManifestUse, ManifestPull, ProxyCacheStore } from '../proxy-cache.js';
 import type { LoginWindow, SharedStateStore, UpstreamTagConfirmation } from '../shared-state.js';
 import Database from 'better-sqlite3';
 import { SEARCH_SCAN_WINDOW, TAG_COUNT_CAP, type BrowseStore, type ManifestSummary, type RepositorySearch, type RepositorySummary, type TagCursor, type TagDetail } from '../browse.js';
@@ -41,7 +42,7 @@ export interface SqliteOptions {
 
 type Statement = Database.Statement<unknown[], unknown>;
 
-export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, PolicyStore, EventStore, BrowseStore, ImportStore, GcRunStore, SharedStateStore, ExportStore {
+export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, PolicyStore, EventStore, BrowseStore, ImportStore, GcRunStore, SharedStateStore, ExportStore, ProxyCacheStore {
   readonly #db: Database.Database;
   readonly #statements = new Map<string, Statement>();
   readonly #tagPages = new TagPageCache(TAG_PAGE_CACHE_NAMES);
@@ -464,6 +465,34 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
        WHERE excluded.confirmed_at >= upstream_tag_confirmations.confirmed_at`,
     ).run(repository, tag, digest, at);
     return Promise.resolve();
+  }
+
+  recordManifestPulls(pulls: readonly ManifestPull[]): Promise<void> {
+    if (pulls.length === 0) return Promise.resolve();
+    const update = this.#sql(
+      `UPDATE repository_manifests SET last_pulled_at = ?
+       WHERE repository_id = (SELECT id FROM repositories WHERE name = ?) AND manifest_id = (SELECT id FROM manifests WHERE digest = ?)
+         AND (last_pulled_at IS NULL OR last_pulled_at < ?)`,
+    );
+    return this.#settle(() =>
+      this.#db
+        .transaction(() => {
+          for (const pull of pulls) update.run(pull.at, pull.repository, pull.digest, pull.at);
+        })
+        .immediate(),
+    );
+  }
+
+  leastRecentlyUsed(prefix: string, usedBefore: number | undefined, limit: number): Promise<CachedManifestUse[]> {
+    // A prefix ends in '/': its names sort from it up to the same text ending in '0' (the next byte).
+    const end = prefix === '' ? '' : `${prefix.slice(0, -1)}0`;
+    const rows = this.#sql(
+      `SELECT r.name AS repository, m.digest, coalesce(rm.last_pulled_at, rm.created_at) AS usedAt
+       FROM repository_manifests rm JOIN repositories r ON r.id = rm.repository_id JOIN manifests m ON m.id = rm.manifest_id
+       WHERE (? = '' OR (r.name >= ? AND r.name < ?)) AND (? IS NULL OR coalesce(rm.last_pulled_at, rm.created_at) < ?)
+       ORDER BY usedAt, r.name, m.digest LIMIT ?`,
+    ).all(prefix, prefix, end, usedBefore ?? null, usedBefore ?? null, limit) as CachedManifestUse[];
+    return Promise.resolve(rows);
   }
 
   upstreamTagConfirmation(repository: string, tag: string): Promise<UpstreamTagConfirmation | undefined> {
