@@ -46,7 +46,7 @@ export class ListingService {
   readonly #limits: ListingLimits;
   readonly #proxy: PullThrough | undefined;
 
-  /** `proxy`: a proxied repository lists its upstream's tags (the cache's when the upstream cannot say). */
+  /** `proxy`: a proxied repository lists its upstream's tags (the cache's when the upstream cannot say) and referrers. */
   constructor(metadata: MetadataStore, limits: ListingLimits, proxy?: PullThrough) {
     this.#metadata = metadata;
     this.#limits = limits;
@@ -86,6 +86,8 @@ export class ListingService {
   /** One page of the referrers index; `last` is the last digest of the previous page. */
   async referrers(repository: RepositoryName, subject: Digest, artifactType: string | undefined, page: PageRequest): Promise<PageResult<object> & { index: ReferrersIndex }> {
     const size = Math.min(page.n ?? this.#limits.maxPage, this.#limits.maxPage);
+    // A proxied repository's referrers are its upstream's, brought into the cache first.
+    if (page.last === undefined) await this.#proxy?.syncReferrers(repository, subject);
     const rows = (await this.#metadata.listReferrers(repository, subject, artifactType)).filter((row) => page.last === undefined || row.digest > page.last);
     const items = rows.slice(0, size);
     const next = rows.length > size ? items[items.length - 1]?.digest : undefined;

@@ -14,6 +14,7 @@ import type { ChangeRecorder } from './changes.js';
 import { digestAlgorithm, digestOf, type Digest } from './digest.js';
 import { manifestTooLarge } from './errors.js';
 import { MANIFEST_KINDS, parseManifest } from './manifest-kinds.js';
+import { MediaType } from './media-types.js';
 import { isTag, type RepositoryName, type Tag } from './names.js';
 import { BlobFill } from './proxy-blob-fill.js';
 import type { PullTimes } from './proxy-pull-times.js';
@@ -40,6 +41,10 @@ export interface FillLeases {
   readonly holder: string;
 }
 const FILL_LEASE_MS = 15_000;
+/** Referrers of one subject brought from an upstream at most (a larger list is cut, the rest stays upstream). */
+const MAX_REFERRERS = 256;
+/** Subjects whose referrer sync time is remembered at most (beyond, the memory is started afresh). */
+const MAX_SYNCED = 10_000;
 /** How often a process whose blob another one is fetching looks whether it is stored yet. */
 const FILL_POLL_MS = 100;
 
@@ -83,6 +88,8 @@ export class PullThrough {
    * process; the shared `#confirmations` are asked when this says nothing fresh.
    */
   readonly #confirmed = new Map<string, number>();
+  /** When each (repository, subject)'s referrers were last brought from the upstream. */
+  readonly #referrersSynced = new Map<string, number>();
   readonly #confirmations: PullThroughOptions['confirmations'];
   readonly #now: () => number;
   /** Fills in progress, per repository and digest: concurrent pulls of a cold blob share one. */
@@ -158,6 +165,11 @@ export class PullThrough {
     if (proxied === undefined) return undefined;
     const stored = await this.#metadata.getManifestByDigest(repository, digest);
     if (stored !== undefined) return this.#hit(proxied, repository, { digest: stored.digest as Digest, mediaType: stored.mediaType, payload: stored.payload });
+    return this.#observedFetch(proxied, repository, digest);
+  }
+
+  /** A manifest by digest from the upstream (a miss): fetched, verified against the digest, stored untagged. */
+  async #observedFetch(proxied: ProxiedRepository, repository: RepositoryName, digest: Digest): Promise<CachedManifest> {
     this.#observer?.request('manifest', proxied.upstream.config.url, false);
     const fetched = await this.#getManifest(proxied, digest, digest);
     await this.#store(repository, fetched, null);
@@ -207,6 +219,54 @@ export class PullThrough {
     if (valid.length > size) return { items, next: items[items.length - 1] };
     const next = link === null ? undefined : /[?&]last=([^&>]*)/.exec(link)?.[1];
     return { items, next: next === undefined ? undefined : decodeURIComponent(next) };
+  }
+
+  /**
+   * Brings the upstream's referrers of `subject` into the cache, at most once per TTL: every
+   * referrer manifest the upstream lists (up to MAX_REFERRERS) that is not cached yet is fetched
+   * by digest, verified and stored, so that the referrers index, served from the metadata store as
+   * for any repository, holds them. An upstream without the referrers API (distribution 2.8 answers
+   * 404), down or refusing leaves the cached referrers as they are; so does a referrer it dropped.
+   */
+  async syncReferrers(repository: RepositoryName, subject: Digest): Promise<void> {
+    const proxied = this.upstreams.resolve(repository);
+    if (proxied === undefined) return;
+    const key = `${repository}\0${subject}`;
+    const synced = this.#referrersSynced.get(key);
+    if (synced !== undefined && this.#now() - synced < proxied.upstream.config.ttlMs) return;
+    let listed: unknown;
+    try {
+      const response = await this.#ask(proxied, 'GET', `/v2/${proxied.remoteName}/referrers/${subject}`, { accept: MediaType.ociIndex });
+      if (response.status !== 200) {
+        await response.body?.cancel();
+        if (response.status === 404) this.#referrersWereSynced(key);
+        return;
+      }
+      listed = await response.json();
+    } catch {
+      return; // the cached referrers are served
+    }
+    const manifests = (listed as { manifests?: unknown } | null)?.manifests;
+    if (!Array.isArray(manifests)) return;
+    const digests = manifests
+      .map((descriptor) => (descriptor as { digest?: unknown } | null)?.digest)
+      .filter((digest): digest is Digest => typeof digest === 'string' && /^sha(256|512):[0-9a-f]+$/.test(digest))
+      .slice(0, MAX_REFERRERS);
+    for (const digest of digests) {
+      if ((await this.#metadata.getManifestByDigest(repository, digest)) !== undefined) continue;
+      try {
+        await this.#observedFetch(proxied, repository, digest);
+      } catch (error) {
+        if (!isUpstreamOutage(error)) throw error;
+        return; // what is cached is served; the next listing tries again
+      }
+    }
+    this.#referrersWereSynced(key);
+  }
+
+  #referrersWereSynced(key: string): void {
+    if (this.#referrersSynced.size >= MAX_SYNCED) this.#referrersSynced.clear();
+    this.#referrersSynced.set(key, this.#now());
   }
 
   /** A GET of a blob that the repository has: a cache hit when the repository is proxied. */
