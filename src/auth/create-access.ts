@@ -39,7 +39,7 @@ export function createAccess(auth: AuthConfig | undefined, log: Logger, shared?:
   let own: { publicKey: KeyObject; kid: string } | undefined;
   if (auth.tokenService !== undefined && auth.token !== undefined && users !== undefined) {
     const keyFile = auth.tokenService.keyFile;
-    const { key, generated } = readable('auth.tokenservice.keyfile', () => loadSigningKey(keyFile, shared?.signingKeyPem));
+    const { key, generated } = readable('auth.tokenservice.keyfile', () => loadSigningKey(keyFile, shared?.signingKeyPem, auth.tokenService?.kidFormat));
     if (generated) log.info({ keyFile: auth.tokenService.keyFile ?? '(in memory)', kid: key.kid }, 'generated the token signing key');
     else if (keyFile === undefined && shared?.signingKeyPem !== undefined) log.info({ kid: key.kid }, 'token signing key: the one the database holds for every instance');
     own = { publicKey: key.publicKey, kid: key.kid };

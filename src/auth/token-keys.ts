@@ -1,10 +1,16 @@
 // The signing key of the built-in token service: read from auth.tokenservice.keyfile, or generated
 // (ES256) on first start and written there (mode 0600); without a file, the deployment's key kept in
 // the metadata store (PostgreSQL: shared by every instance), or one kept in memory.
-// Its public half is published as a JWKS; `kid` is the RFC 7638 thumbprint.
+// Its public half is published as a JWKS; `kid` is the RFC 7638 thumbprint, or (kidformat:
+// libtrust) the key ID distribution 2.x and Docker's libtrust give the key, which is what a
+// distribution 2.x registry that trusts this service (auth.token.rootcertbundle: a certificate of
+// this key) looks a token's `kid` up by.
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+
+/** How the signing key's `kid` is written (auth.tokenservice.kidformat). */
+export type KidFormat = 'rfc7638' | 'libtrust';
 
 export interface SigningKey {
   readonly privateKey: KeyObject;
@@ -24,7 +30,7 @@ export function generateSigningKeyPem(): string {
  * The key from `file`, or from `sharedPem` (the deployment's key kept in the metadata store, see
  * shared-signing-key.ts) when there is no file, or generated.
  */
-export function loadSigningKey(file: string | undefined, sharedPem?: string): { key: SigningKey; generated: boolean } {
+export function loadSigningKey(file: string | undefined, sharedPem?: string, kidFormat: KidFormat = 'rfc7638'): { key: SigningKey; generated: boolean } {
   let privateKey: KeyObject;
   let generated = false;
   if (file === undefined && sharedPem !== undefined) {
@@ -42,7 +48,7 @@ export function loadSigningKey(file: string | undefined, sharedPem?: string): { 
   const publicKey = createPublicKey(privateKey);
   const jwk = publicKey.export({ format: 'jwk' });
   const alg = algorithmOf(jwk);
-  const kid = thumbprint(jwk);
+  const kid = kidFormat === 'libtrust' ? libtrustKeyId(publicKey) : thumbprint(jwk);
   return { key: { privateKey, publicKey, alg, kid, jwk: { ...jwk, kid, alg, use: 'sig' } }, generated };
 }
 
@@ -59,4 +65,28 @@ function thumbprint(jwk: JsonWebKey): string {
   const members: Record<string, unknown> =
     jwk.kty === 'RSA' ? { e: jwk.e, kty: jwk.kty, n: jwk.n } : jwk.kty === 'EC' ? { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y } : { crv: jwk.crv, kty: jwk.kty, x: jwk.x };
   return createHash('sha256').update(JSON.stringify(members)).digest('base64url');
+}
+
+const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+/**
+ * libtrust's key ID: the first 240 bits of the SHA-256 of the key's DER SubjectPublicKeyInfo, in
+ * base32 (48 characters, no padding), in 12 groups of 4 joined by ':'. Written here rather than
+ * taken from a base32 package: 30 bytes in, a fixed-width string out.
+ */
+export function libtrustKeyId(publicKey: KeyObject): string {
+  const hash = createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest().subarray(0, 30);
+  let bits = 0;
+  let value = 0;
+  let text = '';
+  for (const byte of hash) {
+    value = (value << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      text += BASE32[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+    value &= (1 << bits) - 1;
+  }
+  return (text.match(/.{4}/g) ?? []).join(':');
 }

@@ -150,7 +150,7 @@ export interface AuthConfig {
         readonly leewayMs: number;
       }
     | undefined;
-  readonly tokenService: { readonly keyFile: string | undefined; readonly expirationMs: number; readonly refreshExpirationMs: number } | undefined;
+  readonly tokenService: { readonly keyFile: string | undefined; readonly kidFormat: 'rfc7638' | 'libtrust'; readonly expirationMs: number; readonly refreshExpirationMs: number } | undefined;
   readonly admins: readonly string[];
   readonly groups: Readonly<Record<string, readonly string[]>>;
   /** undefined: the default policy (every authenticated user may do everything). */

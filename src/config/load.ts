@@ -339,6 +339,7 @@ function assembleAuth(get: <T>(path: string) => T, has: (path: string) => boolea
     tokenService: serviceEnabled
       ? {
           keyFile: get<string | undefined>('auth.tokenservice.keyfile') ?? (noDefaultKeyFile ? undefined : join(rootDirectory, 'auth', 'token-key.pem')),
+          kidFormat: get('auth.tokenservice.kidformat'),
           expirationMs: get('auth.tokenservice.expiration'),
           refreshExpirationMs: get('auth.tokenservice.refreshexpiration'),
         }
