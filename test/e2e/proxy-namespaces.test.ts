@@ -8,15 +8,17 @@
 // `?ns=`, Docker Hub names only) pulls an official image; each client's own fallback is made
 // unreachable (a closed port; for dockerd a dead proxy) so that only the mirror can have served it;
 // then, with the upstream stopped, each pulls the same image again into a fresh store, from the cache.
+// Each pull is checked by digest and by the files of the image the client stored (exported or saved).
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { makeClients, type Clients } from './harness/clients.js';
 import { startContainerd } from './harness/containerd.js';
 import { startDockerd } from './harness/dockerd.js';
-import { describeRun, run } from './harness/exec.js';
+import { describeRun, run, runOk } from './harness/exec.js';
 import { digestOf, loadFixtures, type Fixtures } from './harness/fixtures.js';
+import { checkFiles, checkImageFiles, ociLayout, unpackLayers } from './harness/image-layout.js';
 import { freshShortDir, freshWorkDir } from './harness/paths.js';
 import { ACCEPT_ALL_MANIFESTS } from './harness/registry-api.js';
 import { startRegistry, type Registry } from './harness/registry-process.js';
@@ -134,6 +136,11 @@ await describe('pull-through namespaces beside hosted repositories (proxy.upstre
       const listed = await cd.ctr(['images', 'ls']);
       const line = listed.stdout.split('\n').find((row) => row.startsWith(`${image} `)) ?? '';
       assert.ok(line.includes(digestOf(fx.get('oci-image'))), `${round}: ctr has ${image} at the upstream's digest:\n${listed.stdout}`);
+      const exported = path.join(work, `ctr-export-${round}`);
+      mkdirSync(exported, { recursive: true });
+      await cd.ctr(['images', 'export', '--platform', 'linux/amd64', path.join(exported, 'image.tar'), image]);
+      await runOk('tar', ['-xf', path.join(exported, 'image.tar'), '-C', exported]);
+      assert.deepEqual(await checkImageFiles(ociLayout(exported), fx.contentsOf('oci-image'), path.join(exported, 'unpacked')), [], `${round}: the files ctr pulled`);
     } finally {
       await cd.stop();
     }
@@ -147,6 +154,9 @@ await describe('pull-through namespaces beside hosted repositories (proxy.upstre
     await clients.podman(['pull', '-q', image], { env: { CONTAINERS_REGISTRIES_CONF: conf }, store: `mirror-${round}` });
     const inspected = await clients.podman(['image', 'inspect', '--format', '{{.Digest}}', image], { env: { CONTAINERS_REGISTRIES_CONF: conf }, store: `mirror-${round}` });
     assert.equal(inspected.stdout.trim(), digestOf(fx.get('docker-v2s2')), `${round}: podman's digest`);
+    const saved = path.join(work, `podman-save-${round}`);
+    await clients.podman(['save', '-q', '--format', 'oci-dir', '-o', saved, image], { env: { CONTAINERS_REGISTRIES_CONF: conf }, store: `mirror-${round}` });
+    assert.deepEqual(await checkImageFiles(ociLayout(saved), fx.contentsOf('docker-v2s2'), path.join(saved, '..', `podman-unpacked-${round}`)), [], `${round}: the files podman pulled`);
   };
 
   /** dockerd (fresh data root each time) pulls docker-only:v1 (docker.io/library/…) through registry-mirrors; its fallback goes to a dead proxy. */
@@ -158,6 +168,13 @@ await describe('pull-through namespaces beside hosted repositories (proxy.upstre
         await dk.docker(['pull', '-q', 'docker-only:v1'], { timeoutMs: 180_000 });
         const digests = await dk.docker(['image', 'inspect', '--format', '{{join .RepoDigests " "}}', 'docker-only:v1']);
         assert.match(digests.stdout, new RegExp(`@${digestOf(fx.get('docker-v2s2'))}`), `${round}: dockerd's digest`);
+        const saved = path.join(work, `docker-save-${round}`);
+        mkdirSync(saved, { recursive: true });
+        await dk.docker(['save', '-o', path.join(saved, 'image.tar'), 'docker-only:v1']);
+        await runOk('tar', ['-xf', path.join(saved, 'image.tar'), '-C', saved]);
+        const layers = (JSON.parse(readFileSync(path.join(saved, 'manifest.json'), 'utf8')) as { Layers: string[] }[])[0]?.Layers ?? [];
+        await unpackLayers(layers.map((layer) => path.join(saved, layer)), path.join(saved, 'rootfs'));
+        assert.deepEqual(await checkFiles(path.join(saved, 'rootfs'), fx.contentsOf('docker-v2s2')), [], `${round}: the files dockerd pulled`);
       } finally {
         await dk.stop();
       }
