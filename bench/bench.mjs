@@ -34,6 +34,7 @@ import {
 } from './lib/client.mjs';
 import { seed, metadataFile, BIG_REPO, repoName, tagName } from './lib/growth.mjs';
 import { measureMetricsCost, metricsCostTable } from './lib/metrics-cost.mjs';
+import { measureProxy, proxyTable } from './lib/proxy-cost.mjs';
 import { s3Service, postgresService, createBucket, createDatabase } from './lib/backends.mjs';
 
 const { values: opt } = parseArgs({
@@ -49,6 +50,7 @@ const { values: opt } = parseArgs({
     'no-growth': { type: 'boolean', default: false },
     'growth-only': { type: 'boolean', default: false },
     'no-metrics-cost': { type: 'boolean', default: false },
+    'no-proxy': { type: 'boolean', default: false },
     duration: { type: 'string' },
     rounds: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
@@ -75,7 +77,8 @@ if (opt.help) {
   --rounds     times each push, pull and many-images section runs, in turns; the figure is the
                median round (default 3, quick 1)
   --no-growth / --growth-only   leave out / run only the growth case (Berth, 100k repos, 1M tags)
-  --no-metrics-cost   leave out the metrics-cost section (Berth, small requests, metrics on versus off)`);
+  --no-metrics-cost   leave out the metrics-cost section (Berth, small requests, metrics on versus off)
+  --no-proxy   leave out the pull-through cache section (Berth and v3 in proxy mode against 2.8.2)`);
   process.exit(0);
 }
 const V3 = v3Binary(opt.v3);
@@ -701,6 +704,10 @@ if (!opt['no-growth'] && !SMALL && berthAsked) result.growth = await growthCase(
 if (!opt['no-metrics-cost'] && !opt['growth-only'] && !SMALL && berthAsked) {
   result.metrics_cost = await measureMetricsCost({ durationMs: P.durationMs, rounds: P.rounds, concurrency: 64, warmupMs: P.warmupMs, log });
 }
+// The pull-through cache (issue 14): Berth and v3 in proxy mode against 2.8.2 (bench/lib/proxy-cost.mjs).
+if (!opt['no-proxy'] && !opt['growth-only'] && !SMALL && berthAsked && STORAGE !== 's3') {
+  result.proxy = await measureProxy({ v3: V3.path, sizes: Q ? [8 * MiB] : [64 * MiB, 512 * MiB], rounds: P.rounds, concurrency: Q ? 4 : 16, log });
+}
 
 let text = `# Berth benchmark ${result.date}${Q ? ' (QUICK: smaller sizes, shorter runs; not comparable with full runs)' : ''}\n\n`;
 text += `Machine: ${result.host.cpus} CPUs, ${result.host.cpu_model}, node ${result.host.node}. Storage: ${STORAGE === 's3' ? `S3 (${S3.service.endpoint}, a bucket per registry, redirect off)` : 'filesystem'}; Berth metadata: ${DBS.join(', ')}. Berth workers (http.workers): ${WORKERS.map((w) => w ?? os.availableParallelism()).join(', ')}. References: ${result.reference_version ?? 'docker-registry 2.8 not run'}; ${result.v3_version ?? `distribution v3 not run (${result.v3_missing ?? 'not asked for'})`}. Each registry runs fresh on loopback; they take turns section by section (the other is idle meanwhile); client and server share the CPUs.\n`;
@@ -732,6 +739,7 @@ if (result.growth) {
   text += `\n${g.text}\n${result.growth.valid ? '' : `\ngrowth case INVALID: ${result.growth.errors.join(' | ')}\n`}`;
 }
 if (result.metrics_cost) text += `\n${metricsCostTable(result.metrics_cost)}\n`;
+if (result.proxy) text += `\n${proxyTable(result.proxy)}\n`;
 const outFile = opt.out ?? path.join(REPO_ROOT, 'bench', 'results', `bench-${result.date.replace(/[:.]/g, '-')}.json`);
 fs.mkdirSync(path.dirname(outFile), { recursive: true });
 const valid = Object.values(result.results).every((r) => r.valid) && (result.growth?.valid ?? true);

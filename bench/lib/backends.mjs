@@ -80,10 +80,12 @@ export async function createDatabase(url, label) {
   const name = `bench_${label.replace(/[^a-z0-9]/gi, '_').toLowerCase()}_${crypto.randomBytes(4).toString('hex')}`;
   await admin(url, `CREATE DATABASE ${name}`);
   const u = new URL(url);
+  // libpq's `?host=/socket/dir` names a Unix socket directory instead of the URL's host.
+  const socket = u.searchParams.get('host');
   const yaml = [
     'database:',
     '  enabled: true',
-    `  host: ${u.hostname}`,
+    `  host: ${socket ?? u.hostname}`,
     `  port: ${u.port || 5432}`,
     ...(u.username ? [`  user: ${decodeURIComponent(u.username)}`] : []),
     ...(u.password ? [`  password: ${decodeURIComponent(u.password)}`] : []),
