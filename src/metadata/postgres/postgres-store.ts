@@ -47,6 +47,7 @@ import {
   type UploadStateChange,
 } from '../store.js';
 import { migrateUp, migrationStatus, SchemaMismatchError } from './migrator.js';
+import { ReadBatcher } from './read-batcher.js';
 
 /** The advisory transaction lock event appenders take (seq in commit order). */
 const EVENT_APPEND_LOCK = '7161542245436932097';
@@ -74,6 +75,16 @@ const TYPES = {
 
 type Db = pg.Pool | pg.PoolClient;
 
+/** Batches of one kind of read that may run at once (read-batcher.ts); the reads arriving meanwhile wait for the next. */
+const READ_BATCHES_IN_FLIGHT = 4;
+
+interface BatchedReads {
+  readonly manifestByTag: ReadBatcher<readonly [string, string], ManifestRow>;
+  readonly manifestByDigest: ReadBatcher<readonly [string, string], ManifestRow>;
+  readonly repositoryBlob: ReadBatcher<readonly [string, string], BlobRow>;
+  readonly tagPage: ReadBatcher<readonly [string, string, number], string[] | null>;
+}
+
 const names = new Map<string, string>();
 function statementName(text: string): string {
   let name = names.get(text);
@@ -86,9 +97,11 @@ function statementName(text: string): string {
 
 export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore, PolicyStore, EventStore, SharedStateStore, BrowseStore, GcRunStore, ImportStore, ExportStore, ProxyCacheStore {
   readonly #pool: pg.Pool;
+  readonly #reads: BatchedReads;
 
   private constructor(pool: pg.Pool) {
     this.#pool = pool;
+    this.#reads = this.#batchedReads();
   }
 
   /**
@@ -198,14 +211,7 @@ export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore,
   }
 
   getRepositoryBlob(repository: string, digest: string): Promise<BlobRow | undefined> {
-    return this.#row<BlobRow>(
-      this.#pool,
-      `SELECT b.digest, b.size FROM repositories r
-         JOIN repository_blobs rb ON rb.repository_id = r.id AND rb.digest = $1
-         JOIN blobs b ON b.digest = rb.digest
-       WHERE r.name = $2`,
-      [digest, repository],
-    );
+    return this.#reads.repositoryBlob.load([repository, digest]);
   }
 
   getBlob(digest: string): Promise<BlobRow | undefined> {
@@ -247,25 +253,65 @@ export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore,
   }
 
   getManifestByDigest(repository: string, digest: string): Promise<ManifestRow | undefined> {
-    return this.#row<ManifestRow>(
-      this.#pool,
-      `SELECT m.digest, m.media_type AS "mediaType", m.payload FROM manifests m
-         JOIN repository_manifests rm ON rm.manifest_id = m.id
-         JOIN repositories r ON r.id = rm.repository_id AND r.name = $1
-       WHERE m.digest = $2`,
-      [repository, digest],
-    );
+    return this.#reads.manifestByDigest.load([repository, digest]);
   }
 
   getManifestByTag(repository: string, tag: string): Promise<ManifestRow | undefined> {
-    return this.#row<ManifestRow>(
-      this.#pool,
-      `SELECT m.digest, m.media_type AS "mediaType", m.payload FROM repositories r
-         JOIN tags t ON t.repository_id = r.id AND t.name = $1
-         JOIN manifests m ON m.id = t.manifest_id
-       WHERE r.name = $2`,
-      [tag, repository],
-    );
+    return this.#reads.manifestByTag.load([repository, tag]);
+  }
+
+  /** The batched reads of the request path (read-batcher.ts): one query per batch of pairs. */
+  #batchedReads(): BatchedReads {
+    const pairs = <V>(text: string) => async (keys: readonly (readonly [string, string])[]): Promise<Array<V | undefined>> => {
+      const rows = await this.#rows<V & { i: number }>(this.#pool, text, [keys.map((key) => key[0]), keys.map((key) => key[1])]);
+      const out = new Array<V | undefined>(keys.length);
+      for (const { i, ...row } of rows) out[i - 1] = row as V;
+      return out;
+    };
+    const pairKey = (key: readonly [string, string]): string => `${key[0]}\0${key[1]}`;
+    const options = { maxInFlight: READ_BATCHES_IN_FLIGHT };
+    return {
+      manifestByTag: new ReadBatcher(
+        pairs<ManifestRow>(
+          `SELECT k.i, m.digest, m.media_type AS "mediaType", m.payload
+           FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k (repository, tag, i)
+           JOIN repositories r ON r.name = k.repository
+           JOIN tags t ON t.repository_id = r.id AND t.name = k.tag
+           JOIN manifests m ON m.id = t.manifest_id`,
+        ),
+        pairKey,
+        options,
+      ),
+      manifestByDigest: new ReadBatcher(
+        pairs<ManifestRow>(
+          `SELECT k.i, m.digest, m.media_type AS "mediaType", m.payload
+           FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k (repository, digest, i)
+           JOIN repositories r ON r.name = k.repository
+           JOIN manifests m ON m.digest = k.digest
+           JOIN repository_manifests rm ON rm.manifest_id = m.id AND rm.repository_id = r.id`,
+        ),
+        pairKey,
+        options,
+      ),
+      repositoryBlob: new ReadBatcher(
+        pairs<BlobRow>(
+          `SELECT k.i, b.digest, b.size
+           FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k (repository, digest, i)
+           JOIN repositories r ON r.name = k.repository
+           JOIN repository_blobs rb ON rb.repository_id = r.id AND rb.digest = k.digest
+           JOIN blobs b ON b.digest = rb.digest`,
+        ),
+        pairKey,
+        options,
+      ),
+      // Pages differ in their bounds: equal pages (the same repository, after, limit) share a
+      // query; different ones in a batch run side by side.
+      tagPage: new ReadBatcher<readonly [string, string, number], string[] | null>(
+        (keys) => Promise.all(keys.map(([repository, after, limit]) => this.#tagPage(repository, after, limit))),
+        (key) => `${key[0]}\0${key[1]}\0${key[2]}`,
+        options,
+      ),
+    };
   }
 
   putManifest(manifest: NewManifest, events?: readonly OutboxEvent[]): Promise<PutManifestResult> {
@@ -406,15 +452,22 @@ export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore,
   }
 
   async listTags(repository: string, page: Page): Promise<string[] | undefined> {
+    const tags = await this.#reads.tagPage.load([repository, page.after ?? '', page.limit]);
+    // A shared page: each caller gets its own array.
+    return tags === null || tags === undefined ? undefined : [...tags];
+  }
+
+  /** One page of tags after `after`; null when the repository does not exist. */
+  async #tagPage(repository: string, after: string, limit: number): Promise<string[] | null> {
     // One query: the repository's existence comes with the page (a null name when it has no tag after `after`).
     const rows = await this.#rows<{ name: string | null }>(
       this.#pool,
       `SELECT t.name FROM repositories r LEFT JOIN LATERAL (
          SELECT name FROM tags WHERE repository_id = r.id AND name > $2 ORDER BY name LIMIT $3) t ON true
        WHERE r.name = $1 ORDER BY t.name`,
-      [repository, page.after ?? '', page.limit],
+      [repository, after, limit],
     );
-    if (rows.length === 0) return undefined;
+    if (rows.length === 0) return null;
     return rows.flatMap((row) => (row.name === null ? [] : [row.name]));
   }
 
