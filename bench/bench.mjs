@@ -706,7 +706,7 @@ if (!opt['no-metrics-cost'] && !opt['growth-only'] && !SMALL && berthAsked) {
 }
 // The pull-through cache (issue 14): Berth and v3 in proxy mode against 2.8.2 (bench/lib/proxy-cost.mjs).
 if (!opt['no-proxy'] && !opt['growth-only'] && !SMALL && berthAsked && STORAGE !== 's3') {
-  result.proxy = await measureProxy({ v3: V3.path, sizes: Q ? [8 * MiB] : [64 * MiB, 512 * MiB], rounds: P.rounds, concurrency: Q ? 4 : 16, log });
+  result.proxy = await measureProxy({ v3: V3.path, sizes: Q ? [8 * MiB] : [64 * MiB, 512 * MiB], rounds: P.rounds, concurrency: Q ? 4 : 16, upstreamMiBps: 100, log });
 }
 
 let text = `# Berth benchmark ${result.date}${Q ? ' (QUICK: smaller sizes, shorter runs; not comparable with full runs)' : ''}\n\n`;

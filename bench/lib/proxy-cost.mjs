@@ -9,7 +9,9 @@
 //              one client's cold pull of the same size, and against N clients' cache hits of it
 //              (the same bytes delivered and hashed: what the cold fetch adds);
 //              The upstream is behind a counting proxy (every pull of it, direct ones too, goes
-//              through it), which says how many upstream GETs the N cold pulls caused;
+//              through it), which says how many upstream GETs the N cold pulls caused and, with
+//              `upstreamMiBps`, shapes what the upstream sends to one shared rate, as the network
+//              link to a remote registry does (on loopback a direct pull is a page-cache read);
 //   push       a push of the same size to the registry, what a fill is like (receive, hash, write).
 // Every pull is checked (status, Docker-Content-Digest, byte count, sha256), each in its own client
 // thread. Registries take turns (which goes first alternates per round); each figure is the median
@@ -32,7 +34,7 @@ async function timedPull(workers, base, repo, blob, copies = 1) {
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
 
 /** Runs the section; `v3` is the v3 binary or null. Returns the medians (seconds) and the table rows. */
-export async function measureProxy({ v3 = null, sizes, rounds, concurrency, log = console.log }) {
+export async function measureProxy({ v3 = null, sizes, rounds, concurrency, upstreamMiBps = 0, log = console.log }) {
   ensureReference();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-proxy-bench-'));
   const servers = [];
@@ -45,13 +47,14 @@ export async function measureProxy({ v3 = null, sizes, rounds, concurrency, log 
   try {
     const origin = await start('reference', 'upstream');
     // Every pull of the upstream, direct or by a cache, goes through one counting proxy.
-    const counter = await CountingProxy.start(origin.base);
+    const counter = await CountingProxy.start(origin.base, upstreamMiBps);
     stops.push(() => counter.stop());
     const upstream = { base: counter.base };
     const proxyConfig = `proxy:\n  remoteurl: ${upstream.base}\n`;
     const contenders = [{ name: 'berth', proxy: await start('berth', 'berth-proxy', proxyConfig), hosted: await start('berth', 'berth-hosted') }];
     if (v3 !== null) contenders.push({ name: 'v3', proxy: await start('v3', 'v3-proxy', proxyConfig), hosted: await start('v3', 'v3-hosted') });
-    const versions = `upstream ${referenceVersion()}${v3 === null ? '' : `; ${v3Version(v3)}`}`;
+    const link = upstreamMiBps > 0 ? `, over a ${upstreamMiBps} MiB/s link` : ', over loopback';
+    const versions = `upstream ${referenceVersion()}${link}${v3 === null ? '' : `; ${v3Version(v3)}`}`;
     log(`# pull-through cache: ${versions}; ${rounds} rounds, ${sizes.map((s) => s / MiB).join(', ')} MiB, ${concurrency} concurrent`);
     const one = new PullWorkers(1);
     const many = new PullWorkers(concurrency);

@@ -21,6 +21,14 @@ import { UpstreamUnavailableError } from './proxy-errors.js';
 /** A body that sends nothing for this long is given up (the upstream stalled). */
 export const STALL_TIMEOUT_MS = 30_000;
 
+/**
+ * The first bytes of a fill are kept in memory until this many have passed, so that a client that
+ * arrives meanwhile (16 clients asking at once arrive over some milliseconds) is streamed the blob
+ * too rather than waiting for it to be stored: it gets what passed from memory, then the rest as
+ * it arrives. Past it the memory is let go and later clients read the stored blob.
+ */
+export const REPLAY_BYTES = 4 * 1024 * 1024;
+
 /** A client whose stream stays full this long is cut off (see BlobFill.#send). */
 export const TAP_STALL_MS = 10_000;
 
@@ -57,6 +65,9 @@ export class BlobFill {
   /** Settles when the blob is committed and linked (resolves) or the fill failed (rejects). */
   readonly done: Promise<void>;
   readonly #taps = new Set<PassThrough>();
+  /** The chunks sent to the taps so far, while they are under REPLAY_BYTES; then undefined. */
+  #replay: Buffer[] | undefined = [];
+  #replayBytes = 0;
   readonly #target: FillTarget;
   readonly #abort: AbortController;
   #started = false;
@@ -76,13 +87,15 @@ export class BlobFill {
   }
 
   /**
-   * A stream of the blob's bytes for one client. Before the first byte arrived it is fed as the bytes
-   * arrive; later, once the fill is committed, from storage (the bytes already passed are not kept
-   * in memory). Either way the upstream is asked once.
+   * A stream of the blob's bytes for one client. Within the first REPLAY_BYTES it is fed what passed
+   * (kept in memory) and then the bytes as they arrive; later, once the fill is committed, from
+   * storage. Either way the upstream is asked once.
    */
   tap(): Readable {
-    if (!this.#started) {
+    if (!this.#started || this.#replay !== undefined) {
       const tap = new PassThrough({ highWaterMark: 1024 * 1024 });
+      // Synchronously with joining: no chunk can be sent between the replay and the join.
+      for (const chunk of this.#replay ?? []) tap.write(chunk);
       this.#taps.add(tap);
       tap.once('close', () => this.#taps.delete(tap));
       return tap;
@@ -125,10 +138,17 @@ export class BlobFill {
         hash.update(chunk);
         const written = writer.stream.write(chunk) ? undefined : once(writer.stream, 'drain');
         const sent = held === undefined ? undefined : this.#send(held);
+        if (held !== undefined && this.#replay !== undefined) {
+          this.#replay.push(held);
+          this.#replayBytes += held.length;
+          if (this.#replayBytes > REPLAY_BYTES) this.#replay = undefined;
+        }
         held = chunk;
         await Promise.all([written, sent]);
       }
       this.#started = true;
+      // Clients arriving from now on read the stored blob: the last chunk is held back for verification.
+      this.#replay = undefined;
       clearTimeout(stall);
       writer.stream.end();
       await once(writer.stream, 'finish');
@@ -143,6 +163,7 @@ export class BlobFill {
       }
     } catch (error) {
       clearTimeout(stall);
+      this.#replay = undefined;
       this.#abort.abort(error);
       writer?.stream.destroy();
       await storage.delete(uploadKey(id)).catch(() => undefined);

@@ -1,0 +1,77 @@
+// Clients that ask for a cold blob while its one upstream fetch is already under way: within the
+// first REPLAY_BYTES (4 MiB) they are streamed the blob too, from memory and then as the bytes
+// arrive, instead of waiting for it to be stored; past them, they read it once it is stored. The
+// upstream (another Berth behind a fault proxy) trickles the blob, so that the order of events is
+// certain: the test compares when each client got its first byte with when the fill finished.
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { REPLAY_BYTES } from '../../src/registry/proxy-blob-fill.js';
+import { content } from '../support/content.js';
+import { FaultProxy } from '../support/fault-proxy.js';
+import { pushBlob } from '../support/push.js';
+import { startTestRegistry, type TestRegistry } from '../support/test-registry.js';
+
+interface Pull {
+  readonly firstByteAt: number;
+  readonly doneAt: number;
+  readonly digest: string;
+  readonly bytes: number;
+}
+
+/** A GET of the blob, read to the end, with when its first byte and its end came. */
+async function pull(url: string): Promise<Pull> {
+  const response = await fetch(url);
+  assert.equal(response.status, 200);
+  const hash = createHash('sha256');
+  let firstByteAt = 0;
+  let bytes = 0;
+  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+    if (firstByteAt === 0) firstByteAt = performance.now();
+    hash.update(chunk);
+    bytes += chunk.length;
+  }
+  return { firstByteAt, doneAt: performance.now(), digest: `sha256:${hash.digest('hex')}`, bytes };
+}
+
+describe('pull-through cache: clients that join a fill under way', () => {
+  let upstream: TestRegistry;
+  let faults: FaultProxy;
+  let mirror: TestRegistry;
+  before(async () => {
+    upstream = await startTestRegistry();
+    faults = await FaultProxy.start(upstream.url);
+    mirror = await startTestRegistry({ env: { REGISTRY_PROXY_REMOTEURL: faults.url } });
+  });
+  after(async () => {
+    await mirror.stop();
+    await faults.stop();
+    await upstream.stop();
+  });
+
+  it('a client arriving after the first bytes but within REPLAY_BYTES is streamed the blob before the fill ends; one past them reads the stored blob; one upstream GET', async () => {
+    // 6 MiB at 256 KiB every 40 ms: the fill takes about a second.
+    const blob = content(randomBytes(REPLAY_BYTES + 2 * 1024 * 1024));
+    await pushBlob(upstream.url, 'cache/joiners', blob);
+    const path = `/v2/cache/joiners/blobs/${blob.digest}`;
+    faults.rule = (method, p) => (method === 'GET' && p === path ? { trickle: { bytes: 256 * 1024, everyMs: 40 } } : undefined);
+    try {
+      const first = pull(`${mirror.url}${path}`);
+      await sleep(300); // about 1.5 MiB have passed
+      const early = pull(`${mirror.url}${path}`);
+      await sleep(600); // about 5 MiB: past REPLAY_BYTES
+      const late = pull(`${mirror.url}${path}`);
+      const [a, b, c] = await Promise.all([first, early, late]);
+      for (const result of [a, b, c]) {
+        assert.equal(result.digest, blob.digest);
+        assert.equal(result.bytes, blob.size);
+      }
+      assert.equal(faults.count('GET', path), 1, 'one upstream fetch');
+      assert.ok(b.firstByteAt < a.doneAt - 200, `the early joiner had bytes ${(a.doneAt - b.firstByteAt).toFixed(0)} ms before the fill ended`);
+      assert.ok(c.firstByteAt >= a.doneAt - 50, 'the late one waited for the stored blob');
+    } finally {
+      faults.rule = () => undefined;
+    }
+  });
+});
