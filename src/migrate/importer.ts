@@ -65,6 +65,8 @@ export interface ImportReport {
   readonly manifestsPresent: number;
   readonly tags: number;
   readonly tagsRemoved: number;
+  /** Manifests a later pass removed from their repository because the source no longer has them (deleted there since). */
+  readonly manifestsRemoved: number;
   readonly layerLinks: number;
   /** hardLinked: on the same filesystem; serverSideCopied: S3 to S3 (CopyObject/UploadPartCopy); copied: streamed through the process. */
   readonly blobs: { readonly hardLinked: number; readonly serverSideCopied: number; readonly copied: number; readonly present: number; readonly bytes: number; readonly bytesCopied: number; readonly bytesVerified: number };
@@ -111,7 +113,7 @@ export class Importer {
   /** Refusals per repository (repositories run concurrently). */
   readonly #refusedIn = new Map<string, number>();
   #started = 0;
-  #counts = { imported: 0, unchanged: 0, withRefusals: 0, done: 0, total: 0, manifests: 0, manifestsPresent: 0, tags: 0, tagsRemoved: 0, layerLinks: 0, unread: 0, hardLinked: 0, serverSideCopied: 0, copied: 0, present: 0, bytes: 0, bytesCopied: 0, bytesVerified: 0, uploads: 0 };
+  #counts = { imported: 0, unchanged: 0, withRefusals: 0, done: 0, total: 0, manifests: 0, manifestsPresent: 0, tags: 0, tagsRemoved: 0, manifestsRemoved: 0, layerLinks: 0, unread: 0, hardLinked: 0, serverSideCopied: 0, copied: 0, present: 0, bytes: 0, bytesCopied: 0, bytesVerified: 0, uploads: 0 };
 
   constructor(layout: DistributionLayout, metadata: MetadataStore, journal: ImportStore & ExportStore, storage: StorageDriver, options: ImportOptions = {}) {
     this.#layout = layout;
@@ -161,6 +163,7 @@ export class Importer {
       manifestsPresent: c.manifestsPresent,
       tags: c.tags,
       tagsRemoved: c.tagsRemoved,
+      manifestsRemoved: c.manifestsRemoved,
       layerLinks: c.layerLinks,
       blobs: { hardLinked: c.hardLinked, serverSideCopied: c.serverSideCopied, copied: c.copied, present: c.present, bytes: c.bytes, bytesCopied: c.bytesCopied, bytesVerified: c.bytesVerified },
       unfinishedUploadsSkipped: c.uploads,
@@ -224,6 +227,9 @@ export class Importer {
     await this.#importLayers(repository, layout, present);
     await this.#importManifests(repository, layout, present);
     await this.#removeTags(repository, layout, present);
+    // A repository an earlier pass brought over mirrors the source: what was deleted there since goes.
+    // (A first pass into a store that already holds the repository leaves its other manifests.)
+    if (journalled !== undefined) await this.#removeManifests(repository, layout, present);
     // Repositories run concurrently: count this one's refusals only.
     if (this.#refusedIn.has(name)) return 'refused';
     if (!this.#dryRun) await this.#journal.recordImportedRepository(this.#layout.source, name, fingerprint);
@@ -474,6 +480,15 @@ export class Importer {
   }
 
   /** Tags the source removed (a later pass): removed here too, so that the last pass leaves the same tag list. */
+  /** Removes the repository's manifests that are no longer among the source's revisions (with their tags), as a DELETE by digest does. */
+  async #removeManifests(repository: RepositoryName, layout: LayoutRepository, present: RepositoryContents): Promise<void> {
+    const revisions = new Set(layout.revisions);
+    for (const digest of present.manifests) {
+      if (revisions.has(digest)) continue;
+      if (this.#dryRun || (await this.#metadata.deleteManifest(repository, digest))) this.#counts.manifestsRemoved++;
+    }
+  }
+
   async #removeTags(repository: RepositoryName, layout: LayoutRepository, present: RepositoryContents): Promise<void> {
     for (const tag of present.tags.keys()) {
       if (layout.tags.has(tag)) continue;

@@ -138,6 +138,25 @@ await describe('berth import from a distribution filesystem layout', async () =>
     assert.equal(third.manifests, 0);
   });
 
+  await it('a later pass removes a manifest deleted at the source since (its revision and tags gone), as distribution deleted it', async () => {
+    const doomed = layout.image('good/other', ['a layer deleted later'], 'v3');
+    await runImport();
+    assert.notEqual(await store.getManifestByDigest('good/other', doomed), undefined);
+    const other = 'docker/registry/v2/repositories/good/other/_manifests';
+    const hex = doomed.split(':')[1] as string;
+    rmSync(join(layout.root, other, 'tags/v3'), { recursive: true });
+    rmSync(join(layout.root, other, 'revisions/sha256', hex), { recursive: true });
+    const dry = await new Importer(new FilesystemLayout(layout.root), store, store, driver, { concurrency: 2, dryRun: true }).run();
+    assert.equal(dry.manifestsRemoved, 1, 'a dry run counts it');
+    assert.notEqual(await store.getManifestByDigest('good/other', doomed), undefined, 'and removes nothing');
+    const report = await runImport();
+    assert.equal(report.manifestsRemoved, 1);
+    assert.equal(report.tagsRemoved, 1);
+    assert.equal(await store.getManifestByDigest('good/other', doomed), undefined);
+    assert.deepEqual(await store.listTags('good/other', { limit: 10 }), ['v1', 'v2'], 'the rest of the repository stays');
+    assert.equal((await runImport()).manifestsRemoved, 0, 'once');
+  });
+
   await it('a pass skips repositories by their directory and tag-link mtimes, and still sees a tag rewritten in place', async () => {
     // Every mtime here is within the default racy window (3 s): quick fingerprints need a window of 0.
     const quick = (): Promise<ImportReport> => new Importer(new FilesystemLayout(layout.root, { racyWindowMs: 0 }), store, store, driver, { concurrency: 2 }).run();
