@@ -4,7 +4,9 @@
 // while 2.8.2 still serves, then everything is pulled back from Berth with skopeo and compared with
 // what 2.8.2 serves: catalog, tag lists, manifest bytes by tag and digest, blobs, file contents,
 // referrers. ctr pushes too: a multi-arch OCI index (`ctr images import --all-platforms`, then
-// `ctr images push`), pulled back from Berth with ctr (--all-platforms) and skopeo, digests compared.
+// `ctr images push`), pulled back from Berth with ctr (--all-platforms) and skopeo, digests compared;
+// and buildah: an image from its own store (layers it compressed itself), pulled back from Berth by
+// buildah into a fresh store, digest and files compared.
 // A second pass after one more push imports only that repository.
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -14,7 +16,7 @@ import { startContainerd, type Containerd } from './harness/containerd.js';
 import { parseJson, sha256 } from './harness/digests.js';
 import { runOk } from './harness/exec.js';
 import { digestOf, loadFixtures, type Fixtures } from './harness/fixtures.js';
-import { checkBlobs, checkImageFiles, dirCopy, referencedDigests } from './harness/image-layout.js';
+import { checkBlobs, checkFiles, checkImageFiles, dirCopy, referencedDigests } from './harness/image-layout.js';
 import { makeClients, type Clients } from './harness/clients.js';
 import { freshShortDir, freshWorkDir, repoRoot } from './harness/paths.js';
 import { RegistryApi } from './harness/registry-api.js';
@@ -91,6 +93,10 @@ await describe('berth import from docker-registry 2.8.2 (filesystem)', { timeout
       await cd.ctr(['images', 'import', '--all-platforms', '--base-name', `${old.host}/${repository}`, tar], { timeoutMs: 300_000 });
       await cd.ctr(['images', 'push', '--plain-http', `${old.host}/${repository}:${tag}`], { timeoutMs: 300_000 });
     }
+    // buildah pushes an image of its own store: it compresses the layers itself, so the digest is
+    // whatever 2.8.2 stored, not the fixture's.
+    const pulledId = (await clients.buildah(['pull', '-q', '--tls-verify=false', `${old.host}/imp/oci-image:v1`])).stdout.trim();
+    await clients.buildah(['push', '-q', '--tls-verify=false', pulledId, `docker://${old.host}/imp/buildah-pushed:v1`]);
     // The cosign tag schema: sha256-<hex of the subject>.sig names the signature artifact.
     await copy(fx.get('artifact').ref, `docker://${old.host}/imp/oci-image:sha256-${digestOf(fx.get('oci-image')).slice(7)}.sig`);
     // An unfinished upload: started, some bytes sent, never completed.
@@ -119,8 +125,8 @@ await describe('berth import from docker-registry 2.8.2 (filesystem)', { timeout
   await test('the import, while 2.8.2 still serves, refuses nothing and hard-links every blob', async () => {
     first = await importNow();
     assert.deepEqual(first.refusals, []);
-    assert.equal(first.repositories.total, 11);
-    assert.equal(first.repositories.imported, 11);
+    assert.equal(first.repositories.total, 12);
+    assert.equal(first.repositories.imported, 12);
     assert.equal(first.blobs.copied, 0);
     assert.ok(first.blobs.hardLinked > 40, `${first.blobs.hardLinked} blobs hard-linked`);
     assert.equal(first.unfinishedUploadsSkipped, 1);
@@ -167,6 +173,23 @@ await describe('berth import from docker-registry 2.8.2 (filesystem)', { timeout
     }
   });
 
+  await test('buildah pulls the image it pushed to 2.8.2 back from Berth into a fresh store: the digest 2.8.2 serves, the fixture\'s files', async () => {
+    assert.ok(berth);
+    const image = `${berth.host}/imp/buildah-pushed:v1`;
+    const store = 'pulled-from-berth';
+    await clients.buildah(['pull', '-q', '--tls-verify=false', image], { store });
+    const digest = (await clients.buildah(['inspect', '--type', 'image', '--format', '{{.FromImageDigest}}', image], { store })).stdout.trim();
+    assert.equal(digest, sha256(await oldApi.manifestBytes('imp/buildah-pushed', 'v1')));
+    const ctr = (await clients.buildah(['from', '--pull=never', image], { store })).stdout.trim();
+    const mnt = (await clients.buildah(['mount', ctr], { store })).stdout.trim();
+    try {
+      assert.deepEqual(await checkFiles(mnt, fx.contentsOf('oci-image')), [], `files of ${image}`);
+    } finally {
+      await clients.buildah(['umount', ctr], { store });
+      await clients.buildah(['rm', ctr], { store });
+    }
+  });
+
   await test('ctr pulls the index it pushed to 2.8.2 back from Berth, every platform: the same digest', async () => {
     assert.ok(berth);
     for (const [fixture, repository, tag] of CTR_PUSHED) {
@@ -195,7 +218,7 @@ await describe('berth import from docker-registry 2.8.2 (filesystem)', { timeout
     const second = await importNow();
     assert.deepEqual(second.refusals, []);
     assert.equal(second.repositories.imported, 1);
-    assert.equal(second.repositories.unchanged, 11);
+    assert.equal(second.repositories.unchanged, 12);
     assert.equal(second.manifests, 1);
     const api = new RegistryApi(berth.url);
     assert.deepEqual(await api.tags('imp/late'), ['v1']);
