@@ -257,8 +257,8 @@ export class PullThrough {
       try {
         await this.#observedFetch(proxied, repository, digest);
       } catch (error) {
-        if (!isUpstreamOutage(error)) throw error;
-        return; // what is cached is served; the next listing tries again
+        if (isUpstreamOutage(error)) return; // what is cached is served; the next listing tries again
+        // One the registry cannot store (too large, not a manifest): listed by nobody, the rest still come.
       }
     }
     this.#referrersWereSynced(key);
