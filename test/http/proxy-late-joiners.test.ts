@@ -1,12 +1,12 @@
 // Clients that ask for a cold blob while its one upstream fetch is already under way: within the
 // first REPLAY_BYTES (4 MiB) they are streamed the blob too, from memory and then as the bytes
 // arrive, instead of waiting for it to be stored; past them, they read it once it is stored. The
-// upstream (another Berth behind a fault proxy) trickles the blob, so that the order of events is
-// certain: the test compares when each client got its first byte with when the fill finished.
+// upstream (another Berth behind a fault proxy) trickles the blob; the joiners start once the first
+// client has received so many bytes, and the test compares when each got its first byte with when
+// the first client's body ended.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { REPLAY_BYTES } from '../../src/registry/proxy-blob-fill.js';
 import { content } from '../support/content.js';
 import { FaultProxy } from '../support/fault-proxy.js';
@@ -20,8 +20,8 @@ interface Pull {
   readonly bytes: number;
 }
 
-/** A GET of the blob, read to the end, with when its first byte and its end came. */
-async function pull(url: string): Promise<Pull> {
+/** A GET of the blob, read to the end, with when its first byte and its end came; `onBytes` hears of its progress. */
+async function pull(url: string, onBytes: (received: number) => void = () => undefined): Promise<Pull> {
   const response = await fetch(url);
   assert.equal(response.status, 200);
   const hash = createHash('sha256');
@@ -31,8 +31,16 @@ async function pull(url: string): Promise<Pull> {
     if (firstByteAt === 0) firstByteAt = performance.now();
     hash.update(chunk);
     bytes += chunk.length;
+    onBytes(bytes);
   }
   return { firstByteAt, doneAt: performance.now(), digest: `sha256:${hash.digest('hex')}`, bytes };
+}
+
+/** Resolves once `received` reaches `bytes` (call `check` with each count). */
+function whenReceived(bytes: number): { reached: Promise<void>; check: (received: number) => void } {
+  let resolve = (): void => undefined;
+  const reached = new Promise<void>((r) => (resolve = r));
+  return { reached, check: (received) => (received >= bytes ? resolve() : undefined) };
 }
 
 describe('pull-through cache: clients that join a fill under way', () => {
@@ -57,10 +65,16 @@ describe('pull-through cache: clients that join a fill under way', () => {
     const path = `/v2/cache/joiners/blobs/${blob.digest}`;
     faults.rule = (method, p) => (method === 'GET' && p === path ? { trickle: { bytes: 256 * 1024, everyMs: 40 } } : undefined);
     try {
-      const first = pull(`${mirror.url}${path}`);
-      await sleep(300); // about 1.5 MiB have passed
+      // The joiners start when the first client has received so much (the fill has passed at least that).
+      const half = whenReceived(512 * 1024);
+      const past = whenReceived(REPLAY_BYTES + 512 * 1024);
+      const first = pull(`${mirror.url}${path}`, (received) => {
+        half.check(received);
+        past.check(received);
+      });
+      await half.reached; // well within REPLAY_BYTES: about 3.5 MiB (550 ms of trickle) before them
       const early = pull(`${mirror.url}${path}`);
-      await sleep(600); // about 5 MiB: past REPLAY_BYTES
+      await past.reached; // past REPLAY_BYTES
       const late = pull(`${mirror.url}${path}`);
       const [a, b, c] = await Promise.all([first, early, late]);
       for (const result of [a, b, c]) {
