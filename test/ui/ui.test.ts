@@ -279,6 +279,37 @@ describe('web UI in Chromium (playwright-core, axe-core)', () => {
     await page.setViewportSize({ width: 1280, height: 800 });
   });
 
+  it('with the keyboard alone: Tab reaches the search, typing searches, Tab and Enter open a result; focus is visible', async () => {
+    await page.goto(`${url}/ui/#/`);
+    await page.locator('tbody a').first().waitFor();
+    /** Presses Tab until `matches` holds for the focused element (at most 30 times); returns its description. */
+    const tabTo = async (what: string, matches: (element: { tag: string; label: string; text: string }) => boolean): Promise<void> => {
+      const seen: string[] = [];
+      for (let i = 0; i < 30; i++) {
+        await page.keyboard.press('Tab');
+        const focused = await page.evaluate(() => {
+          const element = document.activeElement as HTMLElement | null;
+          const labelled = (element as HTMLInputElement | null)?.labels?.[0]?.textContent ?? element?.getAttribute('aria-label') ?? '';
+          return { tag: element?.tagName.toLowerCase() ?? '', label: labelled.trim(), text: element?.textContent?.trim() ?? '' };
+        });
+        if (matches(focused)) return;
+        seen.push(`${focused.tag}[${focused.label || focused.text.slice(0, 30)}]`);
+      }
+      assert.fail(`Tab never reached ${what}; it went to ${seen.join(', ')}`);
+    };
+    await tabTo('the search field', (element) => element.tag === 'input' && element.label === 'Search repositories by name');
+    await page.keyboard.type('base');
+    await page.waitForFunction(() => document.querySelectorAll('tbody a').length === 1);
+    await tabTo('the result', (element) => element.tag === 'a' && element.text === 'public/base');
+    const ring = await page.evaluate(() => {
+      const style = getComputedStyle(document.activeElement as Element);
+      return { outline: `${style.outlineStyle} ${style.outlineWidth}`, shadow: style.boxShadow };
+    });
+    assert.ok(!ring.outline.startsWith('none') || ring.shadow !== 'none', `the focused link shows where focus is (outline ${ring.outline}, box-shadow ${ring.shadow})`);
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'public/base' }).waitFor();
+  });
+
   it('no Content-Security-Policy violation was reported; render times (reported, not asserted)', (t) => {
     assert.deepEqual(cspViolations, []);
     for (const [label, ms] of Object.entries(timings)) t.diagnostic(`render ${label}: ${ms} ms`);
