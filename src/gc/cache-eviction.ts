@@ -61,12 +61,24 @@ export async function evictCache(store: EvictionStore, rules: readonly EvictionR
     }
     if (rule.maxBytes !== undefined && !dryRun) {
       const scope: UsageScope = rule.prefix === '' ? { registry: true } : { namespace: rule.prefix.slice(0, -1) };
-      // One at a time, measuring after each: what a manifest frees depends on what else holds its blobs.
+      // What a manifest frees depends on what else holds its blobs; its own bytes are the most it can
+      // free. So each round evicts the least recently used until those bounds add up to the excess,
+      // then measures again: never more than evicting one at a time and measuring after each would,
+      // with a usage query per round instead of per manifest.
       for (;;) {
         const usage = await store.usage(scope);
-        if (usage.blobBytes + usage.manifestBytes <= rule.maxBytes) break;
-        const [oldest] = await store.leastRecentlyUsed(rule.prefix, undefined, 1);
-        if (oldest === undefined || !(await evict(oldest))) break;
+        const excess = usage.blobBytes + usage.manifestBytes - rule.maxBytes;
+        if (excess <= 0) break;
+        let bound = 0;
+        let evicted = 0;
+        for (const entry of await store.leastRecentlyUsed(rule.prefix, undefined, BATCH)) {
+          if (bound >= excess) break;
+          if (await evict(entry)) {
+            bound += entry.bytes;
+            evicted++;
+          }
+        }
+        if (evicted === 0) break;
       }
     }
   }

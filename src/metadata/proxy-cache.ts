@@ -15,6 +15,8 @@ export interface CachedManifestUse {
   readonly repository: string;
   readonly digest: string;
   readonly usedAt: number;
+  /** Its payload and the blobs it references: the most that evicting it can free. */
+  readonly bytes: number;
 }
 
 export interface ProxyCacheStore {

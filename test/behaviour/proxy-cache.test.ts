@@ -60,6 +60,7 @@ function proxyCacheSuite(factory: Factory): void {
       assert.deepEqual(order.map((entry) => entry.digest), [b, c, a], 'b (cached, never pulled), then c, then a');
       assert.equal(order[2]?.usedAt, now + 3_000, 'an earlier pull time does not move it back');
       assert.ok((order[0]?.usedAt ?? 0) <= now, 'never pulled: its caching time');
+      assert.equal(order[2]?.bytes, `a${counter}`.length + 100, 'its payload and its blob: the most evicting it frees');
       assert.deepEqual((await store.leastRecentlyUsed(ns, now + 2_000, 10)).map((entry) => entry.digest), [b, c], 'used before');
       assert.deepEqual((await store.leastRecentlyUsed(ns, undefined, 1)).map((entry) => entry.digest), [b], 'limit');
     });
@@ -96,6 +97,33 @@ function proxyCacheSuite(factory: Factory): void {
       assert.notEqual(await store.getManifestByTag(`${ns}recent`, 'v1'), undefined, 'the most recently used stays');
       assert.notEqual(await store.getManifestByDigest(`other${counter}/kept`, other), undefined, 'another prefix is not touched');
       assert.equal((await evictCache(store, [rule], false, undefined, now + 6_000)).count, 0, 'under the limit: nothing more');
+    });
+
+    it('eviction by size with shared blobs: what goes is what one-at-a-time measuring would take, no more', async () => {
+      const ns = `shared${++counter}/`;
+      const hex = (text: string): string => Buffer.from(text).toString('hex').padEnd(64, '0').slice(0, 64);
+      const shared = `sha256:${hex(`shared blob ${counter}`)}`;
+      const put = async (repository: string, label: string, blobs: string[]): Promise<string> => {
+        const digest = `sha256:${hex(`m${label}`)}`;
+        const result = await store.putManifest({ repository, digest, mediaType: 'application/vnd.oci.image.manifest.v1+json', payload: Buffer.from(label), artifactType: null, annotations: null, subject: null, blobs, manifests: [], tag: 'v1', fromUpstream: true });
+        assert.ok(result.ok);
+        return digest;
+      };
+      const own = `sha256:${hex(`own blob ${counter}`)}`;
+      for (const [repository, blob] of [[`${ns}one`, shared], [`${ns}two`, shared], [`${ns}three`, own]] as const) await store.linkBlob(repository, { digest: blob, size: 1_000 });
+      const now = Date.now();
+      const one = await put(`${ns}one`, `one${counter}`, [shared]);
+      const two = await put(`${ns}two`, `two${counter}`, [shared]);
+      const three = await put(`${ns}three`, `three${counter}`, [own]);
+      await store.recordManifestPulls([
+        { repository: `${ns}one`, digest: one, at: now + 1_000 },
+        { repository: `${ns}two`, digest: two, at: now + 2_000 },
+        { repository: `${ns}three`, digest: three, at: now + 3_000 },
+      ]);
+      // 2,000 bytes of blobs and some payload; room for 1,500: the shared blob must go, so both its holders.
+      const report = await evictCache(store, [{ prefix: ns, unusedForMs: 0, maxBytes: 1_500 }], false);
+      assert.deepEqual(report.manifests, [`${ns}one@${one}`, `${ns}two@${two}`]);
+      assert.notEqual(await store.getManifestByDigest(`${ns}three`, three), undefined);
     });
   });
 }

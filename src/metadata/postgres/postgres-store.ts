@@ -590,15 +590,21 @@ export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore,
   async leastRecentlyUsed(prefix: string, usedBefore: number | undefined, limit: number): Promise<CachedManifestUse[]> {
     // A prefix ends in '/': its names sort from it up to the same text ending in '0' (the next byte).
     const end = prefix === '' ? '' : `${prefix.slice(0, -1)}0`;
-    const rows = await this.#rows<{ repository: string; digest: string; usedAt: string }>(
+    // The page first, then the sizes of its rows only.
+    const rows = await this.#rows<{ repository: string; digest: string; usedAt: string; bytes: string }>(
       this.#pool,
-      `SELECT r.name AS repository, m.digest, coalesce(rm.last_pulled_at, rm.created_at) AS "usedAt"
-       FROM repository_manifests rm JOIN repositories r ON r.id = rm.repository_id JOIN manifests m ON m.id = rm.manifest_id
-       WHERE ($1 = '' OR (r.name >= $1 AND r.name < $2)) AND ($3::bigint IS NULL OR coalesce(rm.last_pulled_at, rm.created_at) < $3)
-       ORDER BY 3, r.name, m.digest LIMIT $4`,
+      `WITH page AS (
+         SELECT r.name AS repository, m.id AS manifest_id, m.digest, coalesce(rm.last_pulled_at, rm.created_at) AS used_at
+         FROM repository_manifests rm JOIN repositories r ON r.id = rm.repository_id JOIN manifests m ON m.id = rm.manifest_id
+         WHERE ($1 = '' OR (r.name >= $1 AND r.name < $2)) AND ($3::bigint IS NULL OR coalesce(rm.last_pulled_at, rm.created_at) < $3)
+         ORDER BY 4, r.name, m.digest LIMIT $4)
+       SELECT p.repository, p.digest, p.used_at AS "usedAt",
+         length(m.payload) + coalesce((SELECT sum(b.size) FROM manifest_references mr JOIN blobs b ON b.digest = mr.child WHERE mr.manifest_id = p.manifest_id AND mr.kind = 'blob'), 0) AS bytes
+       FROM page p JOIN manifests m ON m.id = p.manifest_id
+       ORDER BY p.used_at, p.repository, p.digest`,
       [prefix, end, usedBefore ?? null, limit],
     );
-    return rows.map((row) => ({ repository: row.repository, digest: row.digest, usedAt: Number(row.usedAt) }));
+    return rows.map((row) => ({ repository: row.repository, digest: row.digest, usedAt: Number(row.usedAt), bytes: Number(row.bytes) }));
   }
 
   async confirmUpstreamTag(repository: string, tag: string, digest: string, at: number): Promise<void> {

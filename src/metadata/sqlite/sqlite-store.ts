@@ -486,11 +486,17 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
   leastRecentlyUsed(prefix: string, usedBefore: number | undefined, limit: number): Promise<CachedManifestUse[]> {
     // A prefix ends in '/': its names sort from it up to the same text ending in '0' (the next byte).
     const end = prefix === '' ? '' : `${prefix.slice(0, -1)}0`;
+    // The page first, then the sizes of its rows only.
     const rows = this.#sql(
-      `SELECT r.name AS repository, m.digest, coalesce(rm.last_pulled_at, rm.created_at) AS usedAt
-       FROM repository_manifests rm JOIN repositories r ON r.id = rm.repository_id JOIN manifests m ON m.id = rm.manifest_id
-       WHERE (? = '' OR (r.name >= ? AND r.name < ?)) AND (? IS NULL OR coalesce(rm.last_pulled_at, rm.created_at) < ?)
-       ORDER BY usedAt, r.name, m.digest LIMIT ?`,
+      `WITH page AS (
+         SELECT r.name AS repository, m.id AS manifest_id, m.digest, coalesce(rm.last_pulled_at, rm.created_at) AS usedAt
+         FROM repository_manifests rm JOIN repositories r ON r.id = rm.repository_id JOIN manifests m ON m.id = rm.manifest_id
+         WHERE (? = '' OR (r.name >= ? AND r.name < ?)) AND (? IS NULL OR coalesce(rm.last_pulled_at, rm.created_at) < ?)
+         ORDER BY usedAt, r.name, m.digest LIMIT ?)
+       SELECT p.repository, p.digest, p.usedAt,
+         length(m.payload) + coalesce((SELECT sum(b.size) FROM manifest_references mr JOIN blobs b ON b.digest = mr.child WHERE mr.manifest_id = p.manifest_id AND mr.kind = 'blob'), 0) AS bytes
+       FROM page p JOIN manifests m ON m.id = p.manifest_id
+       ORDER BY p.usedAt, p.repository, p.digest`,
     ).all(prefix, prefix, end, usedBefore ?? null, usedBefore ?? null, limit) as CachedManifestUse[];
     return Promise.resolve(rows);
   }
