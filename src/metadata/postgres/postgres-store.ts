@@ -591,7 +591,7 @@ export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore,
     // A prefix ends in '/': its names sort from it up to the same text ending in '0' (the next byte).
     const end = prefix === '' ? '' : `${prefix.slice(0, -1)}0`;
     // The page first, then the sizes of its rows only.
-    const rows = await this.#rows<{ repository: string; digest: string; usedAt: string; bytes: string }>(
+    return this.#rows<CachedManifestUse>(
       this.#pool,
       `WITH page AS (
          SELECT r.name AS repository, m.id AS manifest_id, m.digest, coalesce(rm.last_pulled_at, rm.created_at) AS used_at
@@ -604,7 +604,6 @@ export class PostgresStore implements MetadataStore, LifecycleStore, UsageStore,
        ORDER BY p.used_at, p.repository, p.digest`,
       [prefix, end, usedBefore ?? null, limit],
     );
-    return rows.map((row) => ({ repository: row.repository, digest: row.digest, usedAt: Number(row.usedAt), bytes: Number(row.bytes) }));
   }
 
   async confirmUpstreamTag(repository: string, tag: string, digest: string, at: number): Promise<void> {
