@@ -9,9 +9,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { REPLAY_BYTES } from '../../src/registry/proxy-blob-fill.js';
 import { content } from '../support/content.js';
-import { FaultProxy } from '../support/fault-proxy.js';
+import type { FaultProxy } from '../support/fault-proxy.js';
 import { pushBlob } from '../support/push.js';
-import { startTestRegistry, type TestRegistry } from '../support/test-registry.js';
+import { startProxyChain, type ProxyChain } from '../support/proxy-chain.js';
+import type { TestRegistry } from '../support/test-registry.js';
 
 interface Pull {
   readonly firstByteAt: number;
@@ -44,19 +45,15 @@ function whenReceived(bytes: number): { reached: Promise<void>; check: (received
 }
 
 describe('pull-through cache: clients that join a fill under way', () => {
+  let chain: ProxyChain;
   let upstream: TestRegistry;
   let faults: FaultProxy;
   let mirror: TestRegistry;
   before(async () => {
-    upstream = await startTestRegistry();
-    faults = await FaultProxy.start(upstream.url);
-    mirror = await startTestRegistry({ env: { REGISTRY_PROXY_REMOTEURL: faults.url } });
+    chain = await startProxyChain();
+    ({ upstream, faults, mirror } = chain);
   });
-  after(async () => {
-    await mirror.stop();
-    await faults.stop();
-    await upstream.stop();
-  });
+  after(() => chain.stop());
 
   it('a client arriving after the first bytes but within REPLAY_BYTES is streamed the blob before the fill ends; one past them reads the stored blob; one upstream GET', async () => {
     // 6 MiB at 256 KiB every 40 ms: the fill takes about a second.

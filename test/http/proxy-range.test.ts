@@ -7,24 +7,21 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { content } from '../support/content.js';
 import { assertError } from '../support/error-envelope.js';
-import { FaultProxy } from '../support/fault-proxy.js';
+import type { FaultProxy } from '../support/fault-proxy.js';
 import { pushBlob } from '../support/push.js';
-import { startTestRegistry, type TestRegistry } from '../support/test-registry.js';
+import { startProxyChain, type ProxyChain } from '../support/proxy-chain.js';
+import type { TestRegistry } from '../support/test-registry.js';
 
 describe('pull-through cache: Range on a cold blob', () => {
+  let chain: ProxyChain;
   let upstream: TestRegistry;
   let counter: FaultProxy;
   let mirror: TestRegistry;
   before(async () => {
-    upstream = await startTestRegistry();
-    counter = await FaultProxy.start(upstream.url);
-    mirror = await startTestRegistry({ env: { REGISTRY_PROXY_REMOTEURL: counter.url } });
+    chain = await startProxyChain();
+    ({ upstream, faults: counter, mirror } = chain);
   });
-  after(async () => {
-    await mirror.stop();
-    await counter.stop();
-    await upstream.stop();
-  });
+  after(() => chain.stop());
 
   it('206 with the slice and its Content-Range, one upstream GET; the next range is served from the cache', async () => {
     const blob = content(randomBytes(3 * 1024 * 1024));

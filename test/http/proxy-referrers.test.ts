@@ -8,27 +8,24 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { artifactManifest, content } from '../support/content.js';
-import { FaultProxy } from '../support/fault-proxy.js';
+import type { FaultProxy } from '../support/fault-proxy.js';
 import { pushBlobs, pushImage, pushManifest } from '../support/push.js';
-import { startTestRegistry, type TestRegistry } from '../support/test-registry.js';
+import { startProxyChain, type ProxyChain } from '../support/proxy-chain.js';
+import type { TestRegistry } from '../support/test-registry.js';
 
 const SBOM = 'application/vnd.example.sbom';
 const SIGNATURE = 'application/vnd.example.signature';
 
 describe('pull-through cache: referrers', () => {
+  let chain: ProxyChain;
   let upstream: TestRegistry;
   let counter: FaultProxy;
   let mirror: TestRegistry;
   before(async () => {
-    upstream = await startTestRegistry();
-    counter = await FaultProxy.start(upstream.url);
-    mirror = await startTestRegistry({ env: { REGISTRY_PROXY_REMOTEURL: counter.url, REGISTRY_PROXY_TTL: '1s' } });
+    chain = await startProxyChain({ REGISTRY_PROXY_TTL: '1s' });
+    ({ upstream, faults: counter, mirror } = chain);
   });
-  after(async () => {
-    await mirror.stop();
-    await counter.stop();
-    await upstream.stop();
-  });
+  after(() => chain.stop());
 
   it("lists the upstream's referrers, caches each referrer manifest, asks once per TTL, and lists the cache with the upstream down", async () => {
     const repository = 'cache/signed';
