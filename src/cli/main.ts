@@ -15,7 +15,7 @@ import { createApp, createStorage, eventSource, VERSION } from '../app.js';
 import { sharedSigningKeyPem } from '../auth/shared-signing-key.js';
 import { Notifications } from '../events/notifications.js';
 import { parseDuration } from '../config/duration.js';
-import { evictionRules } from '../gc/cache-eviction.js';
+import { cacheScope, evictionRules } from '../gc/cache-eviction.js';
 import { collectGarbage, gcRunOf } from '../gc/collector.js';
 import { purgeUploads } from '../gc/upload-purger.js';
 import pg from 'pg';
@@ -163,13 +163,14 @@ program
       const namespaces = await Promise.all([...new Set(repositories.map((row) => namespaceOf(row.scope)))].map((namespace) => metadata.usage({ namespace })));
       const registry = await metadata.usage({ registry: true });
       const unreferenced = await metadata.unreferencedBlobBytes();
-      // The pull-through cache per upstream: its prefix is a namespace (with proxy.remoteurl, the registry).
+      // The pull-through cache per upstream, in the scope its maxsize counts.
       const caches = await Promise.all(
         (config.proxy?.upstreams ?? []).map(async (upstream) => ({
           upstream: upstream.url,
           prefix: upstream.prefix,
           maxBytes: upstream.maxBytes ?? null,
-          usage: upstream.prefix === '' ? registry : await metadata.usage({ namespace: upstream.prefix.slice(0, -1) }),
+          // The registry's totals are already counted above: not read again for proxy.remoteurl.
+          usage: upstream.prefix === '' ? registry : await metadata.usage(cacheScope(upstream.prefix)),
         })),
       );
       if (options.json === true) {

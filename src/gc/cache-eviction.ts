@@ -60,7 +60,7 @@ export async function evictCache(store: EvictionStore, rules: readonly EvictionR
       }
     }
     if (rule.maxBytes !== undefined && !dryRun) {
-      const scope: UsageScope = rule.prefix === '' ? { registry: true } : { namespace: rule.prefix.slice(0, -1) };
+      const scope = cacheScope(rule.prefix);
       // What a manifest frees depends on what else holds its blobs; its own bytes are the most it can
       // free. So each round evicts the least recently used until those bounds add up to the excess,
       // then measures again: never more than evicting one at a time and measuring after each would,
@@ -83,6 +83,11 @@ export async function evictCache(store: EvictionStore, rules: readonly EvictionR
     }
   }
   return { manifests, count };
+}
+
+/** The usage scope of an upstream's cache: its prefix as a namespace, or the registry for '' (proxy.remoteurl). */
+export function cacheScope(prefix: string): UsageScope {
+  return prefix === '' ? { registry: true } : { namespace: prefix.slice(0, -1) };
 }
 
 /** The rules of the upstreams that evict (by age or size). */
