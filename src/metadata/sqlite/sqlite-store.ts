@@ -5,7 +5,7 @@ import type { ImportedRepository, ImportStore } from '../import-store.js';
 import type { ExportStore, RepositoryContents } from '../export-store.js';
 import type { CachedManifestUse, ManifestPull, ProxyCacheStore } from '../proxy-cache.js';
 import type { LoginWindow, SharedStateStore, UpstreamTagConfirmation } from '../shared-state.js';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { SEARCH_SCAN_WINDOW, TAG_COUNT_CAP, type BrowseStore, type ManifestSummary, type RepositorySearch, type RepositorySummary, type TagCursor, type TagDetail } from '../browse.js';
 import { GC_RUNS_KEPT, type GcRunRow, type GcRunStore } from '../gc-runs.js';
 import type { EndpointBacklog, EventStore, OutboxEvent, RemovalEvents, StoredEvent } from '../event-store.js';
@@ -26,11 +26,14 @@ import {
   type UploadStateChange,
 } from '../store.js';
 import { MIGRATIONS } from './schema.js';
+import { openWalDatabase } from './open-wal-database.js';
 import { TagPageCache } from './tag-page-cache.js';
 import { FALLBACK_PAGES, WalCheckpointer } from './wal-checkpointer.js';
 
 /** Tag names held by the tag page cache, across repositories (a few MiB). */
 const TAG_PAGE_CACHE_NAMES = 100_000;
+/** How long a statement waits for another process's lock before SQLITE_BUSY. */
+const BUSY_TIMEOUT_MS = 10_000;
 
 export interface SqliteOptions {
   readonly path: string;
@@ -50,10 +53,8 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
   #dataVersion: number;
 
   constructor(options: SqliteOptions) {
-    this.#db = new Database(options.path);
-    // First: several processes (http.workers) open the file at once, and switching to WAL locks it.
-    this.#db.pragma('busy_timeout = 10000');
-    this.#db.pragma('journal_mode = WAL');
+    // Several processes (http.workers, berth gc) may open the file at the same moment.
+    this.#db = openWalDatabase(options.path, BUSY_TIMEOUT_MS);
     this.#db.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
     // 32 MiB of page cache (the default is 2 MiB): index pages of a million tags stay in memory.
     this.#db.pragma('cache_size = -32768');

@@ -129,6 +129,15 @@ export async function startRegistry(workDir: string, kind: RegistryKind = regist
 
 const STOP_GRACE_MS = 10_000;
 
+/** What the log holds besides JSON lines (a stack trace on stderr, say), for the failure's message. */
+function textLines(logFile: string): string {
+  const text = readFileSync(logFile, 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '' && !line.startsWith('{'))
+    .slice(-40);
+  return text.length === 0 ? '' : `\nother output:\n${text.join('\n')}`;
+}
+
 /**
  * Stops the registry and holds it to its contract: it exits on SIGTERM, and (Berth) it logged
  * no error-level line, since every error it logs at that level is a 500 it sent.
@@ -148,7 +157,7 @@ async function stopAndCheck(kind: RegistryKind, daemon: Daemon): Promise<void> {
           return false;
         }
       });
-    if (errors.length > 0) problems.push(`berth logged ${errors.length} error line(s):\n${errors.slice(0, 5).join('\n')}`);
+    if (errors.length > 0) problems.push(`berth logged ${errors.length} error line(s):\n${errors.slice(0, 5).join('\n')}${textLines(daemon.logFile)}`);
   }
   if (problems.length > 0) throw new Error(`${problems.join('\n')}\nlog: ${daemon.logFile}`);
 }
