@@ -63,11 +63,24 @@ program
       superviseWorkers(loaded, workers, supervisorLog);
       return;
     }
+    // Before anything starts: a SIGTERM while this process is still starting (a worker the
+    // supervisor may already hand connections to) must drain it once it listens, not kill it with
+    // those connections unanswered.
+    let stop: ((signal: string) => void) | undefined = undefined;
+    let early: string | undefined;
+    const onSignal = (signal: string): void => {
+      if (stop === undefined) early ??= signal;
+      else stop(signal);
+    };
+    process.on('SIGTERM', () => onSignal('SIGTERM'));
+    process.on('SIGINT', () => onSignal('SIGINT'));
     const config = withWorkerPidHeader(loaded);
     // Tracing first: the logger's mixin adds the active span's ids to each line. Off (no OTEL_*
     // exporter asked for), the SDK is never loaded.
     const tracing = await loadTracing(process.env, VERSION).catch(exitOnConfigError);
     const log = pino({ level: config.log.level, base: { pid: process.pid, ...config.log.fields }, ...(tracing === undefined ? {} : { mixin: () => tracing.logMixin() }) });
+    // A crash is a log line too (level fatal, with the stack), not only text on stderr.
+    process.on('uncaughtExceptionMonitor', (error, origin) => log.fatal({ err: error, origin }, 'berth crashed'));
     // Workers inherit the supervisor's environment: it has warned once for all of them.
     if (!isWorker()) warnUnknownVariables(log);
     if (tracing !== undefined) log.info({ exporter: tracesExporter(process.env) }, 'OpenTelemetry tracing on');
@@ -77,7 +90,7 @@ program
     const address = await app.listen();
     log.info({ address: `${address.address}:${address.port}`, storage: config.storage.driver.kind, tls: config.http.tls !== undefined }, 'berth listening');
     let stopping = false;
-    const stop = (signal: string): void => {
+    stop = (signal: string): void => {
       if (stopping) return;
       stopping = true;
       // SIGTERM (an orchestrator): /readyz answers 503 first, for http.draindelay, so that a load
@@ -96,8 +109,7 @@ program
         },
       );
     };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
+    if (early !== undefined) stop(early);
   });
 
 program

@@ -119,20 +119,29 @@ export function superviseWorkers(config: Config, count: number, log: Logger): vo
     env[SIGNING_KEY_ENV] = key.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
   }
   const started = new Map<Worker, number>();
+  const listening = new Set<Worker>();
   const metrics = metricsRelay(log);
-  let stopping = false;
+  let stopping: NodeJS.Signals | undefined;
   const fork = (): void => {
+    if (stopping !== undefined) return;
     const worker = cluster.fork(env);
     started.set(worker, Date.now());
     worker.on('message', (message: unknown) => {
       if (isMessage(message)) metrics.onMessage(worker, message);
+    });
+    // A worker is signalled once it listens (it drains then): one signalled while still loading
+    // would die at once, resetting the connections the cluster had already queued for it.
+    worker.once('listening', () => {
+      listening.add(worker);
+      if (stopping !== undefined) worker.process.kill(stopping);
     });
   };
   cluster.on('exit', (worker, code, signal) => {
     metrics.onExit(worker);
     const since = started.get(worker) ?? 0;
     started.delete(worker);
-    if (stopping) {
+    listening.delete(worker);
+    if (stopping !== undefined) {
       if (started.size === 0) {
         log.info('stopped');
         process.exit(0);
@@ -143,13 +152,11 @@ export function superviseWorkers(config: Config, count: number, log: Logger): vo
     log.error({ worker: worker.process.pid, code, signal, restartInMs: pause }, 'a worker died; starting another');
     setTimeout(fork, pause).unref();
   });
-  for (let i = 0; i < count; i++) fork();
-  log.info({ workers: count }, 'berth supervising workers');
   const stop = (signal: NodeJS.Signals): void => {
-    if (stopping) return;
-    stopping = true;
+    if (stopping !== undefined) return;
+    stopping = signal;
     log.info({ signal, workers: started.size }, 'draining every worker');
-    for (const worker of started.keys()) worker.process.kill(signal);
+    for (const worker of listening) worker.process.kill(signal);
     // A worker that does not finish within its own drain time (and a margin) is killed.
     const limitMs = (signal === 'SIGTERM' ? config.http.drainDelayMs : 0) + config.http.drainTimeoutMs + 5000;
     setTimeout(() => {
@@ -159,6 +166,8 @@ export function superviseWorkers(config: Config, count: number, log: Logger): vo
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  for (let i = 0; i < count; i++) fork();
+  log.info({ workers: count }, 'berth supervising workers');
 }
 
 /** In a worker: what the supervisor handed over, and scrapes of every worker. */

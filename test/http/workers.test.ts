@@ -295,6 +295,57 @@ describe('several workers on one port (http.workers)', () => {
   });
 });
 
+describe('several workers: a SIGTERM during start-up', () => {
+  it('workers signalled while still starting come up, drain (/readyz 503 for http.draindelay) and exit 0; no connection is reset', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'berth-workers-'));
+    const port = await freePort();
+    const child = spawn(process.execPath, [MAIN, 'serve', '--workers', '2'], {
+      env: { ...process.env, REGISTRY_HTTP_ADDR: `127.0.0.1:${port}`, REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: join(dir, 'data'), REGISTRY_LOG_LEVEL: 'info', REGISTRY_HTTP_DRAINDELAY: '2s' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      const exited = once(child, 'exit');
+      let output = '';
+      // The supervisor has forked both workers; they are still loading (hundreds of ms), far from listening.
+      await new Promise<void>((resolve, reject) => {
+        child.stdout?.on('data', (chunk: Buffer) => {
+          output += chunk.toString();
+          if (output.includes('berth supervising workers')) resolve();
+        });
+        child.once('exit', () => reject(new Error(`berth exited before supervising:\n${output}`)));
+      });
+      child.kill('SIGTERM');
+      const url = `http://127.0.0.1:${port}`;
+      let draining = 0;
+      const deadline = Date.now() + 30_000;
+      while (draining === 0 && Date.now() < deadline) {
+        const agent = new http.Agent({ keepAlive: false });
+        try {
+          // 200: a worker answered before the supervisor's signal (sent once it listens) reached it.
+          const r = await send(url, agent, 'GET', '/readyz');
+          if (r.status === 503) {
+            assert.equal((JSON.parse(r.body.toString()) as { checks: { draining: string } }).checks.draining, 'draining');
+            draining++;
+          } else assert.equal(r.status, 200);
+        } catch (error) {
+          // Not listening yet: refused. A connection accepted and then reset is the failure.
+          if ((error as NodeJS.ErrnoException).code !== 'ECONNREFUSED') throw error;
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        } finally {
+          agent.destroy();
+        }
+      }
+      assert.equal(draining, 1, `a worker answered /readyz 503 draining after the SIGTERM; berth's log:\n${output}`);
+      const [code, signal] = (await exited) as [number | null, string | null];
+      assert.deepEqual({ code, signal }, { code: 0, signal: null });
+      assert.doesNotMatch(output, /a worker died/);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('several workers: failed logins', () => {
   let server: Server;
   before(async () => {
