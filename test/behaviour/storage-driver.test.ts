@@ -12,7 +12,8 @@ import { ExistsError, NotFoundError, type StorageDriver } from '../../src/storag
 import { FilesystemDriver, type FdatasyncFunction } from '../../src/storage/filesystem/filesystem-driver.js';
 import { nativeSendFile, nativeWriteAndRename, type SendFile } from '../../src/storage/filesystem/native-helpers.js';
 import { MemoryDriver } from '../../src/storage/memory/memory-driver.js';
-import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, ListMultipartUploadsCommand, type S3Client } from '@aws-sdk/client-s3';
+import { startS3RecordingProxy, type S3RecordingProxy } from '../e2e/harness/s3-recording-proxy.js';
 import { createS3Client } from '../../src/storage/s3/s3-client.js';
 import { MIN_PART_SIZE, S3Driver } from '../../src/storage/s3/s3-driver.js';
 import { s3Service } from '../support/services.js';
@@ -199,6 +200,43 @@ export function storageDriverSuite(factory: DriverFactory): void {
       assert.equal((await driver.stat('big/blob'))?.size, 26 * 1024 * 1024);
       assert.ok((await readAll(await driver.read('big/blob'))).equals(expected));
       await driver.delete('big/blob');
+    });
+
+    it('an append that fails midway (after more than an S3 part) leaves a prefix of its bytes at most; the next append lands at the size stat reports', async () => {
+      const first = Buffer.alloc(3 * 1024 * 1024, 1);
+      await appendAll(driver, 'append/failing', [first]);
+      const writer = await driver.append('append/failing');
+      const failing = Readable.from(
+        (function* () {
+          for (let i = 0; i < 24; i++) yield Buffer.alloc(256 * 1024, 2); // 6 MiB: past S3's part size
+          throw new Error('the client went away');
+        })(),
+        { objectMode: false },
+      );
+      await assert.rejects(pipeline(failing, writer.stream), /went away/);
+      // The filesystem keeps what reached the file; S3 keeps nothing of an append that did not finish.
+      const kept = ((await driver.stat('append/failing'))?.size ?? 0) - first.length;
+      assert.ok(kept >= 0 && kept <= 6 * 1024 * 1024, `${kept} bytes of the failed append kept`);
+      const second = Buffer.alloc(7 * 1024 * 1024, 3);
+      const next = await driver.append('append/failing', { last: true });
+      assert.equal(next.size, first.length + kept);
+      await pipeline(Readable.from([second]), next.stream);
+      await driver.commit('append/failing', 'append/failing-committed');
+      assert.ok((await readAll(await driver.read('append/failing-committed'))).equals(Buffer.concat([first, Buffer.alloc(kept, 2), second])));
+      await driver.delete('append/failing-committed');
+    });
+
+    it('an object read between appends reads the bytes so far, and later appends still follow them', async () => {
+      const chunks = [Buffer.alloc(6 * 1024 * 1024, 4), Buffer.alloc(2 * 1024 * 1024, 5), Buffer.alloc(1024, 6)];
+      await appendAll(driver, 'append/read-between', [chunks[0] as Buffer]);
+      await appendAll(driver, 'append/read-between', [chunks[1] as Buffer]);
+      assert.equal((await driver.stat('append/read-between'))?.size, 8 * 1024 * 1024);
+      assert.ok((await readAll(await driver.read('append/read-between'))).equals(Buffer.concat(chunks.slice(0, 2))));
+      assert.ok((await readAll(await driver.read('append/read-between', { start: 6 * 1024 * 1024 - 1, end: 6 * 1024 * 1024 }))).equals(Buffer.from([4, 5])));
+      await appendAll(driver, 'append/read-between', [chunks[2] as Buffer]);
+      await driver.commit('append/read-between', 'append/read-between-committed');
+      assert.ok((await readAll(await driver.read('append/read-between-committed'))).equals(Buffer.concat(chunks)));
+      await driver.delete('append/read-between-committed');
     });
 
     it('commit moves the object to the new key: from is gone, to has the bytes', async () => {
@@ -509,4 +547,54 @@ storageDriverSuite({
     return new S3Driver({ client, bucket: s3Bucket, rootDirectory: 'registry/root', chunkSize: MIN_PART_SIZE, multipartCopyChunkSize: MIN_PART_SIZE, multipartCopyMaxConcurrency: 4, multipartCopyThresholdSize: MIN_PART_SIZE, storageClass: undefined, encryption: undefined, redirect: true });
   },
   dispose: () => undefined,
+});
+
+// What the S3 driver sends for a chunked upload, seen through a recording proxy in front of radosgw.
+describe('S3Driver appends: one multipart upload across appends', () => {
+  const MiB = 1024 * 1024;
+  let proxy: S3RecordingProxy;
+  let driver: S3Driver;
+  let client: S3Client;
+  const bucket = `berth-append-${process.pid}-${Date.now()}`;
+  before(async () => {
+    const service = s3Service();
+    proxy = await startS3RecordingProxy(service.endpoint);
+    client = createS3Client({ accessKey: service.accessKey, secretKey: service.secretKey, region: service.region, regionEndpoint: proxy.endpoint, forcePathStyle: true, secure: false, skipVerify: false });
+    await client.send(new CreateBucketCommand({ Bucket: bucket }));
+    driver = new S3Driver({ client, bucket, rootDirectory: '', chunkSize: MIN_PART_SIZE, multipartCopyChunkSize: MIN_PART_SIZE, multipartCopyMaxConcurrency: 4, multipartCopyThresholdSize: 64 * MiB, storageClass: undefined, encryption: undefined, redirect: false });
+  });
+  after(async () => {
+    client.destroy();
+    await proxy.close();
+  });
+
+  it('8 appends of 6 MiB: no server-side copy, each byte sent once plus at most one part size of tail per append; the commit is one copy', async () => {
+    const chunks = Array.from({ length: 8 }, (_, i) => Buffer.alloc(6 * MiB, i + 1));
+    proxy.requests.length = 0;
+    for (const chunk of chunks) await appendAll(driver, 'uploads/chunked/data', [chunk]);
+    assert.equal((await driver.stat('uploads/chunked/data'))?.size, 48 * MiB);
+    const appends = [...proxy.requests];
+    assert.deepEqual(appends.filter((r) => r.copySource !== undefined).map((r) => r.query), [], 'no UploadPartCopy or CopyObject while appending');
+    const sent = appends.reduce((sum, r) => sum + r.bytesIn, 0);
+    const read = appends.filter((r) => r.method === 'GET').reduce((sum, r) => sum + r.bytesOut, 0);
+    assert.ok(sent <= 48 * MiB + 8 * MIN_PART_SIZE, `${sent} bytes sent for 48 MiB`);
+    assert.ok(read <= 8 * MIN_PART_SIZE, `${read} bytes read back`);
+    proxy.requests.length = 0;
+    await driver.commit('uploads/chunked/data', 'blobs/chunked');
+    assert.ok(proxy.requests.every((r) => r.method !== 'GET' || r.bytesOut < MIN_PART_SIZE), 'the commit reads at most the tail back');
+    assert.ok((await readAll(await driver.read('blobs/chunked'))).equals(Buffer.concat(chunks)));
+    await driver.delete('blobs/chunked');
+  });
+
+  it('deleting an object being appended to, by key or by prefix, aborts its multipart upload', async () => {
+    for (const [key, target] of [['uploads/by-key/data', 'uploads/by-key/data'], ['uploads/by-prefix/data', 'uploads/by-prefix/']] as const) {
+      await appendAll(driver, key, [Buffer.alloc(6 * MiB, 7)]);
+      const open = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: key }));
+      assert.equal(open.Uploads?.length, 1, `${key}: one open upload while appending`);
+      await driver.delete(target);
+      assert.equal(await driver.stat(key), undefined);
+      const after = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: key }));
+      assert.equal(after.Uploads?.length ?? 0, 0, `${key}: no upload left after delete(${target})`);
+    }
+  });
 });

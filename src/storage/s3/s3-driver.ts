@@ -1,8 +1,9 @@
 // The S3 storage driver: bytes by key in one bucket below an optional root prefix. Its quirks stay
-// here: parts of at least 5 MiB, appends as multipart uploads whose first part is a server-side copy
-// of what the object already holds, commits as server-side copies (CopyObject, or UploadPartCopy in
-// ranges above the copy threshold), so no committed byte travels through Berth.
-import { Readable, Writable } from 'node:stream';
+// here: parts of at least 5 MiB, appends as multipart uploads kept open across appends
+// (s3-append-stream.ts), commits as server-side copies (CopyObject, or UploadPartCopy in ranges
+// above the copy threshold), so no committed byte travels through Berth.
+import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -12,6 +13,8 @@ import {
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListPartsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   UploadPartCommand,
@@ -22,12 +25,24 @@ import {
   type StorageClass,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { checkKey, ExistsError, NotFoundError, StorageUnavailableError, type AppendWriter, type ByteRange, type ObjectInfo, type ObjectLocation, type StorageDriver } from '../driver.js';
+import { checkKey, ExistsError, NotFoundError, StorageUnavailableError, type AppendOptions, type AppendWriter, type ByteRange, type ObjectInfo, type ObjectLocation, type StorageDriver } from '../driver.js';
+import { AppendStream, MAX_COPY_SIZE, MIN_PART_SIZE, type AppendBackend, type AppendTarget, type OpenUpload } from './s3-append-stream.js';
 
-/** S3's smallest part (except the last one of an upload). */
-export const MIN_PART_SIZE = 5 * 1024 * 1024;
-/** S3's largest single copy (CopyObject or one UploadPartCopy). */
-const MAX_COPY_SIZE = 5 * 1024 * 1024 * 1024;
+export { MIN_PART_SIZE } from './s3-append-stream.js';
+
+// The tail object's user metadata while an append's multipart upload is open (x-amz-meta-*).
+const META_UPLOAD_ID = 'berth-upload-id';
+const META_PARTS = 'berth-upload-parts';
+const META_PARTS_SIZE = 'berth-upload-parts-size';
+
+function openUploadOf(metadata: Record<string, string> | undefined): OpenUpload | undefined {
+  const uploadId = metadata?.[META_UPLOAD_ID];
+  if (uploadId === undefined || uploadId === '') return undefined;
+  const parts = Number(metadata?.[META_PARTS]);
+  const partsSize = Number(metadata?.[META_PARTS_SIZE]);
+  if (!Number.isSafeInteger(parts) || parts < 0 || !Number.isSafeInteger(partsSize) || partsSize < 0) throw new Error(`storage: S3 object metadata of an open upload is malformed (${META_PARTS}=${metadata?.[META_PARTS]}, ${META_PARTS_SIZE}=${metadata?.[META_PARTS_SIZE]})`);
+  return { uploadId, parts, partsSize };
+}
 
 export interface S3DriverOptions {
   readonly client: S3Client;
@@ -68,7 +83,7 @@ function isNotFound(error: unknown): boolean {
   return name === 'NoSuchKey' || name === 'NotFound' || statusOf(error) === 404;
 }
 
-export class S3Driver implements StorageDriver {
+export class S3Driver implements StorageDriver, AppendBackend {
   readonly name = 's3';
   readonly #client: S3Client;
   readonly #options: S3DriverOptions;
@@ -115,14 +130,25 @@ export class S3Driver implements StorageDriver {
   }
 
   async stat(key: string): Promise<ObjectInfo | undefined> {
-    const name = this.#key(key);
+    const head = await this.#head(this.#key(key));
+    return head === undefined ? undefined : { size: head.objectSize + (head.open?.partsSize ?? 0), modifiedAt: head.modifiedAt };
+  }
+
+  async #head(name: string): Promise<(AppendTarget & { readonly modifiedAt: Date }) | undefined> {
     try {
       const head = await this.#client.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: name }));
-      return { size: head.ContentLength ?? 0, modifiedAt: head.LastModified ?? new Date(0) };
+      return { objectSize: head.ContentLength ?? 0, open: openUploadOf(head.Metadata), modifiedAt: head.LastModified ?? new Date(0) };
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
     }
+  }
+
+  /** Makes an object whose append upload is still open whole: its tail becomes the last part. */
+  async #completeOpen(name: string, target: AppendTarget): Promise<void> {
+    const stream = new AppendStream(this, name, target, true);
+    stream.end();
+    await finished(stream);
   }
 
   async read(key: string, range?: ByteRange): Promise<Readable> {
@@ -133,6 +159,13 @@ export class S3Driver implements StorageDriver {
         new GetObjectCommand({ Bucket: this.#bucket, Key: name, Range: range === undefined ? undefined : `bytes=${range.start}-${range.end}` }),
       );
       const body = object.Body;
+      const open = openUploadOf(object.Metadata);
+      if (open !== undefined) {
+        // An upload read while appends left it open (a digest computed again): made whole first.
+        (body as Readable | undefined)?.destroy();
+        await this.#completeOpen(name, { objectSize: object.ContentLength ?? 0, open });
+        return this.read(key, range);
+      }
       if (body === undefined) return Readable.from([], { objectMode: false });
       return body as Readable;
     } catch (error) {
@@ -160,19 +193,20 @@ export class S3Driver implements StorageDriver {
     await this.#client.send(new PutObjectCommand({ Bucket: this.#bucket, Key: this.#key(key), Body: bytes, ContentLength: bytes.byteLength, ...this.#writeParams() }));
   }
 
-  async append(key: string): Promise<AppendWriter> {
+  async append(key: string, options: AppendOptions = {}): Promise<AppendWriter> {
     const name = this.#key(key);
-    const existing = await this.stat(key);
-    const size = existing?.size ?? 0;
-    return { stream: new AppendStream(this, name, existing === undefined, size), size };
+    const target = await this.#head(name);
+    const size = target === undefined ? 0 : target.objectSize + (target.open?.partsSize ?? 0);
+    return { stream: new AppendStream(this, name, target, options.last === true), size };
   }
 
   async commit(from: string, to: string): Promise<void> {
     const source = this.#key(from);
     const target = this.#key(to);
-    const info = await this.stat(from);
-    if (info === undefined) throw new NotFoundError(from);
-    await this.copy(source, info.size, target);
+    const head = await this.#head(source);
+    if (head === undefined) throw new NotFoundError(from);
+    if (head.open !== undefined) await this.#completeOpen(source, head);
+    await this.copy(source, head.objectSize + (head.open?.partsSize ?? 0), target);
     await this.#client.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: source }));
   }
 
@@ -185,9 +219,13 @@ export class S3Driver implements StorageDriver {
   async delete(keyOrPrefix: string): Promise<void> {
     const name = this.#key(keyOrPrefix);
     if (!keyOrPrefix.endsWith('/')) {
+      // An append's open upload goes with its tail (its parts would otherwise be kept and billed).
+      const open = (await this.#head(name))?.open;
+      if (open !== undefined) await this.abortMultipart(name, open.uploadId);
       await this.#client.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: name }));
       return;
     }
+    await this.#abortUploadsBelow(name);
     let batch: string[] = [];
     const flush = async (): Promise<void> => {
       if (batch.length === 0) return;
@@ -202,6 +240,20 @@ export class S3Driver implements StorageDriver {
       if (batch.length === 1000) await flush();
     }
     await flush();
+  }
+
+  async #abortUploadsBelow(prefix: string): Promise<void> {
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    do {
+      const page = await this.#client.send(new ListMultipartUploadsCommand({ Bucket: this.#bucket, Prefix: prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }));
+      for (const upload of page.Uploads ?? []) {
+        if (upload.Key !== undefined && upload.UploadId !== undefined) await this.abortMultipart(upload.Key, upload.UploadId);
+      }
+      const more = page.IsTruncated === true;
+      keyMarker = more ? page.NextKeyMarker : undefined;
+      uploadIdMarker = more ? page.NextUploadIdMarker : undefined;
+    } while (keyMarker !== undefined);
   }
 
   async *#listNames(prefix: string): AsyncIterable<string> {
@@ -307,6 +359,22 @@ export class S3Driver implements StorageDriver {
     return { PartNumber: partNumber, ETag: result.CopyPartResult?.ETag };
   }
 
+  async listParts(name: string, uploadId: string, upTo: number): Promise<CompletedPart[]> {
+    const parts: CompletedPart[] = [];
+    let marker: string | undefined;
+    do {
+      const page = await this.#client.send(new ListPartsCommand({ Bucket: this.#bucket, Key: name, UploadId: uploadId, PartNumberMarker: marker }));
+      for (const part of page.Parts ?? []) {
+        // Parts past the recorded count were sent by an append that did not commit (a crash): left out.
+        if (part.PartNumber !== undefined && part.PartNumber <= upTo) parts.push({ PartNumber: part.PartNumber, ETag: part.ETag });
+      }
+      marker = page.IsTruncated === true ? page.NextPartNumberMarker : undefined;
+    } while (marker !== undefined);
+    parts.sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
+    if (parts.length !== upTo || parts.some((part, i) => part.PartNumber !== i + 1)) throw new Error(`storage: S3 lists ${parts.length} of the ${upTo} parts recorded for ${name}`);
+    return parts;
+  }
+
   async completeMultipart(name: string, uploadId: string, parts: readonly CompletedPart[]): Promise<void> {
     // radosgw answers Complete with an empty ETag (backends.md): nothing here relies on it.
     await this.#client.send(new CompleteMultipartUploadCommand({ Bucket: this.#bucket, Key: name, UploadId: uploadId, MultipartUpload: { Parts: [...parts] } }));
@@ -327,105 +395,12 @@ export class S3Driver implements StorageDriver {
     return Buffer.concat(chunks);
   }
 
-  async putWhole(name: string, bytes: Buffer): Promise<void> {
-    await this.#client.send(new PutObjectCommand({ Bucket: this.#bucket, Key: name, Body: bytes, ContentLength: bytes.length, ...this.#writeParams() }));
+  async putWhole(name: string, bytes: Buffer, open?: OpenUpload): Promise<void> {
+    const metadata = open === undefined ? undefined : { [META_UPLOAD_ID]: open.uploadId, [META_PARTS]: String(open.parts), [META_PARTS_SIZE]: String(open.partsSize) };
+    await this.#client.send(new PutObjectCommand({ Bucket: this.#bucket, Key: name, Body: bytes, ContentLength: bytes.length, Metadata: metadata, ...this.#writeParams() }));
   }
 
   get chunkSize(): number {
     return this.#options.chunkSize;
-  }
-}
-
-/**
- * Appends to an S3 object, which S3 cannot do in place: the new bytes are gathered into parts of
- * `chunksize`; when the object already holds at least 5 MiB, it becomes the upload's first part(s)
- * by server-side copy, and a smaller one is read and sent again ahead of the new bytes. The object is
- * replaced once, atomically, when the stream finishes (until then it keeps its old bytes).
- */
-class AppendStream extends Writable {
-  readonly #driver: S3Driver;
-  readonly #name: string;
-  readonly #absent: boolean;
-  readonly #existing: number;
-  #pending: Buffer[] = [];
-  #pendingSize = 0;
-  #wrote = 0;
-  #uploadId: string | undefined;
-  #parts: CompletedPart[] = [];
-  #prefixed = false;
-
-  constructor(driver: S3Driver, name: string, absent: boolean, existing: number) {
-    super();
-    this.#driver = driver;
-    this.#name = name;
-    this.#absent = absent;
-    this.#existing = existing;
-  }
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.#pending.push(chunk);
-    this.#pendingSize += chunk.length;
-    this.#wrote += chunk.length;
-    if (this.#pendingSize < this.#driver.chunkSize) {
-      callback();
-      return;
-    }
-    this.#flushPart().then(() => callback(), (error: unknown) => callback(error as Error));
-  }
-
-  async #begin(): Promise<void> {
-    if (this.#uploadId !== undefined) return;
-    this.#uploadId = await this.#driver.startMultipart(this.#name);
-    this.#prefixed = true;
-    if (this.#existing >= MIN_PART_SIZE) {
-      const chunk = 5 * 1024 * 1024 * 1024;
-      for (let start = 0; start < this.#existing; start += chunk) {
-        const end = Math.min(this.#existing, start + chunk) - 1;
-        this.#parts.push(await this.#driver.copyPart(this.#name, this.#uploadId, this.#parts.length + 1, this.#name, start, end));
-      }
-    } else if (this.#existing > 0) {
-      const old = await this.#driver.readWhole(this.#name);
-      this.#pending.unshift(old);
-      this.#pendingSize += old.length;
-    }
-  }
-
-  async #flushPart(): Promise<void> {
-    await this.#begin();
-    const bytes = Buffer.concat(this.#pending);
-    this.#pending = [];
-    this.#pendingSize = 0;
-    this.#parts.push(await this.#driver.uploadPart(this.#name, this.#uploadId as string, this.#parts.length + 1, bytes));
-  }
-
-  override _final(callback: (error?: Error | null) => void): void {
-    this.#finish().then(() => callback(), (error: unknown) => callback(error as Error));
-  }
-
-  async #finish(): Promise<void> {
-    if (this.#uploadId === undefined) {
-      if (this.#wrote === 0) {
-        if (this.#absent) await this.#driver.putWhole(this.#name, Buffer.alloc(0));
-        return;
-      }
-      if (this.#existing < MIN_PART_SIZE) {
-        // Small enough to send whole: the old bytes (if any) and the new ones in one PUT.
-        const old = this.#existing > 0 ? await this.#driver.readWhole(this.#name) : Buffer.alloc(0);
-        await this.#driver.putWhole(this.#name, Buffer.concat([old, ...this.#pending]));
-        return;
-      }
-      await this.#begin();
-    }
-    if (this.#pendingSize > 0 || !this.#prefixed) await this.#flushPart();
-    await this.#driver.completeMultipart(this.#name, this.#uploadId as string, this.#parts);
-  }
-
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    const uploadId = this.#uploadId;
-    if (error !== null && uploadId !== undefined) {
-      this.#driver.abortMultipart(this.#name, uploadId).then(() => callback(error), () => callback(error));
-      return;
-    }
-    callback(error);
   }
 }
