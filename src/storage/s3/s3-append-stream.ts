@@ -1,9 +1,9 @@
 // Appends to an S3 object, which S3 cannot do in place. An object being appended to is a multipart
 // upload kept open across appends plus a tail: the object at the key holds the bytes not yet in a
-// part (fewer than `chunksize`) and, in its user metadata, the upload's id and how many parts and
-// bytes precede the tail. Every instance reads that state with one HEAD; an append re-sends only
-// the tail (at most `chunksize` bytes), never the parts already uploaded, so a push of n bytes in
-// chunks costs O(n) (it was O(n^2): each append copied every earlier byte server-side again).
+// part (under 5 MiB: an append ends by sending a larger tail as a part) and, in its user metadata,
+// the upload's id and how many parts and bytes precede the tail. Every instance reads that state
+// with one HEAD; an append re-sends only the tail, never the parts, so a push of n bytes in chunks
+// costs O(n) (it was O(n^2): each append copied every earlier byte server-side again).
 // Rewriting the tail object is the commit point of an append: parts uploaded before a crash that
 // preceded it are beyond the recorded count, and the next append overwrites them.
 import { Writable } from 'node:stream';
@@ -142,6 +142,9 @@ export class AppendStream extends Writable {
     const absent = this.#target === undefined;
     if (this.#wrote === 0 && !absent && !(this.#last && this.#target?.open !== undefined)) return; // nothing changes
     await this.#start();
+    // A part need only be 5 MiB (chunksize is the most gathered in memory): a tail that large goes
+    // as a part now rather than be read back and sent again by the next append.
+    if (!this.#last && this.#pendingSize >= MIN_PART_SIZE) await this.#flushPart();
     if (this.#uploadId === undefined) {
       // Never reached a part: the whole object (old bytes and new) in one PUT.
       await this.#backend.putWhole(this.#name, Buffer.concat(this.#pending));
