@@ -231,8 +231,9 @@ export function storageDriverSuite(factory: DriverFactory): void {
       await appendAll(driver, 'append/read-between', [chunks[0] as Buffer]);
       await appendAll(driver, 'append/read-between', [chunks[1] as Buffer]);
       assert.equal((await driver.stat('append/read-between'))?.size, 8 * 1024 * 1024);
-      assert.ok((await readAll(await driver.read('append/read-between'))).equals(Buffer.concat(chunks.slice(0, 2))));
+      // A range first (past an S3 upload's tail), then the whole object.
       assert.ok((await readAll(await driver.read('append/read-between', { start: 6 * 1024 * 1024 - 1, end: 6 * 1024 * 1024 }))).equals(Buffer.from([4, 5])));
+      assert.ok((await readAll(await driver.read('append/read-between'))).equals(Buffer.concat(chunks.slice(0, 2))));
       await appendAll(driver, 'append/read-between', [chunks[2] as Buffer]);
       await driver.commit('append/read-between', 'append/read-between-committed');
       assert.ok((await readAll(await driver.read('append/read-between-committed'))).equals(Buffer.concat(chunks)));

@@ -144,6 +144,14 @@ export class S3Driver implements StorageDriver, AppendBackend {
     }
   }
 
+  /** Completes the object's open append upload, if it has one (as a HEAD sees it now); whether it had. */
+  async #completeIfOpen(name: string): Promise<boolean> {
+    const head = await this.#head(name);
+    if (head?.open === undefined) return false;
+    await this.#completeOpen(name, head);
+    return true;
+  }
+
   /** Makes an object whose append upload is still open whole: its tail becomes the last part. */
   async #completeOpen(name: string, target: AppendTarget): Promise<void> {
     const stream = new AppendStream(this, name, target, true);
@@ -159,17 +167,17 @@ export class S3Driver implements StorageDriver, AppendBackend {
         new GetObjectCommand({ Bucket: this.#bucket, Key: name, Range: range === undefined ? undefined : `bytes=${range.start}-${range.end}` }),
       );
       const body = object.Body;
-      const open = openUploadOf(object.Metadata);
-      if (open !== undefined) {
+      if (openUploadOf(object.Metadata) !== undefined) {
         // An upload read while appends left it open (a digest computed again): made whole first.
         (body as Readable | undefined)?.destroy();
-        await this.#completeOpen(name, { objectSize: object.ContentLength ?? 0, open });
-        return this.read(key, range);
+        if (await this.#completeIfOpen(name)) return this.read(key, range);
       }
       if (body === undefined) return Readable.from([], { objectMode: false });
       return body as Readable;
     } catch (error) {
       if (isNotFound(error)) throw new NotFoundError(key);
+      // A range past the tail of an upload still open: made whole, then read.
+      if (statusOf(error) === 416 && range !== undefined && (await this.#completeIfOpen(name))) return this.read(key, range);
       // A Range on an empty object is unsatisfiable for S3; the driver's contract reads nothing.
       if (statusOf(error) === 416 && range !== undefined && (await this.stat(key))?.size === 0) return Readable.from([], { objectMode: false });
       throw error;
