@@ -35,6 +35,11 @@ const META_UPLOAD_ID = 'berth-upload-id';
 const META_PARTS = 'berth-upload-parts';
 const META_PARTS_SIZE = 'berth-upload-parts-size';
 
+/** The object's size as the driver's callers see it: the parts of an open upload and its tail. */
+function sizeOf(target: AppendTarget): number {
+  return target.objectSize + (target.open?.partsSize ?? 0);
+}
+
 function openUploadOf(metadata: Record<string, string> | undefined): OpenUpload | undefined {
   const uploadId = metadata?.[META_UPLOAD_ID];
   if (uploadId === undefined || uploadId === '') return undefined;
@@ -131,7 +136,7 @@ export class S3Driver implements StorageDriver, AppendBackend {
 
   async stat(key: string): Promise<ObjectInfo | undefined> {
     const head = await this.#head(this.#key(key));
-    return head === undefined ? undefined : { size: head.objectSize + (head.open?.partsSize ?? 0), modifiedAt: head.modifiedAt };
+    return head === undefined ? undefined : { size: sizeOf(head), modifiedAt: head.modifiedAt };
   }
 
   async #head(name: string): Promise<(AppendTarget & { readonly modifiedAt: Date }) | undefined> {
@@ -204,7 +209,7 @@ export class S3Driver implements StorageDriver, AppendBackend {
   async append(key: string, options: AppendOptions = {}): Promise<AppendWriter> {
     const name = this.#key(key);
     const target = await this.#head(name);
-    const size = target === undefined ? 0 : target.objectSize + (target.open?.partsSize ?? 0);
+    const size = target === undefined ? 0 : sizeOf(target);
     return { stream: new AppendStream(this, name, target, options.last === true), size };
   }
 
@@ -214,7 +219,7 @@ export class S3Driver implements StorageDriver, AppendBackend {
     const head = await this.#head(source);
     if (head === undefined) throw new NotFoundError(from);
     if (head.open !== undefined) await this.#completeOpen(source, head);
-    await this.copy(source, head.objectSize + (head.open?.partsSize ?? 0), target);
+    await this.copy(source, sizeOf(head), target);
     await this.#client.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: source }));
   }
 
