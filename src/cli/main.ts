@@ -36,7 +36,11 @@ import { formatImportReport } from '../migrate/report.js';
 import { progressPrinter } from '../migrate/progress.js';
 import { loadTracing, tracesExporter } from '../telemetry/tracing.js';
 import { isWorker, superviseWorkers, withWorkerPidHeader, workerSharing } from './workers.js';
+import { tuneMalloc } from './malloc-tuning.js';
 import type { SystemActor } from '../registry/changes.js';
+
+// First, before any blob moves through this process (every command: serve, import, gc).
+const mallocTuning = tuneMalloc();
 
 const program = new Command();
 program.name('berth').description('An OCI Distribution Spec v1.1 container registry').version('0.1.0');
@@ -88,7 +92,7 @@ program
     const signingKeyPem = config.database !== undefined && config.auth?.tokenService !== undefined && config.auth.tokenService.keyFile === undefined ? await databaseSigningKey(postgresOptions(config.database)) : undefined;
     const app = createOrExit(() => createApp(config, log, { tracing, signingKeyPem, workers: isWorker() ? workerSharing() : undefined }));
     const address = await app.listen();
-    log.info({ address: `${address.address}:${address.port}`, storage: config.storage.driver.kind, tls: config.http.tls !== undefined }, 'berth listening');
+    log.info({ address: `${address.address}:${address.port}`, storage: config.storage.driver.kind, tls: config.http.tls !== undefined, malloc: mallocTuning }, 'berth listening');
     let stopping = false;
     stop = (signal: string): void => {
       if (stopping) return;
