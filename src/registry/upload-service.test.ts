@@ -124,3 +124,70 @@ describe('UploadService, shared: several services (processes) over one store and
       assert.ok((await storage.get(blobKey(digestOf(bytes)))).equals(bytes));
     }));
 });
+
+describe('UploadService on a driver that stages writes', () => {
+  const repository = parseRepositoryName('library/staged');
+  /** Counts staged writes and appends (an upload key written). */
+  class StagingDriver extends MemoryDriver {
+    stages = 0;
+    appends = 0;
+    constructor() {
+      super({ stages: true });
+      const stage = this.stage as NonNullable<MemoryDriver['stage']>;
+      (this as { stage: MemoryDriver['stage'] }).stage = (to) => {
+        this.stages++;
+        return stage(to);
+      };
+    }
+    override append(key: string): ReturnType<MemoryDriver['append']> {
+      this.appends++;
+      return super.append(key);
+    }
+  }
+
+  async function withUploads(body: (uploads: UploadService, metadata: SqliteStore, storage: StagingDriver) => Promise<void>): Promise<void> {
+    const metadata = new SqliteStore({ path: ':memory:' });
+    const storage = new StagingDriver();
+    try {
+      await body(new UploadService(metadata, storage), metadata, storage);
+    } finally {
+      await metadata.close();
+    }
+  }
+
+  it('a large monolithic PUT and the closing PUT of an empty upload are staged at the blob key: no upload key is written', () =>
+    withUploads(async (uploads, metadata, storage) => {
+      for (const [how, bytes] of [['monolithic', randomBytes(3 * 1024 * 1024)], ['closing PUT', randomBytes(300 * 1024)]] as const) {
+        const digest = digestOf(bytes);
+        if (how === 'monolithic') await uploads.putMonolithic(repository, digest, Readable.from([bytes]), bytes.length);
+        else await uploads.complete(repository, await uploads.start(repository), digest, Readable.from([bytes.subarray(0, 1000), bytes.subarray(1000)]), undefined);
+        assert.ok((await storage.get(blobKey(digest))).equals(bytes), how);
+        assert.equal((await metadata.getRepositoryBlob(repository, digest))?.size, bytes.length, how);
+      }
+      assert.equal(storage.stages, 2);
+      assert.equal(storage.appends, 0);
+      for await (const object of storage.list('uploads/')) assert.fail(`an upload key was left: ${object.key}`);
+    }));
+
+  it('a wrong digest → DIGEST_INVALID, nothing stored at the blob key or recorded; a small body and an upload holding bytes are not staged', () =>
+    withUploads(async (uploads, metadata, storage) => {
+      const bytes = randomBytes(2 * 1024 * 1024);
+      const wrong = digestOf(Buffer.from('another blob'));
+      await assert.rejects(uploads.putMonolithic(repository, wrong, Readable.from([bytes]), bytes.length), (error: unknown) => error instanceof RegistryError && error.code === 'DIGEST_INVALID');
+      const id = await uploads.start(repository);
+      await assert.rejects(uploads.complete(repository, id, wrong, Readable.from([bytes]), bytes.length), (error: unknown) => error instanceof RegistryError && error.code === 'DIGEST_INVALID');
+      assert.equal(await storage.stat(blobKey(wrong)), undefined);
+      assert.equal(await metadata.getRepositoryBlob(repository, wrong), undefined);
+      assert.equal(storage.stages, 2);
+      // The session is still there and holds nothing: a right digest completes it.
+      await uploads.complete(repository, id, digestOf(bytes), Readable.from([bytes]), bytes.length);
+      assert.equal(storage.stages, 3);
+      const small = Buffer.from('a small blob');
+      await uploads.putMonolithic(repository, digestOf(small), Readable.from([small]), small.length);
+      const chunked = await uploads.start(repository);
+      await uploads.append(repository, chunked, Readable.from([bytes.subarray(0, 1000)]), undefined, 1000);
+      await uploads.complete(repository, chunked, digestOf(bytes), Readable.from([bytes.subarray(1000)]), bytes.length - 1000);
+      assert.ok((await storage.get(blobKey(digestOf(bytes)))).equals(bytes));
+      assert.equal(storage.stages, 3, 'neither the small body nor the upload holding bytes was staged');
+    }));
+});

@@ -1,11 +1,13 @@
 // Blob uploads: sessions, streamed and chunked appends, completion with verification, mounts.
 // Bytes go to a private upload key, are hashed while written, verified, made durable and moved to
 // their content-addressed key; only then does the metadata store learn of the blob. A small body
-// that is the whole blob is verified in memory first and then written, synced and moved in one step.
+// that is the whole blob is verified in memory first and then written, synced and moved in one step;
+// a large one, on a driver that stages writes (S3), is written at the blob's key itself, verified on
+// the way and committed there.
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { MetadataStore, UploadState } from '../metadata/store.js';
-import { ExistsError, type AppendWriter, type StorageDriver } from '../storage/driver.js';
+import { ExistsError, type AppendWriter, type StagedWriter, type StorageDriver } from '../storage/driver.js';
 import { blobKey, uploadKey } from './blob-keys.js';
 import { linkStoredBlob } from './blob-link.js';
 import type { ChangeRecorder, OriginSource } from './changes.js';
@@ -168,7 +170,14 @@ export class UploadService {
     await this.#exclusive(id, async () => {
       let last: Readable | undefined | typeof STORED = body;
       // Not when this process appended bytes already: then the body cannot be the whole blob.
-      if (body !== undefined && (this.#hashes.get(id)?.bytes ?? 0) === 0) last = await this.#storeWhole(repository, id, digest, body, length, id, origin);
+      if (body !== undefined && (this.#hashes.get(id)?.bytes ?? 0) === 0) {
+        last = await this.#storeWhole(repository, id, digest, body, length, id, origin);
+        // A large body that is the whole blob (the upload holds no bytes, in any process): staged.
+        if (last === body && this.#storage.stage !== undefined && (await this.#storage.stat(uploadKey(id))) === undefined) {
+          await this.#stageWhole(repository, id, digest, body, length, id, origin);
+          last = STORED;
+        }
+      }
       if (last !== STORED) {
         const size = last === undefined ? await this.#storedSize(id) : await this.#writeLast(id, last, length);
         await this.#verifyAndStore(repository, id, digest, size, id, origin);
@@ -184,6 +193,10 @@ export class UploadService {
     try {
       const whole = await this.#storeWhole(repository, id, digest, body, length, undefined, origin);
       if (whole === STORED) return;
+      if (whole === body && this.#storage.stage !== undefined) {
+        await this.#stageWhole(repository, id, digest, body, length, undefined, origin);
+        return;
+      }
       this.#hashes.set(id, { hash: inlineDigest(), bytes: 0 });
       const size = await this.#writeLast(id, whole, length);
       await this.#verifyAndStore(repository, id, digest, size, undefined, origin);
@@ -382,6 +395,35 @@ export class UploadService {
     }
     this.#observer?.bytesReceived?.(bytes.length);
     return STORED;
+  }
+
+  /**
+   * A body that is the whole blob, on a driver that stages writes (S3): streamed straight to the
+   * blob's key as a staged write, hashed on the way, and committed there only if it has the digest
+   * (a wrong one: DIGEST_INVALID, nothing stored). No upload key is written, copied or deleted.
+   */
+  async #stageWhole(repository: RepositoryName, id: string, digest: Digest, body: Readable, length: number | undefined, session: string | undefined, origin: OriginSource | undefined): Promise<void> {
+    const staged = await (this.#storage.stage as (to: string) => Promise<StagedWriter>).call(this.#storage, blobKey(digest));
+    const algorithm = digestAlgorithm(digest);
+    // Hashed on this thread: the bytes cannot be read back before the commit, so a hash worker that
+    // failed would leave nothing to verify them by.
+    const hash = createDigester(algorithm);
+    try {
+      let size = 0;
+      await copyBody(body, staged.stream, (chunk) => {
+        if (length !== undefined && size + chunk.length > length) throw blobUploadInvalid('body is longer than its Content-Length');
+        size += chunk.length;
+        hash.update(chunk);
+        return undefined;
+      });
+      const actual = hash.digest('hex');
+      if (actual !== digestHex(digest)) throw digestInvalid(`upload hashes to ${algorithm}:${actual}`, digest);
+      this.#observer?.bytesReceived?.(size);
+      await this.#commitAndLink(repository, id, digest, size, session, () => staged.commit(), origin);
+    } catch (error) {
+      await staged.abort();
+      throw error;
+    }
   }
 
   /** Stores verified bytes at the blob's key (`commit`), then records the blob (and ends the session). */

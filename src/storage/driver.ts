@@ -29,6 +29,20 @@ export interface AppendOptions {
   readonly last?: boolean;
 }
 
+/**
+ * A write staged at its final key: the bytes written to `stream` are invisible at the key until
+ * `commit`, which then makes them the object there, replacing any, and durable. `abort` discards
+ * them. A crash before `commit` leaves nothing visible at the key (an S3 multipart upload that was
+ * never completed is removed by the bucket's lifecycle rule).
+ */
+export interface StagedWriter {
+  readonly stream: Writable;
+  /** After `stream` finished: the bytes become the object at the key. */
+  commit(): Promise<void>;
+  /** Discards what was staged; safe to call at any point, also after the stream failed. */
+  abort(): Promise<void>;
+}
+
 /** Where an object's bytes are, for a reader that can take them without a stream (hard link, server-side copy). */
 export type ObjectLocation =
   | { readonly kind: 'file'; readonly path: string }
@@ -66,6 +80,13 @@ export interface StorageDriver {
   put(key: string, bytes: Uint8Array): Promise<void>;
   /** Opens the object for appending, creating it empty when absent. */
   append(key: string, options?: AppendOptions): Promise<AppendWriter>;
+  /**
+   * Optional: stages a write of a whole object at `to` (StagedWriter). A driver offers it when
+   * writing at the final key and committing there costs less than append and commit (S3: no
+   * server-side copy of the bytes, no delete of a scratch key). The caller commits only bytes it has
+   * verified while they were written.
+   */
+  stage?(to: string): Promise<StagedWriter>;
   /**
    * Makes `from` durable and moves it to `to` atomically, replacing `to`, whose bytes the caller has
    * verified are the same. After it resolves, `to` survives a crash and `from` is gone.

@@ -309,6 +309,61 @@ export function storageDriverSuite(factory: DriverFactory): void {
       assert.equal((await driver.get('again/blobs/b')).toString(), 'two');
     });
 
+    // Staged writes (drivers that offer stage): 12 MiB crosses several S3 parts of the suite's 5 MiB.
+    const staged12 = Array.from({ length: 12 }, (_, i) => Buffer.alloc(1024 * 1024, i + 1));
+
+    it('stage (when offered): nothing changes at the key until commit; then it holds the exact bytes, replacing the old', async (t) => {
+      if (driver.stage === undefined) return t.skip('this driver does not stage writes');
+      await driver.put('staged/replaced', Buffer.from('old'));
+      const writer = await driver.stage('staged/replaced');
+      await pipeline(Readable.from(staged12, { objectMode: false }), writer.stream);
+      assert.equal((await driver.stat('staged/replaced'))?.size, 3, 'the old object until commit');
+      assert.equal((await driver.get('staged/replaced')).toString(), 'old');
+      await writer.commit();
+      assert.ok((await driver.get('staged/replaced')).equals(Buffer.concat(staged12)));
+      const fresh = await driver.stage('staged/fresh');
+      await pipeline(Readable.from(staged12.slice(0, 7), { objectMode: false }), fresh.stream);
+      assert.equal(await driver.stat('staged/fresh'), undefined, 'nothing at a new key until commit');
+      await fresh.commit();
+      assert.equal((await driver.stat('staged/fresh'))?.size, 7 * 1024 * 1024);
+    });
+
+    it('stage (when offered) of a small object and of no bytes: one object each', async (t) => {
+      if (driver.stage === undefined) return t.skip('this driver does not stage writes');
+      for (const [key, bytes] of [['staged/small', Buffer.from('small staged object')], ['staged/empty', Buffer.alloc(0)]] as const) {
+        const writer = await driver.stage(key);
+        await pipeline(Readable.from(bytes.length === 0 ? [] : [bytes], { objectMode: false }), writer.stream);
+        await writer.commit();
+        assert.ok((await driver.get(key)).equals(bytes), key);
+        assert.equal((await driver.stat(key))?.size, bytes.length);
+      }
+    });
+
+    it('stage (when offered) aborted midway, after its stream finished, or after the stream failed: nothing at the key, and commit rejects', async (t) => {
+      if (driver.stage === undefined) return t.skip('this driver does not stage writes');
+      // Midway: the stream is still taking bytes (several parts sent, more buffered).
+      const midway = await driver.stage('staged/aborted-midway');
+      for (const chunk of staged12.slice(0, 11)) midway.stream.write(chunk);
+      await midway.abort();
+      await assert.rejects(midway.commit());
+      assert.equal(await driver.stat('staged/aborted-midway'), undefined);
+      // Finished, then aborted instead of committed (a digest that did not match).
+      const finished = await driver.stage('staged/aborted-finished');
+      await pipeline(Readable.from(staged12, { objectMode: false }), finished.stream);
+      await finished.abort();
+      await assert.rejects(finished.commit());
+      assert.equal(await driver.stat('staged/aborted-finished'), undefined);
+      // The stream failed (the client left): the caller aborts.
+      const failed = await driver.stage('staged/aborted-failed');
+      const source = new Readable({ read() {} });
+      const piping = pipeline(source, failed.stream);
+      for (const chunk of staged12.slice(0, 6)) source.push(chunk);
+      source.destroy(new Error('client went away'));
+      await assert.rejects(piping);
+      await failed.abort();
+      assert.equal(await driver.stat('staged/aborted-failed'), undefined);
+    });
+
     it('list yields every object below a prefix with its size, and nothing beside it', async () => {
       await driver.put('list/x/one', Buffer.from('1'));
       await driver.put('list/x/sub/two', Buffer.from('22'));
@@ -535,6 +590,12 @@ storageDriverSuite({
   dispose: () => undefined,
 });
 
+storageDriverSuite({
+  name: 'MemoryDriver, staging writes',
+  create: () => new MemoryDriver({ stages: true }),
+  dispose: () => undefined,
+});
+
 // The S3 driver on the harness's real Ceph radosgw, in a bucket of its own. A small part size makes
 // the multi-part paths (server-side copy of an existing object, several parts) run on small data.
 let s3Bucket = '';
@@ -597,6 +658,29 @@ describe('S3Driver appends: one multipart upload across appends', () => {
     await driver.commit('uploads/small/data', 'blobs/small');
     assert.ok((await readAll(await driver.read('blobs/small'))).equals(Buffer.concat(chunks)));
     await driver.delete('blobs/small');
+  });
+
+  it('a staged write of 17 MiB: each byte sent once, no copy, no read, no scratch key; an aborted one leaves no upload', async () => {
+    const bytes = Buffer.alloc(17 * MiB, 9);
+    proxy.requests.length = 0;
+    const writer = await driver.stage('blobs/staged');
+    await pipeline(Readable.from([bytes.subarray(0, 6 * MiB), bytes.subarray(6 * MiB)], { objectMode: false }), writer.stream);
+    await writer.commit();
+    const sent = proxy.requests.reduce((sum, r) => sum + r.bytesIn, 0);
+    assert.ok(sent >= 17 * MiB && sent <= 17 * MiB + MiB, `${sent} bytes sent for 17 MiB`);
+    assert.deepEqual(proxy.requests.filter((r) => r.copySource !== undefined || r.method === 'GET' || r.method === 'DELETE'), [], 'no copy, read or delete');
+    assert.deepEqual([...new Set(proxy.requests.map((r) => r.key))], ['blobs/staged'], 'every request is to the final key');
+    assert.ok((await readAll(await driver.read('blobs/staged'))).equals(bytes));
+    for (let round = 0; round < 5; round++) {
+      const aborted = await driver.stage('blobs/staged-aborted');
+      for (let i = 0; i < 3; i++) aborted.stream.write(Buffer.alloc(4 * MiB, i));
+      // Abort at once in some rounds, once the first part is under way in the others.
+      if (round % 2 === 1) await new Promise((resolve) => setTimeout(resolve, 20 * round));
+      await aborted.abort();
+      const open = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: 'blobs/staged-aborted' }));
+      assert.equal(open.Uploads?.length ?? 0, 0, `round ${round}: no multipart upload left`);
+      assert.equal(await driver.stat('blobs/staged-aborted'), undefined);
+    }
   });
 
   it('deleting an object being appended to, by key or by prefix, aborts its multipart upload', async () => {

@@ -1,6 +1,6 @@
 // In-memory storage driver for tests: the same contract as the filesystem driver, no durability.
 import { Readable, Writable } from 'node:stream';
-import { checkKey, ExistsError, NotFoundError, settle, type AppendWriter, type ByteRange, type ObjectInfo, type StorageDriver } from '../driver.js';
+import { checkKey, ExistsError, NotFoundError, settle, type AppendWriter, type ByteRange, type ObjectInfo, type StagedWriter, type StorageDriver } from '../driver.js';
 
 interface Entry {
   chunks: Buffer[];
@@ -8,9 +8,45 @@ interface Entry {
   modifiedAt: Date;
 }
 
+export interface MemoryDriverOptions {
+  /** Offer `stage` (as the S3 driver does), so that tests run the callers' staged paths too. */
+  readonly stages?: boolean;
+}
+
 export class MemoryDriver implements StorageDriver {
   readonly name = 'inmemory';
   readonly #objects = new Map<string, Entry>();
+  readonly stage: ((to: string) => Promise<StagedWriter>) | undefined;
+
+  constructor(options: MemoryDriverOptions = {}) {
+    this.stage = options.stages === true ? (to) => settle(() => this.#stage(checkKey(to))) : undefined;
+  }
+
+  #stage(to: string): StagedWriter {
+    const chunks: Buffer[] = [];
+    let aborted = false;
+    const stream = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        chunks.push(Buffer.from(chunk));
+        callback();
+      },
+    });
+    return {
+      stream,
+      commit: () =>
+        settle(() => {
+          if (aborted) throw new Error('storage: the staged write was aborted');
+          if (!stream.writableFinished) throw new Error('storage: a staged write is committed only after its stream finished');
+          const bytes = Buffer.concat(chunks);
+          this.#objects.set(to, { chunks: [bytes], size: bytes.length, modifiedAt: new Date() });
+        }),
+      abort: () =>
+        settle(() => {
+          aborted = true;
+          stream.destroy();
+        }),
+    };
+  }
 
   stat(key: string): Promise<ObjectInfo | undefined> {
     return settle(() => {

@@ -25,7 +25,8 @@ import {
   type StorageClass,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { checkKey, ExistsError, NotFoundError, StorageUnavailableError, type AppendOptions, type AppendWriter, type ByteRange, type ObjectInfo, type ObjectLocation, type StorageDriver } from '../driver.js';
+import { checkKey, ExistsError, NotFoundError, StorageUnavailableError, type AppendOptions, type AppendWriter, type ByteRange, type ObjectInfo, type ObjectLocation, type StagedWriter, type StorageDriver } from '../driver.js';
+import { S3StagedWrite } from './s3-staged-write.js';
 import { AppendStream, MAX_COPY_SIZE, MIN_PART_SIZE, type AppendBackend, type AppendTarget, type OpenUpload } from './s3-append-stream.js';
 
 export { MIN_PART_SIZE } from './s3-append-stream.js';
@@ -211,6 +212,11 @@ export class S3Driver implements StorageDriver, AppendBackend {
     const target = await this.#head(name);
     const size = target === undefined ? 0 : sizeOf(target);
     return { stream: new AppendStream(this, name, target, options.last === true), size };
+  }
+
+  /** A whole object as parts of a multipart upload at `to`, completed by commit (s3-staged-write.ts). */
+  stage(to: string): Promise<StagedWriter> {
+    return Promise.resolve(new S3StagedWrite(this, this.#key(to)));
   }
 
   async commit(from: string, to: string): Promise<void> {
