@@ -46,4 +46,17 @@ if (process.env[CHILD_ENV] !== undefined) {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  test('a file whose directory does not exist yet (S3 storage, SQLite metadata at its default place): the directory is made', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'berth-open-'));
+    try {
+      const store = new SqliteStore({ path: join(dir, 'var', 'lib', 'registry', 'metadata.sqlite') });
+      await store.close();
+      const db = new Database(join(dir, 'var', 'lib', 'registry', 'metadata.sqlite'), { readonly: true });
+      assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+      db.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 }

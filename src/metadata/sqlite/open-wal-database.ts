@@ -1,5 +1,7 @@
 // Opens an SQLite file in WAL mode, safely when other processes open it at the same moment
 // (http.workers starting on a new file, `berth gc` beside a starting server).
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 
 const RETRY_PAUSE_MS = 10;
@@ -11,6 +13,9 @@ const RETRY_PAUSE_MS = 10;
  * The pause blocks the thread: this runs once, while the process starts, before it serves anything.
  */
 export function openWalDatabase(path: string, busyTimeoutMs: number): Database.Database {
+  // Its directory is made as the filesystem driver makes its root: with S3 storage and no database,
+  // the file's default place (below storage.filesystem.rootdirectory) may not exist yet.
+  if (path !== ':memory:' && !path.startsWith('file:')) mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
   db.pragma(`busy_timeout = ${busyTimeoutMs}`);
   const deadline = Date.now() + busyTimeoutMs;
