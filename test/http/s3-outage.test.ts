@@ -61,6 +61,8 @@ describe('S3 unreachable', () => {
       REGISTRY_STORAGE_S3_BUCKET: bucket,
       REGISTRY_STORAGE_S3_ACCESSKEY: service.accessKey,
       REGISTRY_STORAGE_S3_SECRETKEY: service.secretKey,
+      // Blob GETs are streamed through Berth (with redirects a GET is a 307 that never reaches S3).
+      REGISTRY_STORAGE_REDIRECT_DISABLE: 'true',
     });
   });
   after(async () => {
@@ -85,6 +87,23 @@ describe('S3 unreachable', () => {
     const head = await fetch(`${registry.url}/v2/library/outage/blobs/${digest}`, { method: 'HEAD' });
     assert.equal(head.status, 404);
     restore();
+  });
+
+  it('a blob GET while S3 is down → 503 UNAVAILABLE in the JSON envelope, without the blob\'s headers; the same GET serves the blob once S3 is back', async () => {
+    restore();
+    const bytes = Buffer.alloc(3 * 1024 * 1024, 0x5a);
+    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    const put = await fetch(`${registry.url}/v2/library/outage/blobs/uploads/?digest=${digest}`, { method: 'POST', body: new Uint8Array(bytes), headers: { 'Content-Type': 'application/octet-stream' } });
+    assert.equal(put.status, 201);
+    cut();
+    const during = await fetch(`${registry.url}/v2/library/outage/blobs/${digest}`);
+    assert.equal(during.status, 503);
+    assert.equal(during.headers.get('docker-content-digest'), null, 'no header of the blob on the error');
+    assert.equal(((await during.json()) as { errors: { code: string }[] }).errors[0]?.code, 'UNAVAILABLE');
+    restore();
+    const back = await fetch(`${registry.url}/v2/library/outage/blobs/${digest}`);
+    assert.equal(back.status, 200);
+    assert.equal(createHash('sha256').update(Buffer.from(await back.arrayBuffer())).digest('hex'), digest.slice('sha256:'.length));
   });
 
   it('/readyz → 503 naming storage while S3 is down, /healthz stays 200; both 200 and pushes work once S3 is back', async () => {

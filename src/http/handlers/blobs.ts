@@ -98,11 +98,17 @@ export async function getBlob(ctx: RequestContext): Promise<void> {
   }
   // (After a zero-copy attempt that found the headers still queued, they are already out.)
   if (ctx.registry.blobs.canCopy) {
-    if (!ctx.res.headersSent) ctx.res.writeHead(status, headers);
+    // The headers go out with the first bytes, so that a failure before them (S3 down) is still
+    // answered with its own status and envelope.
+    if (!ctx.res.headersSent) {
+      ctx.res.statusCode = status;
+      for (const [name, value] of Object.entries(headers)) ctx.res.setHeader(name, value);
+    }
     try {
       await ctx.registry.blobs.copyTo(blob.digest, range, ctx.res);
     } catch (error) {
       if (ctx.res.destroyed) return; // the client went away mid-blob
+      if (!ctx.res.headersSent) for (const name of Object.keys(headers)) ctx.res.removeHeader(name);
       throw error;
     }
     ctx.res.end();

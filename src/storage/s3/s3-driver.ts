@@ -2,7 +2,7 @@
 // here: parts of at least 5 MiB, appends as multipart uploads kept open across appends
 // (s3-append-stream.ts), commits as server-side copies (CopyObject, or UploadPartCopy in ranges
 // above the copy threshold), so no committed byte travels through Berth.
-import { Readable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import {
   AbortMultipartUploadCommand,
@@ -27,9 +27,13 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { checkKey, ExistsError, NotFoundError, StorageUnavailableError, type AppendOptions, type AppendWriter, type ByteRange, type ObjectInfo, type ObjectLocation, type StagedWriter, type StorageDriver } from '../driver.js';
 import { S3StagedWrite } from './s3-staged-write.js';
+import { directGet, DirectGetRefusedError } from './s3-direct-get.js';
 import { AppendStream, MAX_COPY_SIZE, MIN_PART_SIZE, type AppendBackend, type AppendTarget, type OpenUpload } from './s3-append-stream.js';
 
 export { MIN_PART_SIZE } from './s3-append-stream.js';
+
+/** How long copyTo's own GET may go without a byte (the SDK client's request timeout). */
+const DIRECT_GET_TIMEOUT_MS = 60_000;
 
 // The tail object's user metadata while an append's multipart upload is open (x-amz-meta-*).
 const META_UPLOAD_ID = 'berth-upload-id';
@@ -68,6 +72,24 @@ export interface S3DriverOptions {
   readonly redirect: boolean;
   /** The endpoint URL the client talks to (undefined: AWS): copyFromS3 copies server-side only from the same one. */
   readonly endpoint?: string | undefined;
+  /** copyTo over plain HTTP takes its own GET (s3-direct-get.ts); false: always through the SDK. Default true. */
+  readonly directGets?: boolean;
+}
+
+/** Resolves when `destination` drains; rejects if it closes first. */
+function drained(destination: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onDrain = (): void => {
+      destination.off('close', onClose);
+      resolve();
+    };
+    const onClose = (): void => {
+      destination.off('drain', onDrain);
+      reject(new Error('the destination closed before the object was sent'));
+    };
+    destination.once('drain', onDrain);
+    destination.once('close', onClose);
+  });
 }
 
 function statusOf(error: unknown): number | undefined {
@@ -187,6 +209,45 @@ export class S3Driver implements StorageDriver, AppendBackend {
       // A Range on an empty object is unsatisfiable for S3; the driver's contract reads nothing.
       if (statusOf(error) === 416 && range !== undefined && (await this.stat(key))?.size === 0) return Readable.from([], { objectMode: false });
       throw error;
+    }
+  }
+
+  /**
+   * The object (or a range) into `destination`: over plain HTTP by a GET of its own into reused
+   * buffers (s3-direct-get.ts), else, or when that GET is refused before a byte was written,
+   * through `read`.
+   */
+  async copyTo(key: string, range: ByteRange | undefined, destination: Writable): Promise<void> {
+    const name = this.#key(key);
+    if (range !== undefined && range.end < range.start) return;
+    if (this.#options.directGets !== false) {
+      const url = new URL(await getSignedUrl(this.#client, new GetObjectCommand({ Bucket: this.#bucket, Key: name }), { expiresIn: 5 * 60 }));
+      if (url.protocol === 'http:') {
+        try {
+          await directGet(url, range, destination, DIRECT_GET_TIMEOUT_MS, (headers) => (headers.has(`x-amz-meta-${META_UPLOAD_ID}`) ? 'an upload still open' : undefined));
+          return;
+        } catch (error) {
+          if (!(error instanceof DirectGetRefusedError)) throw error;
+          // Nothing written: the SDK's GET below gives the error its usual form (404, 416, 503 after retries).
+        }
+      }
+    }
+    const body = await this.read(key, range);
+    // Write callbacks come in order: the last one says the destination took everything.
+    let accepted: Promise<void> = Promise.resolve();
+    try {
+      for await (const chunk of body) {
+        if (destination.destroyed) throw new Error('the destination closed before the object was sent');
+        let full = false;
+        accepted = new Promise<void>((resolve, reject) => {
+          full = !destination.write(chunk as Buffer, (error) => (error === undefined || error === null ? resolve() : reject(error)));
+        });
+        accepted.catch(() => undefined);
+        if (full) await drained(destination);
+      }
+      await accepted;
+    } finally {
+      body.destroy();
     }
   }
 
