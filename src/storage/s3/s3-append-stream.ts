@@ -5,7 +5,8 @@
 // with one HEAD; an append re-sends only the tail, never the parts, so a push of n bytes in chunks
 // costs O(n) (it was O(n^2): each append copied every earlier byte server-side again).
 // Rewriting the tail object is the commit point of an append: parts uploaded before a crash that
-// preceded it are beyond the recorded count, and the next append overwrites them.
+// preceded it are beyond the recorded count, and the next append overwrites them. A part is sent
+// while the next one's bytes arrive (one in flight); the append ends only when every part is stored.
 import { Writable } from 'node:stream';
 import type { CompletedPart } from '@aws-sdk/client-s3';
 
@@ -70,6 +71,8 @@ export class AppendStream extends Writable {
   /** Parts this stream uploaded, after the recorded ones. */
   readonly #newParts: CompletedPart[] = [];
   #newPartsSize = 0;
+  /** The part being sent while the stream takes the next one's bytes (settled: none). */
+  #inflight: Promise<void> = Promise.resolve();
 
   constructor(backend: AppendBackend, name: string, target: AppendTarget | undefined, last: boolean) {
     super();
@@ -122,16 +125,34 @@ export class AppendStream extends Writable {
     this.#pending.push(chunk);
     this.#pendingSize += chunk.length;
     this.#wrote += chunk.length;
-    if (this.#pendingSize >= this.#backend.chunkSize) await this.#flushPart();
+    if (this.#pendingSize >= this.#backend.chunkSize) {
+      // One part in flight while the next is gathered: the stream takes more bytes once the part
+      // before this one is stored.
+      const bytes = this.#takePending();
+      const previous = this.#inflight;
+      this.#inflight = previous.then(() => this.#sendPart(bytes));
+      this.#inflight.catch(() => undefined);
+      await previous;
+    }
   }
 
-  async #flushPart(): Promise<void> {
-    await this.#ensureUpload();
+  #takePending(): Buffer {
     const bytes = Buffer.concat(this.#pending);
     this.#pending = [];
     this.#pendingSize = 0;
+    return bytes;
+  }
+
+  /** Sends the next part (never two at once: each waits for the one before). */
+  async #sendPart(bytes: Buffer): Promise<void> {
+    await this.#ensureUpload();
     this.#newParts.push(await this.#backend.uploadPart(this.#name, this.#uploadId as string, this.#nextPart(), bytes));
     this.#newPartsSize += bytes.length;
+  }
+
+  async #flushPart(): Promise<void> {
+    await this.#inflight;
+    await this.#sendPart(this.#takePending());
   }
 
   override _final(callback: (error?: Error | null) => void): void {
@@ -139,6 +160,7 @@ export class AppendStream extends Writable {
   }
 
   async #finish(): Promise<void> {
+    await this.#inflight;
     const absent = this.#target === undefined;
     if (this.#wrote === 0 && !absent && !(this.#last && this.#target?.open !== undefined)) return; // nothing changes
     await this.#start();
@@ -162,10 +184,13 @@ export class AppendStream extends Writable {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    const uploadId = this.#uploadId;
     // An upload earlier appends left open holds acknowledged bytes: it stays, with its recorded tail.
-    if (error !== null && uploadId !== undefined && this.#created) {
-      this.#backend.abortMultipart(this.#name, uploadId).then(() => callback(error), () => callback(error));
+    if (error !== null) {
+      // After the part in flight (and the upload's creation) settled, so that nothing follows the abort.
+      this.#inflight
+        .catch(() => undefined)
+        .then(() => (this.#created && this.#uploadId !== undefined ? this.#backend.abortMultipart(this.#name, this.#uploadId) : undefined))
+        .then(() => callback(error), () => callback(error));
       return;
     }
     callback(error);
