@@ -157,8 +157,12 @@ describe('several workers on one port (http.workers)', () => {
     assert.equal(before1.headers['docker-content-digest'], sha256(first));
     const tags1 = await via(server.url, b, 'GET', `/v2/${repo}/tags/list`);
     assert.deepEqual((JSON.parse(tags1.body.toString()) as { tags: string[] }).tags, ['latest']);
-    // A moves the tag and adds one.
+    // A reads (and may cache) it too, by tag and by digest.
+    assert.equal((await via(server.url, a, 'GET', `/v2/${repo}/manifests/latest`, { accept: OCI_MANIFEST })).headers['docker-content-digest'], sha256(first));
+    assert.equal((await via(server.url, a, 'GET', `/v2/${repo}/manifests/${sha256(first)}`, { accept: OCI_MANIFEST })).status, 200);
+    // A moves the tag and adds one; A itself serves the new state at once.
     assert.equal((await via(server.url, a, 'PUT', `/v2/${repo}/manifests/latest`, { 'content-type': OCI_MANIFEST }, second)).status, 201);
+    assert.equal((await via(server.url, a, 'GET', `/v2/${repo}/manifests/latest`, { accept: OCI_MANIFEST })).headers['docker-content-digest'], sha256(second));
     assert.equal((await via(server.url, a, 'PUT', `/v2/${repo}/manifests/v2`, { 'content-type': OCI_MANIFEST }, second)).status, 201);
     const after1 = await via(server.url, b, 'GET', `/v2/${repo}/manifests/latest`, { accept: OCI_MANIFEST });
     assert.equal(after1.status, 200);
