@@ -173,6 +173,13 @@ describe('several workers on one port (http.workers)', () => {
     // And a deletion through B is seen by A.
     assert.equal((await via(server.url, b, 'DELETE', `/v2/${repo}/manifests/${sha256(first)}`)).status, 202);
     assert.equal((await via(server.url, a, 'GET', `/v2/${repo}/manifests/${sha256(first)}`, { accept: OCI_MANIFEST })).status, 404);
+    // A blob that A has answered HEAD for, deleted through B, then through A itself.
+    for (const [deleter, label] of [[b, 'the other worker'], [a, 'the same worker']] as const) {
+      const extra = await pushBlob(server.url, a, repo, randomBytes(1024));
+      assert.equal((await via(server.url, a, 'HEAD', `/v2/${repo}/blobs/${extra}`)).status, 200);
+      assert.equal((await via(server.url, deleter, 'DELETE', `/v2/${repo}/blobs/${extra}`)).status, 202);
+      assert.equal((await via(server.url, a, 'HEAD', `/v2/${repo}/blobs/${extra}`)).status, 404, `deleted through ${label}`);
+    }
     a.agent.destroy();
     b.agent.destroy();
   });

@@ -32,8 +32,12 @@ import { FALLBACK_PAGES, WalCheckpointer } from './wal-checkpointer.js';
 
 /** Tag names held by the tag page cache, across repositories (a few MiB). */
 const TAG_PAGE_CACHE_NAMES = 100_000;
-/** Payload bytes of the manifest rows kept between writes (most manifests are under 4 KiB); larger rows than a 64th of it are not kept. */
-const MANIFEST_CACHE_BYTES = 16 * 1024 * 1024;
+/** Bytes of the rows kept between writes (most manifests are under 4 KiB); rows larger than a 64th of it are not kept. */
+const ROW_CACHE_BYTES = 16 * 1024 * 1024;
+/** What a cached manifest row costs: its payload. */
+const manifestBytes = (row: ManifestRow): number => row.payload.length + 200;
+/** What a cached blob row costs (digest, size, key, Map entry), roughly. */
+const blobRowBytes = (): number => 300;
 /** How long a statement waits for another process's lock before SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 10_000;
 
@@ -53,11 +57,11 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
   readonly #tagPages = new TagPageCache(TAG_PAGE_CACHE_NAMES);
   readonly #checkpointer: WalCheckpointer | undefined;
   #dataVersion: number;
-  /** Manifest rows by lookup, valid while the stamp below holds (#cachedManifest). */
-  readonly #manifests = new Map<string, ManifestRow>();
-  #manifestsVersion = -1;
-  #manifestsChanges = -1;
-  #manifestBytes = 0;
+  /** Rows by lookup, valid while the stamp below holds (#cachedRow). */
+  readonly #rows = new Map<string, object>();
+  #rowsVersion = -1;
+  #rowsChanges = -1;
+  #rowBytes = 0;
 
   constructor(options: SqliteOptions) {
     // Several processes (http.workers, berth gc) may open the file at the same moment.
@@ -131,13 +135,16 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
   }
 
   getRepositoryBlob(repository: string, digest: string): Promise<BlobRow | undefined> {
-    const row = this.#sql(
-      `SELECT b.digest, b.size FROM repositories r
-         JOIN repository_blobs rb ON rb.repository_id = r.id AND rb.digest = ?
-         JOIN blobs b ON b.digest = rb.digest
-       WHERE r.name = ?`,
-    ).get(digest, repository) as BlobRow | undefined;
-    return Promise.resolve(row);
+    return Promise.resolve(
+      this.#cachedRow(`b\u0000${repository}\u0000${digest}`, blobRowBytes, () =>
+        this.#sql(
+          `SELECT b.digest, b.size FROM repositories r
+             JOIN repository_blobs rb ON rb.repository_id = r.id AND rb.digest = ?
+             JOIN blobs b ON b.digest = rb.digest
+           WHERE r.name = ?`,
+        ).get(digest, repository) as BlobRow | undefined,
+      ),
+    );
   }
 
   getBlob(digest: string): Promise<BlobRow | undefined> {
@@ -205,7 +212,7 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
 
   getManifestByDigest(repository: string, digest: string): Promise<ManifestRow | undefined> {
     return Promise.resolve(
-      this.#cachedManifest(`d\u0000${repository}\u0000${digest}`, () =>
+      this.#cachedRow(`d\u0000${repository}\u0000${digest}`, manifestBytes, () =>
         this.#sql(
           `SELECT m.digest, m.media_type AS mediaType, m.payload FROM manifests m
              JOIN repository_manifests rm ON rm.manifest_id = m.id
@@ -218,7 +225,7 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
 
   getManifestByTag(repository: string, tag: string): Promise<ManifestRow | undefined> {
     return Promise.resolve(
-      this.#cachedManifest(`t\u0000${repository}\u0000${tag}`, () =>
+      this.#cachedRow(`t\u0000${repository}\u0000${tag}`, manifestBytes, () =>
         this.#sql(
           `SELECT m.digest, m.media_type AS mediaType, m.payload FROM repositories r
              JOIN tags t ON t.repository_id = r.id AND t.name = ?
@@ -229,32 +236,34 @@ export class SqliteStore implements MetadataStore, LifecycleStore, UsageStore, P
     );
   }
 
-  #dropManifests(): void {
-    this.#manifests.clear();
-    this.#manifestBytes = 0;
+  #dropRows(): void {
+    this.#rows.clear();
+    this.#rowBytes = 0;
   }
 
   /**
-   * A manifest row read before, if nothing was written to the file since: not by this connection
-   * (`total_changes()` counts every row it changed, triggers included, rolled back or not) and not
-   * by another one, in this process or another (`data_version`). Either moving drops every row. The
-   * check is one statement per read, about half the cost of the three-table join it saves.
+   * A row read before (a manifest by tag or digest, a repository's blob), if nothing was written to
+   * the file since: not by this connection (`total_changes()` counts every row it changed, triggers
+   * included, rolled back or not) and not by another one, in this process or another
+   * (`data_version`). Either moving drops every row. The check is one statement per read, about half
+   * the cost of the three-table join it saves. `bytes`: what the row holds, for the cache's bound.
    */
-  #cachedManifest(key: string, read: () => ManifestRow | undefined): ManifestRow | undefined {
+  #cachedRow<T extends object>(key: string, bytes: (row: T) => number, read: () => T | undefined): T | undefined {
     const stamp = this.#sql('SELECT data_version AS version, total_changes() AS changes FROM pragma_data_version').get() as { version: number; changes: number };
-    if (stamp.version !== this.#manifestsVersion || stamp.changes !== this.#manifestsChanges) {
-      this.#dropManifests();
-      this.#manifestsVersion = stamp.version;
-      this.#manifestsChanges = stamp.changes;
+    if (stamp.version !== this.#rowsVersion || stamp.changes !== this.#rowsChanges) {
+      this.#dropRows();
+      this.#rowsVersion = stamp.version;
+      this.#rowsChanges = stamp.changes;
     }
-    const cached = this.#manifests.get(key);
+    const cached = this.#rows.get(key) as T | undefined;
     if (cached !== undefined) return cached;
     const row = read();
     if (row === undefined) return undefined;
-    if (row.payload.length > MANIFEST_CACHE_BYTES / 64) return row;
-    if (this.#manifestBytes + row.payload.length > MANIFEST_CACHE_BYTES) this.#dropManifests();
-    this.#manifests.set(key, row);
-    this.#manifestBytes += row.payload.length;
+    const size = bytes(row);
+    if (size > ROW_CACHE_BYTES / 64) return row;
+    if (this.#rowBytes + size > ROW_CACHE_BYTES) this.#dropRows();
+    this.#rows.set(key, row);
+    this.#rowBytes += size;
     return row;
   }
 
