@@ -725,6 +725,17 @@ describe('S3Driver appends: one multipart upload across appends', () => {
     await driver.delete('uploads/direct-open/data');
   });
 
+  it('a first append cut after a part was sent (destroyed without an error, as a cut request body leaves it) leaves no multipart upload', async () => {
+    const writer = await driver.append('uploads/cut/data');
+    writer.stream.write(Buffer.alloc(6 * MiB, 5));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    writer.stream.destroy();
+    await once(writer.stream, 'close');
+    const open = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: 'uploads/cut/data' }));
+    assert.equal(open.Uploads?.length ?? 0, 0);
+    assert.equal(await driver.stat('uploads/cut/data'), undefined);
+  });
+
   it('deleting an object being appended to, by key or by prefix, aborts its multipart upload', async () => {
     for (const [key, target] of [['uploads/by-key/data', 'uploads/by-key/data'], ['uploads/by-prefix/data', 'uploads/by-prefix/']] as const) {
       await appendAll(driver, key, [Buffer.alloc(6 * MiB, 7)]);

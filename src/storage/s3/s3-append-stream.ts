@@ -185,7 +185,9 @@ export class AppendStream extends Writable {
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     // An upload earlier appends left open holds acknowledged bytes: it stays, with its recorded tail.
-    if (error !== null) {
+    // One this stream created is named by nothing until the stream finishes: cut before that (with
+    // an error, or destroyed without one as a request body's copy does), it is aborted.
+    if (error !== null || !this.writableFinished) {
       // After the part in flight (and the upload's creation) settled, so that nothing follows the abort.
       this.#inflight
         .catch(() => undefined)
