@@ -609,7 +609,7 @@ storageDriverSuite({
     const client = createS3Client({ accessKey: service.accessKey, secretKey: service.secretKey, region: service.region, regionEndpoint: service.endpoint, forcePathStyle: true, secure: false, skipVerify: false });
     s3Bucket = `berth-driver-${process.pid}-${Date.now()}`;
     await client.send(new CreateBucketCommand({ Bucket: s3Bucket }));
-    return new S3Driver({ client, bucket: s3Bucket, rootDirectory: 'registry/root', chunkSize: MIN_PART_SIZE, multipartCopyChunkSize: MIN_PART_SIZE, multipartCopyMaxConcurrency: 4, multipartCopyThresholdSize: MIN_PART_SIZE, storageClass: undefined, encryption: undefined, redirect: true });
+    return new S3Driver({ client, bucket: s3Bucket, rootDirectory: 'registry/root', chunkSize: MIN_PART_SIZE, multipartCopyChunkSize: MIN_PART_SIZE, multipartCopyMaxConcurrency: 4, multipartCopyThresholdSize: MIN_PART_SIZE, storageClass: undefined, encryption: undefined, redirect: true, endpoint: service.endpoint });
   },
   dispose: () => undefined,
 });
@@ -639,7 +639,7 @@ describe('S3Driver appends: one multipart upload across appends', () => {
     proxy = await startS3RecordingProxy(service.endpoint);
     client = createS3Client({ accessKey: service.accessKey, secretKey: service.secretKey, region: service.region, regionEndpoint: proxy.endpoint, forcePathStyle: true, secure: false, skipVerify: false });
     await client.send(new CreateBucketCommand({ Bucket: bucket }));
-    driver = new S3Driver({ client, bucket, rootDirectory: '', chunkSize: MIN_PART_SIZE, multipartCopyChunkSize: MIN_PART_SIZE, multipartCopyMaxConcurrency: 4, multipartCopyThresholdSize: 64 * MiB, storageClass: undefined, encryption: undefined, redirect: false });
+    driver = new S3Driver({ client, bucket, rootDirectory: '', chunkSize: MIN_PART_SIZE, multipartCopyChunkSize: MIN_PART_SIZE, multipartCopyMaxConcurrency: 4, multipartCopyThresholdSize: 64 * MiB, storageClass: undefined, encryption: undefined, redirect: false, endpoint: proxy.endpoint });
   });
   after(async () => {
     client.destroy();

@@ -34,7 +34,7 @@ import { FALLBACK_PAGES, WalCheckpointer } from './wal-checkpointer.js';
 const TAG_PAGE_CACHE_NAMES = 100_000;
 /** Bytes of the rows kept between writes (most manifests are under 4 KiB); rows larger than a 64th of it are not kept. */
 const ROW_CACHE_BYTES = 16 * 1024 * 1024;
-/** What a cached manifest row costs: its payload. */
+/** What a cached manifest row costs: its payload, and about 200 bytes for the rest (digest, media type, key, Map entry). */
 const manifestBytes = (row: ManifestRow): number => row.payload.length + 200;
 /** What a cached blob row costs (digest, size, key, Map entry), roughly. */
 const blobRowBytes = (): number => 300;

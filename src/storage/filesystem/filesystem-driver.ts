@@ -28,6 +28,7 @@ import { Writable, type Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { nativeSendFile, nativeWriteAndRename, type SendFile, type WriteAndRename } from './native-helpers.js';
 import { checkKey, ExistsError, NotFoundError, settle, type AppendOptions, type AppendWriter, type ByteRange, type ObjectInfo, type ObjectLocation, type StorageDriver } from '../driver.js';
+import { writeChunk } from '../write-chunk.js';
 
 const WRITE_HIGH_WATER_MARK = 1024 * 1024;
 const READ_HIGH_WATER_MARK = 512 * 1024;
@@ -458,17 +459,6 @@ async function copyRange(fd: number, key: string, position: number, end: number,
     slot.written.catch(() => undefined);
   }
   await Promise.all(ring.map((slot) => slot.written));
-}
-
-/** Writes a chunk and resolves once the destination has taken it (its write callback). */
-function writeChunk(destination: Writable, chunk: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (destination.destroyed) {
-      reject(new Error('destination closed'));
-      return;
-    }
-    destination.write(chunk, (error) => (error === undefined || error === null ? resolve() : reject(error)));
-  });
 }
 
 function writeAll(fd: number, buffer: Buffer, callback: (error?: Error | null) => void): void {

@@ -35,11 +35,9 @@ function giveBack(buffer: Buffer): void {
 
 /** Nothing was written to the destination: the caller may GET the object another way. */
 export class DirectGetRefusedError extends Error {
-  readonly status: number | undefined;
-  constructor(reason: string, status?: number) {
+  constructor(reason: string) {
     super(`storage: direct S3 GET refused (${reason})`);
     this.name = 'DirectGetRefusedError';
-    this.status = status;
   }
 }
 
@@ -76,7 +74,6 @@ export function directGet(url: URL, range: ByteRange | undefined, destination: W
     let inFlight = 0;
     let paused = false;
     let settled = false;
-    const owned = new Set<Buffer>();
 
     const finish = (error?: Error): void => {
       if (settled) return;
@@ -90,7 +87,6 @@ export function directGet(url: URL, range: ByteRange | undefined, destination: W
 
     const written = (buffer: Buffer) => (error?: Error | null): void => {
       inFlight--;
-      owned.delete(buffer);
       giveBack(buffer);
       if (error !== undefined && error !== null) {
         finish(error);
@@ -115,7 +111,6 @@ export function directGet(url: URL, range: ByteRange | undefined, destination: W
       }
       received += end - start;
       inFlight++;
-      owned.add(buffer);
       wrote = true;
       destination.write(buffer.subarray(start, end), written(buffer));
       if (inFlight >= IN_FLIGHT) paused = true;
@@ -141,7 +136,7 @@ export function directGet(url: URL, range: ByteRange | undefined, destination: W
       else reason = refuse(parsed.headers);
       if (reason !== undefined) {
         giveBack(buffer);
-        finish(new DirectGetRefusedError(reason, parsed?.status));
+        finish(new DirectGetRefusedError(reason));
         return false;
       }
       expected = length;

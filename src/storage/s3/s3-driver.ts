@@ -28,6 +28,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { checkKey, ExistsError, NotFoundError, StorageUnavailableError, type AppendOptions, type AppendWriter, type ByteRange, type ObjectInfo, type ObjectLocation, type StagedWriter, type StorageDriver } from '../driver.js';
 import { S3StagedWrite } from './s3-staged-write.js';
 import { directGet, DirectGetRefusedError } from './s3-direct-get.js';
+import { writeChunk } from '../write-chunk.js';
 import { AppendStream, MAX_COPY_SIZE, MIN_PART_SIZE, type AppendBackend, type AppendTarget, type OpenUpload } from './s3-append-stream.js';
 
 export { MIN_PART_SIZE } from './s3-append-stream.js';
@@ -72,7 +73,7 @@ export interface S3DriverOptions {
   readonly redirect: boolean;
   /** The endpoint URL the client talks to (undefined: AWS): copyFromS3 copies server-side only from the same one. */
   readonly endpoint?: string | undefined;
-  /** copyTo over plain HTTP takes its own GET (s3-direct-get.ts); false: always through the SDK. Default true. */
+  /** copyTo takes its own GET (s3-direct-get.ts) when `endpoint` is plain HTTP; false: always through the SDK. Default true. */
   readonly directGets?: boolean;
 }
 
@@ -116,6 +117,8 @@ export class S3Driver implements StorageDriver, AppendBackend {
   readonly #client: S3Client;
   readonly #options: S3DriverOptions;
   readonly #prefix: string;
+  /** copyTo's own GET: a plain-HTTP endpoint (s3-direct-get.ts speaks no TLS), unless turned off. */
+  readonly #directGets: boolean;
 
   constructor(options: S3DriverOptions) {
     if (options.chunkSize < MIN_PART_SIZE) throw new Error(`storage.s3.chunksize must be at least ${MIN_PART_SIZE}`);
@@ -134,6 +137,7 @@ export class S3Driver implements StorageDriver, AppendBackend {
       { step: 'initialize', name: 'berthStorageUnavailable' },
     );
     this.#options = options;
+    this.#directGets = options.directGets !== false && options.endpoint !== undefined && /^http:\/\//i.test(options.endpoint);
     const root = options.rootDirectory.replace(/^\/+|\/+$/g, '');
     this.#prefix = root === '' ? '' : `${root}/`;
   }
@@ -220,16 +224,14 @@ export class S3Driver implements StorageDriver, AppendBackend {
   async copyTo(key: string, range: ByteRange | undefined, destination: Writable): Promise<void> {
     const name = this.#key(key);
     if (range !== undefined && range.end < range.start) return;
-    if (this.#options.directGets !== false) {
+    if (this.#directGets) {
       const url = new URL(await getSignedUrl(this.#client, new GetObjectCommand({ Bucket: this.#bucket, Key: name }), { expiresIn: 5 * 60 }));
-      if (url.protocol === 'http:') {
-        try {
-          await directGet(url, range, destination, DIRECT_GET_TIMEOUT_MS, (headers) => (headers.has(`x-amz-meta-${META_UPLOAD_ID}`) ? 'an upload still open' : undefined));
-          return;
-        } catch (error) {
-          if (!(error instanceof DirectGetRefusedError)) throw error;
-          // Nothing written: the SDK's GET below gives the error its usual form (404, 416, 503 after retries).
-        }
+      try {
+        await directGet(url, range, destination, DIRECT_GET_TIMEOUT_MS, (headers) => (headers.has(`x-amz-meta-${META_UPLOAD_ID}`) ? 'an upload still open' : undefined));
+        return;
+      } catch (error) {
+        if (!(error instanceof DirectGetRefusedError)) throw error;
+        // Nothing written: the SDK's GET below gives the error its usual form (404, 416, 503 after retries).
       }
     }
     const body = await this.read(key, range);
@@ -238,12 +240,9 @@ export class S3Driver implements StorageDriver, AppendBackend {
     try {
       for await (const chunk of body) {
         if (destination.destroyed) throw new Error('the destination closed before the object was sent');
-        let full = false;
-        accepted = new Promise<void>((resolve, reject) => {
-          full = !destination.write(chunk as Buffer, (error) => (error === undefined || error === null ? resolve() : reject(error)));
-        });
+        accepted = writeChunk(destination, chunk as Buffer);
         accepted.catch(() => undefined);
-        if (full) await drained(destination);
+        if (destination.writableNeedDrain) await drained(destination);
       }
       await accepted;
     } finally {
